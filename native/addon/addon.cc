@@ -1,0 +1,19 @@
+// Module entry: registers the native classes. Node-API glue only.
+#include <napi.h>
+
+namespace cl::addon {
+Napi::Function defineNGram(Napi::Env env);
+}
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("NGram", cl::addon::defineNGram(env));
+  exports.Set("abiVersion", Napi::Number::New(env, 1));
+#ifdef COLLAPSE_WITH_CUDA
+  exports.Set("cuda", Napi::Boolean::New(env, true));
+#else
+  exports.Set("cuda", Napi::Boolean::New(env, false));
+#endif
+  return exports;
+}
+
+NODE_API_MODULE(collapse_native, Init)

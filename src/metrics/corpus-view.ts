@@ -1,0 +1,91 @@
+/**
+ * Small shared helpers for the metrics: argument checks on a TokenCorpus and the walk over its
+ * positions with a BOS-padded window (THEORY.md "Objects": a sequence is `BOS t1 … tm EOS`, its
+ * positions are `t1 … tm, EOS`, and a fixed-width context is the history left-padded with BOS).
+ */
+import { CollapseError } from '../errors.js';
+import type { TokenCorpus } from '../models/types.js';
+
+/** Default special ids of the project's vocabularies (0 = <unk>, 1 = <s>, 2 = </s>). */
+export const DEFAULT_BOS = 1;
+export const DEFAULT_EOS = 2;
+
+/**
+ * Checks that `corpus` is a TokenCorpus with a valid CSR index: Uint32Array tokens and offsets,
+ * offsets[0] = 0, non-decreasing, offsets[last] = tokens.length. O(number of sequences).
+ * Returns the length of the longest sequence (tokens, without BOS/EOS).
+ */
+export function checkCorpus(corpus: TokenCorpus, name: string): number {
+  if (corpus === null || typeof corpus !== 'object') {
+    throw new CollapseError('E_BAD_ARGUMENT', `${name}: expected a TokenCorpus { tokens, offsets }`);
+  }
+  const { tokens, offsets } = corpus;
+  if (!(tokens instanceof Uint32Array) || !(offsets instanceof Uint32Array)) {
+    throw new CollapseError('E_BAD_ARGUMENT', `${name}: tokens and offsets must be Uint32Arrays`);
+  }
+  if (offsets.length < 1 || offsets[0] !== 0) {
+    throw new CollapseError('E_OFFSETS', `${name}: offsets must start with 0 (got length ${offsets.length})`);
+  }
+  let maxLen = 0;
+  for (let i = 1; i < offsets.length; i++) {
+    const len = offsets[i]! - offsets[i - 1]!;
+    if (len < 0) {
+      throw new CollapseError('E_OFFSETS', `${name}: offsets decrease at sequence ${i - 1}`);
+    }
+    if (len > maxLen) maxLen = len;
+  }
+  if (offsets[offsets.length - 1] !== tokens.length) {
+    throw new CollapseError(
+      'E_OFFSETS',
+      `${name}: last offset ${offsets[offsets.length - 1]} differs from the token count ${tokens.length}`,
+    );
+  }
+  return maxLen;
+}
+
+/** Number of sequences of a (checked) corpus. */
+export function sequenceCount(corpus: TokenCorpus): number {
+  return corpus.offsets.length - 1;
+}
+
+/** Number of positions of a (checked) corpus: every token plus one EOS per sequence. */
+export function positionCount(corpus: TokenCorpus): number {
+  return corpus.tokens.length + corpus.offsets.length - 1;
+}
+
+/** Throws E_BAD_ARGUMENT unless `v` is an integer in [min, max]. */
+export function checkInt(v: unknown, name: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new CollapseError('E_BAD_ARGUMENT', `${name} must be an integer in [${min}, ${max}] (got ${String(v)})`);
+  }
+  return v;
+}
+
+/** Checks a special token id (BOS/EOS): an unsigned 32-bit integer. */
+export function checkTokenId(v: unknown, name: string): number {
+  return checkInt(v, name, 0, 0xffffffff);
+}
+
+/**
+ * Copies sequence `i` of `corpus` into `buf` as `BOS×pad t1 … tm EOS` and returns m (the token
+ * count). `buf` must hold at least pad + m + 1 entries. With this layout, position j (0 ≤ j ≤ m;
+ * j = m is the EOS) has target buf[pad + j] and its width-w context (w ≤ pad) is
+ * buf[pad + j − w .. pad + j): the history left-padded with BOS, as THEORY.md fixes it.
+ */
+export function fillPadded(
+  corpus: TokenCorpus,
+  i: number,
+  buf: Uint32Array,
+  pad: number,
+  bos: number,
+  eos: number,
+): number {
+  const { tokens, offsets } = corpus;
+  const s = offsets[i]!;
+  const e = offsets[i + 1]!;
+  for (let k = 0; k < pad; k++) buf[k] = bos;
+  let w = pad;
+  for (let k = s; k < e; k++) buf[w++] = tokens[k]!;
+  buf[w] = eos;
+  return e - s;
+}

@@ -1,0 +1,146 @@
+/**
+ * Divergence of a model's conditionals from the real ones on the probe set X (THEORY.md
+ * "Quantities reported per generation", second item).
+ *
+ * Per probe context x (a row of p0 and of p̂):
+ *   tv(x)   = ½ Σ_v |p̂(v|x) − p0(v|x)|
+ *   kl(x)   = Σ_{v: p0(v|x) > 0 and p̂(v|x) > 0} p0(v|x) · ln(p0(v|x) / p̂(v|x))     (nats)
+ *   lost(x) = Σ_{v: p̂(v|x) = 0} p0(v|x)
+ *
+ * Aggregation — the documented choice: THEORY.md writes Σ_x π(x)·(…). With probes that cover only
+ * part of the positions (Σπ < 1, and Σπ changes with K), that raw sum mixes "how far" with "how much
+ * the probes cover". The headline fields `tv`, `kl`, `lostMass` are therefore the **π-weighted
+ * means** Σ_x π(x)·f(x) / Σ_x π(x): tv and lostMass lie in [0, 1] and do not depend on K's coverage.
+ * The literal THEORY.md sums are returned too, in `raw` (raw = mean × weightTotal).
+ *
+ * Undefined rows: a context whose p0 row sums to 0 (c_D(x) = 0, e.g. a probe taken from H that D
+ * never shows) has no emp_D, so it is skipped (left out of the sums and of weightTotal) and counted
+ * in `skipped`; its per-context entries are NaN.
+ *
+ * Sign of KL: as THEORY.md defines it (only over p̂ > 0), kl(x) ≥ 0 whenever lost(x) = 0 and p̂
+ * sums to at most 1. When p̂ drops some of p0's support (lost(x) > 0) the restricted sum can be
+ * negative (p0 = (½, ½), p̂ = (1, 0): kl = ½·ln ½ < 0): read it together with lostMass. It is
+ * reported as is, not clamped.
+ *
+ * "p̂ = 0" means exactly 0 (in the array's own precision: a Float32 row that underflowed is 0).
+ * All arithmetic is float64, whatever the array type of p̂.
+ */
+import { CollapseError } from '../errors.js';
+
+export interface DivergencePerContext {
+  tv: Float64Array;
+  kl: Float64Array;
+  lostMass: Float64Array;
+}
+
+export interface DivergenceResult {
+  /** π-weighted mean of ½ Σ_v |p̂ − p0| over the probes: in [0, 1] for normalised rows. */
+  tv: number;
+  /** π-weighted mean of Σ_{p0>0, p̂>0} p0 ln(p0/p̂), nats. */
+  kl: number;
+  /** π-weighted mean of Σ_{p̂=0} p0: the real mass the model gives no probability. */
+  lostMass: number;
+  /** Σ π over the probes that were used (rows with Σ p0 > 0). */
+  weightTotal: number;
+  /** The literal THEORY.md sums Σ_x π(x)·f(x) (= the means × weightTotal). */
+  raw: { tv: number; kl: number; lostMass: number };
+  /** Probe rows left out because their p0 row is all zeros (undefined emp_D). */
+  skipped: number;
+  /** Per-probe values (NaN on skipped rows). */
+  perContext: DivergencePerContext;
+}
+
+/**
+ * TV, KL(p0 ‖ p̂) and lost mass between real rows `p0` and model rows `phat` on K probes.
+ * `p0` and `phat` are K × V row-major, `weights` has K entries π(x) ≥ 0. When every used weight is 0
+ * (or no row is usable) the means are NaN.
+ */
+export function divergence(
+  p0: Float64Array,
+  phat: Float32Array | Float64Array,
+  weights: Float64Array,
+  V: number,
+): DivergenceResult {
+  if (!(p0 instanceof Float64Array)) {
+    throw new CollapseError('E_BAD_ARGUMENT', 'divergence: p0 must be a Float64Array');
+  }
+  if (!(phat instanceof Float32Array) && !(phat instanceof Float64Array)) {
+    throw new CollapseError('E_BAD_ARGUMENT', 'divergence: phat must be a Float32Array or Float64Array');
+  }
+  if (!(weights instanceof Float64Array)) {
+    throw new CollapseError('E_BAD_ARGUMENT', 'divergence: weights must be a Float64Array');
+  }
+  if (typeof V !== 'number' || !Number.isInteger(V) || V < 1) {
+    throw new CollapseError('E_BAD_ARGUMENT', `divergence: V must be a positive integer (got ${String(V)})`);
+  }
+  const K = weights.length;
+  if (p0.length !== K * V || phat.length !== K * V) {
+    throw new CollapseError(
+      'E_BAD_ARGUMENT',
+      `divergence: expected p0 and phat of ${K} × ${V} = ${K * V} values (got ${p0.length} and ${phat.length})`,
+    );
+  }
+
+  const tvX = new Float64Array(K);
+  const klX = new Float64Array(K);
+  const lostX = new Float64Array(K);
+  let wTotal = 0;
+  let tvSum = 0;
+  let klSum = 0;
+  let lostSum = 0;
+  let skipped = 0;
+
+  for (let x = 0; x < K; x++) {
+    const w = weights[x]!;
+    if (!(w >= 0) || !Number.isFinite(w)) {
+      throw new CollapseError('E_BAD_ARGUMENT', `divergence: weight ${x} is ${w}; weights must be finite and ≥ 0`);
+    }
+    const base = x * V;
+    let absDiff = 0;
+    let kl = 0;
+    let lost = 0;
+    let p0Sum = 0;
+    for (let v = 0; v < V; v++) {
+      const a = p0[base + v]!;
+      const b = phat[base + v]!;
+      if (!(a >= 0) || !(b >= 0)) {
+        // Catches negatives and NaN in either row.
+        throw new CollapseError(
+          'E_BAD_ARGUMENT',
+          `divergence: row ${x}, token ${v}: probabilities must be ≥ 0 (p0 = ${a}, phat = ${b})`,
+        );
+      }
+      p0Sum += a;
+      absDiff += Math.abs(b - a);
+      if (a > 0) {
+        if (b > 0) kl += a * Math.log(a / b);
+        else lost += a;
+      }
+    }
+    if (p0Sum === 0) {
+      skipped++;
+      tvX[x] = NaN;
+      klX[x] = NaN;
+      lostX[x] = NaN;
+      continue;
+    }
+    const tv = 0.5 * absDiff;
+    tvX[x] = tv;
+    klX[x] = kl;
+    lostX[x] = lost;
+    wTotal += w;
+    tvSum += w * tv;
+    klSum += w * kl;
+    lostSum += w * lost;
+  }
+
+  return {
+    tv: tvSum / wTotal,
+    kl: klSum / wTotal,
+    lostMass: lostSum / wTotal,
+    weightTotal: wTotal,
+    raw: { tv: tvSum, kl: klSum, lostMass: lostSum },
+    skipped,
+    perContext: { tv: tvX, kl: klX, lostMass: lostX },
+  };
+}

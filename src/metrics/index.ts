@@ -1,0 +1,28 @@
+/**
+ * collapse-lab metrics: the per-generation quantities of THEORY.md ("Quantities reported per
+ * generation") other than perplexity (computed by the model) and the error accounting (src/theory).
+ * Pure TypeScript over typed arrays.
+ */
+export { positionCount, sequenceCount } from './corpus-view.js';
+export {
+  MAX_CONTEXT_WIDTH,
+  probeContexts,
+  empiricalRows,
+  type ProbeOptions,
+  type ProbeSet,
+  type EmpiricalRows,
+} from './probes.js';
+export { divergence, type DivergenceResult, type DivergencePerContext } from './divergence.js';
+export {
+  MAX_NGRAM_ORDER,
+  ngramSupport,
+  supportStats,
+  tailRetention,
+  type NgramSupport,
+  type SupportOptions,
+  type SupportOrderStats,
+  type TailRetention,
+  type TailRetentionOptions,
+} from './support.js';
+export { diversity, countRepeatedSequences, type DiversityStats } from './diversity.js';
+export { TupleTable } from './tuple-table.js';

@@ -1,0 +1,212 @@
+/**
+ * NGramModel: the n-gram language model (MLE, add-k, interpolated modified Kneser–Ney) on the
+ * native engine. See native/ngram/model.hh for the estimators and THEORY.md for the conventions.
+ */
+import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { CollapseError, fromNative } from '../errors.js';
+import { loadNative, type NativeNGram, type NativeNGramInfo } from '../native.js';
+import { writeFileAtomic } from '../util/fs.js';
+import type { EvaluateResult, LanguageModel, SampleOptions, SampleResult, TokenCorpus } from './types.js';
+import { bad, checkCorpus, checkInt, checkNumber, describe } from './validate.js';
+
+export type Smoothing = 'kneser-ney' | 'mle' | 'add-k';
+const SMOOTHING_IDS: Record<Smoothing, number> = { mle: 0, 'add-k': 1, 'kneser-ney': 2 };
+const SMOOTHING_NAMES: Smoothing[] = ['mle', 'add-k', 'kneser-ney'];
+
+export interface NGramOptions {
+  /** Longest n-gram, 1..12 (3 = trigram). */
+  order: number;
+  /** Estimator. Default 'kneser-ney'. */
+  smoothing?: Smoothing;
+  /** Add-k constant (> 0), for smoothing 'add-k'. Default 1. */
+  k?: number;
+  /** Vocabulary size V: token ids are 0..V-1. */
+  vocabSize: number;
+  /** BOS / EOS ids. Default 1 and 2 (collapse-lab's own vocabularies). */
+  bos?: number;
+  eos?: number;
+  /** Threads for scoring, sampling and conditionals. Default: all cores. Results never depend on it. */
+  threads?: number;
+}
+
+export interface NGramInfo {
+  order: number;
+  smoothing: Smoothing;
+  k: number;
+  vocabSize: number;
+  bos: number;
+  eos: number;
+  threads: number;
+  fitted: boolean;
+  /** Distinct seen n-grams per order 1..K. */
+  ngrams?: number[];
+  /** Kneser–Ney discounts [D1, D2, D3+] per order 1..K. */
+  discounts?: [number, number, number][];
+  /** Per order: true when counts-of-counts could not give valid discounts and 0.5/1/1.5 were used. */
+  discountFallback?: boolean[];
+  positions?: number;
+  sequences?: number;
+  /** Resident bytes of the model's arrays. */
+  bytes?: number;
+}
+
+export class NGramModel implements LanguageModel {
+  #native: NativeNGram;
+
+  constructor(options: NGramOptions) {
+    if (typeof options !== 'object' || options === null) bad('NGramModel expects an options object');
+    const order = checkInt('order', options.order, 1, 12);
+    const smoothing = options.smoothing ?? 'kneser-ney';
+    if (!(smoothing in SMOOTHING_IDS)) bad(`smoothing must be one of kneser-ney, mle, add-k; got ${describe(smoothing)}`);
+    const k = options.k === undefined ? 1 : checkNumber('k', options.k, (x) => x > 0 && Number.isFinite(x), 'a finite number > 0');
+    const vocabSize = checkInt('vocabSize', options.vocabSize, 3, 0x7fffffff);
+    const bos = options.bos === undefined ? 1 : checkInt('bos', options.bos, 0, vocabSize - 1);
+    const eos = options.eos === undefined ? 2 : checkInt('eos', options.eos, 0, vocabSize - 1);
+    if (bos === eos) bad('bos and eos must be different ids for an n-gram model');
+    const threads = options.threads === undefined ? availableParallelism() : checkInt('threads', options.threads, 1, 1024);
+    const { NGram } = loadNative();
+    try {
+      this.#native = new NGram({ order, smoothing: SMOOTHING_IDS[smoothing], k, vocabSize, bos, eos, threads });
+    } catch (err) {
+      fromNative(err);
+    }
+  }
+
+  get vocabSize(): number {
+    return this.#native.info().vocabSize;
+  }
+  get order(): number {
+    return this.#native.info().order;
+  }
+
+  /** Options, and after fit/load the model's statistics. */
+  info(): NGramInfo {
+    const i: NativeNGramInfo = this.#native.info();
+    return { ...i, smoothing: SMOOTHING_NAMES[i.smoothing] ?? 'kneser-ney' };
+  }
+
+  set threads(t: number) {
+    this.#native.setThreads(checkInt('threads', t, 1, 1024));
+  }
+
+  /** Counts and estimates the model from a corpus (off the JS thread). */
+  async fit(corpus: TokenCorpus, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const c = checkCorpus(corpus);
+    throwIfAborted(options.signal);
+    try {
+      await this.#native.fit(c.tokens, c.offsets);
+    } catch (err) {
+      fromNative(err);
+    }
+  }
+
+  /** Log-likelihood and perplexity of every position (EOS included) of a corpus. */
+  async evaluate(corpus: TokenCorpus, options: { perPosition?: boolean } = {}): Promise<EvaluateResult> {
+    const c = checkCorpus(corpus);
+    try {
+      let r;
+      let logProbs: Float64Array | undefined;
+      if (options.perPosition) {
+        const pending = this.#native.evaluate(c.tokens, c.offsets, true);
+        r = await pending.promise;
+        logProbs = pending.logProbs;
+      } else {
+        r = await this.#native.evaluate(c.tokens, c.offsets, false);
+      }
+      const perplexity = r.positions === 0 ? NaN : Math.exp(-r.logLikelihood / r.positions);
+      return { logLikelihood: r.logLikelihood, positions: r.positions, perplexity, zeroProbability: r.zeroProbability, ...(logProbs ? { logProbs } : {}) };
+    } catch (err) {
+      fromNative(err);
+    }
+  }
+
+  /** Draws whole sequences (BOS → EOS, cut at maxLength). */
+  async sample(options: SampleOptions): Promise<SampleResult> {
+    if (typeof options !== 'object' || options === null) bad('sample expects an options object');
+    const hasSeq = options.sequences !== undefined;
+    const hasTok = options.tokens !== undefined;
+    if (hasSeq === hasTok) bad('sample needs exactly one of `sequences` or `tokens`');
+    const sequences = hasSeq ? checkInt('sequences', options.sequences, 1, 4e9) : 0;
+    const tokens = hasTok ? checkInt('tokens', options.tokens, 1, 4e9) : 0;
+    const maxLength = checkInt('maxLength', options.maxLength, 1, 0xfffffff0);
+    const seed = checkInt('seed', options.seed, 0);
+    const temperature =
+      options.temperature === undefined ? 1 : checkNumber('temperature', options.temperature, (x) => x > 0 && Number.isFinite(x), 'a finite number > 0');
+    const topK = options.topK === undefined ? 0 : checkInt('topK', options.topK, 0, 0xffffffff);
+    const topP = options.topP === undefined ? 1 : checkNumber('topP', options.topP, (x) => x > 0 && x <= 1, 'in (0, 1]');
+    try {
+      return await this.#native.sample({ sequences, tokens, maxLength, seed, temperature, topK, topP });
+    } catch (err) {
+      fromNative(err);
+    }
+  }
+
+  /**
+   * Dense rows p̂(·|x) for a batch of contexts: `contexts` holds rows of `width` ids (default
+   * order − 1, left-padded with BOS as THEORY.md writes them); returns rows × vocabSize.
+   */
+  async conditional(contexts: Uint32Array, options: { width?: number; float64?: boolean } = {}): Promise<Float32Array | Float64Array> {
+    if (!(contexts instanceof Uint32Array)) bad(`contexts must be a Uint32Array, got ${describe(contexts)}`);
+    const width = options.width === undefined ? Math.max(1, this.order - 1) : checkInt('width', options.width, 1, 4096);
+    if (contexts.length % width !== 0) bad(`contexts.length (${contexts.length}) must be a multiple of the context width (${width})`);
+    try {
+      const pending = this.#native.conditional(contexts, width, options.float64 === true);
+      await pending.promise;
+      return pending.rows;
+    } catch (err) {
+      fromNative(err);
+    }
+  }
+
+  /**
+   * Raw training counts c(x, v) at each full context (no backoff) and c(x): the empirical
+   * distribution emp_T(v|x) = c(x,v)/c(x) of the corpus the model was fitted on.
+   */
+  async counts(contexts: Uint32Array, options: { width?: number } = {}): Promise<{ rows: Float64Array; totals: Float64Array }> {
+    if (!(contexts instanceof Uint32Array)) bad(`contexts must be a Uint32Array, got ${describe(contexts)}`);
+    const width = options.width === undefined ? Math.max(1, this.order - 1) : checkInt('width', options.width, 1, 4096);
+    if (contexts.length % width !== 0) bad(`contexts.length (${contexts.length}) must be a multiple of the context width (${width})`);
+    try {
+      const pending = this.#native.counts(contexts, width);
+      await pending.promise;
+      return { rows: pending.rows, totals: pending.totals };
+    } catch (err) {
+      fromNative(err);
+    }
+  }
+
+  /** Writes the model to one file, atomically. */
+  async save(path: string): Promise<void> {
+    if (typeof path !== 'string' || path.length === 0) bad('save expects a file path');
+    let bytes: Buffer;
+    try {
+      bytes = await this.#native.serialize();
+    } catch (err) {
+      fromNative(err);
+    }
+    await writeFileAtomic(path, bytes);
+  }
+
+  /** Reads a model written by save(). */
+  static async load(path: string, options: { threads?: number } = {}): Promise<NGramModel> {
+    if (typeof path !== 'string' || path.length === 0) bad('load expects a file path');
+    let data: Buffer;
+    try {
+      data = await readFile(path);
+    } catch (err) {
+      throw new CollapseError('E_BAD_MODEL_FILE', `cannot read model file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    const m = new NGramModel({ order: 1, vocabSize: 3, ...(options.threads ? { threads: options.threads } : {}) });
+    try {
+      await m.#native.load(data);
+    } catch (err) {
+      fromNative(err);
+    }
+    return m;
+  }
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new CollapseError('E_ABORTED', 'aborted');
+}

@@ -1,0 +1,108 @@
+/**
+ * Loads the native addon and declares its raw surface. This is the only file that knows the
+ * addon's shape; everything else goes through the typed wrappers (NGramModel, …).
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CollapseError } from './errors.js';
+
+export interface NativeNGramInfo {
+  fitted: boolean;
+  order: number;
+  smoothing: 0 | 1 | 2;
+  k: number;
+  vocabSize: number;
+  bos: number;
+  eos: number;
+  threads: number;
+  ngrams?: number[];
+  discounts?: [number, number, number][];
+  discountFallback?: boolean[];
+  positions?: number;
+  sequences?: number;
+  bytes?: number;
+}
+
+export interface NativeEvalResult {
+  logLikelihood: number;
+  positions: number;
+  zeroProbability: number;
+}
+
+export interface NativeNGram {
+  fit(tokens: Uint32Array, offsets: Uint32Array): Promise<void>;
+  evaluate(tokens: Uint32Array, offsets: Uint32Array, perPosition: false): Promise<NativeEvalResult>;
+  evaluate(tokens: Uint32Array, offsets: Uint32Array, perPosition: true): { promise: Promise<NativeEvalResult>; logProbs: Float64Array };
+  sample(options: {
+    sequences?: number;
+    tokens?: number;
+    maxLength: number;
+    seed: number;
+    temperature?: number;
+    topK?: number;
+    topP?: number;
+  }): Promise<{ tokens: Uint32Array; offsets: Uint32Array; truncated: number }>;
+  conditional(contexts: Uint32Array, width: number, float64: boolean): { promise: Promise<void>; rows: Float32Array | Float64Array };
+  counts(contexts: Uint32Array, width: number): { promise: Promise<void>; rows: Float64Array; totals: Float64Array };
+  serialize(): Promise<Buffer>;
+  load(data: Buffer): Promise<void>;
+  setThreads(threads: number): void;
+  info(): NativeNGramInfo;
+}
+
+export interface NativeAddon {
+  NGram: new (options: {
+    order: number;
+    smoothing: number;
+    k: number;
+    vocabSize: number;
+    bos: number;
+    eos: number;
+    threads: number;
+  }) => NativeNGram;
+  abiVersion: number;
+  cuda: boolean;
+}
+
+let cached: NativeAddon | undefined;
+
+/** Finds the package root (the folder holding package.json) from this file, in src/ or dist/. */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'sources.json'))) return dir;
+    dir = dirname(dir);
+  }
+  return dirname(dirname(fileURLToPath(import.meta.url)));
+}
+
+export function loadNative(): NativeAddon {
+  if (cached) return cached;
+  const root = packageRoot();
+  const candidates = [
+    process.env.COLLAPSE_NATIVE_PATH,
+    join(root, 'build', 'Release', 'collapse_native.node'),
+    join(root, 'build', 'Debug', 'collapse_native.node'),
+  ].filter((p): p is string => !!p);
+  const require = createRequire(import.meta.url);
+  const errors: string[] = [];
+  for (const p of candidates) {
+    if (!existsSync(p)) continue;
+    try {
+      cached = require(p) as NativeAddon;
+      return cached;
+    } catch (err) {
+      errors.push(`${p}: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  const why = errors.length
+    ? `it failed to load (${errors.join('; ')}); it may have been built for another Node version`
+    : `no build found under ${join(root, 'build')}`;
+  throw new CollapseError(
+    'E_NATIVE_LOAD',
+    `collapse-lab's native addon is not available: ${why}. Fix: run \`npm run build:native\` in ${root} ` +
+      '(needs a C++17 compiler, make, python3 and cmake or node-gyp).',
+  );
+}
