@@ -16,7 +16,7 @@
  */
 import type { TokenCorpus } from '../models/types.js';
 import { checkCorpus, sequenceCount } from './corpus-view.js';
-import { TupleTable } from './tuple-table.js';
+import { makeCountTable, maxOf } from './tuple-table.js';
 import { typeCounts } from './type-counts.js';
 
 export interface DiversityStats {
@@ -43,10 +43,10 @@ export interface DiversityStats {
 const ratio = (a: number, b: number): number => (b === 0 ? 0 : a / b);
 
 /** Distinct n-grams / total n-grams within the sequences of `corpus`. */
-function distinctN(corpus: TokenCorpus, n: number): number {
+function distinctN(corpus: TokenCorpus, n: number, maxId: number): number {
   const { tokens, offsets } = corpus;
   const nseq = sequenceCount(corpus);
-  const table = new TupleTable(n, Math.min(1 << 20, Math.max(1024, tokens.length >> 1)));
+  const table = makeCountTable(n, maxId, Math.min(tokens.length, 1 << 18));
   let total = 0;
   for (let i = 0; i < nseq; i++) {
     const s = offsets[i]!;
@@ -126,7 +126,8 @@ export function diversity(sample: TokenCorpus): DiversityStats {
   const nseq = sequenceCount(sample);
   const ntok = sample.tokens.length;
 
-  const { counts } = typeCounts(sample.tokens);
+  const { ids, counts } = typeCounts(sample.tokens);
+  const maxId = ids.length === 0 ? 0 : ids[ids.length - 1]!;
   let entropy = 0;
   for (let i = 0; i < counts.length; i++) {
     const f = counts[i]! / ntok;
@@ -136,8 +137,8 @@ export function diversity(sample: TokenCorpus): DiversityStats {
   return {
     unigramEntropy: entropy === 0 ? 0 : entropy, // avoid −0 for a single type
     distinct1: ratio(counts.length, ntok),
-    distinct2: distinctN(sample, 2),
-    distinct3: distinctN(sample, 3),
+    distinct2: distinctN(sample, 2, maxId),
+    distinct3: distinctN(sample, 3, maxId),
     meanLength: ratio(ntok, nseq),
     repeatedShare: ratio(repeated, nseq),
     sequences: nseq,

@@ -25,4 +25,10 @@ export {
   type TailRetentionOptions,
 } from './support.js';
 export { diversity, countRepeatedSequences, type DiversityStats } from './diversity.js';
-export { TupleTable } from './tuple-table.js';
+export {
+  PackedTable,
+  TupleTable,
+  makeCountTable,
+  packedIdLimit,
+  type CountTable,
+} from './tuple-table.js';

@@ -21,7 +21,7 @@ import {
   positionCount,
   sequenceCount,
 } from './corpus-view.js';
-import { TupleTable } from './tuple-table.js';
+import { type CountTable, makeCountTable, maxOf } from './tuple-table.js';
 
 /** Widest context accepted (an n-gram of order 33); only a sanity bound. */
 export const MAX_CONTEXT_WIDTH = 32;
@@ -56,10 +56,11 @@ export interface ProbeSet {
  * Counts every context of width `width` over all positions of `corpus` (targets t1 … tm and EOS;
  * the EOS id only matters as a target, so it is not needed here).
  */
-function countContexts(corpus: TokenCorpus, width: number, bos: number, maxLen: number): TupleTable {
+function countContexts(corpus: TokenCorpus, width: number, bos: number, maxLen: number): CountTable {
   const nseq = sequenceCount(corpus);
-  // Expect about one distinct context per ~4 positions for width ≥ 2; the table grows as needed.
-  const table = new TupleTable(width, Math.min(1 << 20, Math.max(1024, positionCount(corpus) >> 2)));
+  // First size only (the table doubles as needed): contexts ≤ positions.
+  const expected = width === 0 ? 1 : Math.min(positionCount(corpus), 1 << 18);
+  const table = makeCountTable(width, Math.max(maxOf(corpus.tokens), bos), expected);
   const buf = new Uint32Array(width + maxLen + 1);
   for (let i = 0; i < nseq; i++) {
     const m = fillPadded(corpus, i, buf, width, bos, 0);
@@ -82,7 +83,10 @@ function countContexts(corpus: TokenCorpus, width: number, bos: number, maxLen: 
  */
 export function probeContexts(corpus: TokenCorpus, options: ProbeOptions): ProbeSet {
   const maxLen = checkCorpus(corpus, 'probeContexts');
-  const width = checkInt(options?.width, 'width', 0, MAX_CONTEXT_WIDTH);
+  if (options === null || typeof options !== 'object') {
+    throw new CollapseError('E_BAD_ARGUMENT', 'probeContexts: expected options { width, k, bos? }');
+  }
+  const width = checkInt(options.width, 'width', 0, MAX_CONTEXT_WIDTH);
   const k = checkInt(options.k, 'k', 0, 0x7fffffff);
   const bos = checkTokenId(options.bos ?? DEFAULT_BOS, 'bos');
   const positions = positionCount(corpus);
@@ -99,9 +103,9 @@ export function probeContexts(corpus: TokenCorpus, options: ProbeOptions): Probe
   const counts = new Float64Array(kk);
   let coverage = 0;
   for (let r = 0; r < kk; r++) {
-    const e = order[r]!;
-    contexts.set(table.keys.subarray(e * width, e * width + width), r * width);
-    const c = table.counts[e]!;
+    const h = order[r]!;
+    table.writeTuple(h, contexts, r * width);
+    const c = table.count(h);
     counts[r] = c;
     weights[r] = c / positions;
     coverage += c;
@@ -110,33 +114,23 @@ export function probeContexts(corpus: TokenCorpus, options: ProbeOptions): Probe
 }
 
 /**
- * Entry indices of the k best entries of `table`, best first, where "a better than b" means a
- * higher count, or an equal count and a lexicographically smaller tuple. A bounded heap (worst at
- * the root) keeps this O(D log k) and almost always one comparison per entry.
+ * Handles of the k best entries of `table`, best first, where "a better than b" means a higher
+ * count, or an equal count and a lexicographically smaller tuple. A bounded heap (worst at the
+ * root) keeps this O(D log k), and almost always one comparison per entry.
  */
-function topEntries(table: TupleTable, k: number): number[] {
-  const n = table.size;
-  const counts = table.counts;
-  const keys = table.keys;
-  const w = table.width;
+function topEntries(table: CountTable, k: number): number[] {
   const better = (a: number, b: number): boolean => {
-    const ca = counts[a]!;
-    const cb = counts[b]!;
+    const ca = table.count(a);
+    const cb = table.count(b);
     if (ca !== cb) return ca > cb;
-    const ba = a * w;
-    const bb = b * w;
-    for (let i = 0; i < w; i++) {
-      const x = keys[ba + i]!;
-      const y = keys[bb + i]!;
-      if (x !== y) return x < y;
-    }
-    return a < b; // equal tuples cannot happen in a table; keeps the order total anyway
+    return table.compareTuples(a, b) < 0;
   };
   const cmp = (a: number, b: number): number => (a === b ? 0 : better(a, b) ? -1 : 1);
+  const limit = table.handleLimit;
 
-  if (k >= n) {
-    const all = new Array<number>(n);
-    for (let e = 0; e < n; e++) all[e] = e;
+  if (k >= table.size) {
+    const all: number[] = [];
+    for (let h = 0; h < limit; h++) if (table.used(h)) all.push(h);
     return all.sort(cmp);
   }
   if (k === 0) return [];
@@ -157,11 +151,12 @@ function topEntries(table: TupleTable, k: number): number[] {
       i = worst;
     }
   };
-  for (let e = 0; e < n; e++) {
+  for (let h = 0; h < limit; h++) {
+    if (!table.used(h)) continue;
     if (size < k) {
       // Push and sift up: a parent must be worse than its children.
       let i = size++;
-      heap[i] = e;
+      heap[i] = h;
       while (i > 0) {
         const p = (i - 1) >> 1;
         if (!better(heap[p]!, heap[i]!)) break;
@@ -170,8 +165,8 @@ function topEntries(table: TupleTable, k: number): number[] {
         heap[i] = t;
         i = p;
       }
-    } else if (better(e, heap[0]!)) {
-      heap[0] = e;
+    } else if (better(h, heap[0]!)) {
+      heap[0] = h;
       siftDown(0);
     }
   }
@@ -241,49 +236,52 @@ export function empiricalRows(
     }
   }
 
-  // Index the probe contexts: entry e of the table → its first row; later duplicates copied at the end.
-  const table = new TupleTable(width, Math.max(16, K));
-  const entryRow = new Int32Array(K);
-  const rowEntry = new Int32Array(K);
+  // Index the probe contexts. Every row is inserted first (handles are stable once insertion is
+  // over); then each row learns the first row with the same context, which collects its counts.
+  const table = makeCountTable(width, maxOf(contexts), Math.max(16, K));
+  for (let r = 0; r < K; r++) table.add(contexts, r * width, 0);
+  const handleRow = new Int32Array(table.handleLimit).fill(-1);
+  const firstRow = new Int32Array(K);
   for (let r = 0; r < K; r++) {
-    const before = table.size;
-    const e = table.add(contexts, r * width, 0);
-    if (table.size > before) entryRow[e] = r;
-    rowEntry[r] = e;
+    const h = table.find(contexts, r * width);
+    if (handleRow[h] === -1) handleRow[h] = r;
+    firstRow[r] = handleRow[h]!;
   }
 
   const V = vocabSize;
+  const positions = positionCount(corpus);
   const rows = new Float64Array(K * V);
   const counts = new Float64Array(K);
+  // Cells that became non-zero, so normalising costs O(matches) rather than O(K·V).
+  const touched = new Float64Array(Math.min(positions, K * V));
+  let nTouched = 0;
   const buf = new Uint32Array(width + maxLen + 1);
   const nseq = sequenceCount(corpus);
   for (let i = 0; i < nseq; i++) {
     const m = fillPadded(corpus, i, buf, width, bos, eos);
     for (let j = 0; j <= m; j++) {
-      const e = table.find(buf, j);
-      if (e < 0) continue;
-      const r = entryRow[e]!;
-      rows[r * V + buf[width + j]!]! += 1;
+      // Context of position j: buf[j .. j+width); its target: buf[width + j].
+      const h = table.find(buf, j);
+      if (h < 0) continue;
+      const r = handleRow[h]!;
+      const cell = r * V + buf[width + j]!;
+      if (rows[cell] === 0) touched[nTouched++] = cell;
+      rows[cell]! += 1;
       counts[r]! += 1;
     }
   }
 
-  for (let r = 0; r < K; r++) {
-    const e = rowEntry[r]!;
-    const first = entryRow[e]!;
-    if (first !== r) {
-      // A repeated context row: same counts as its first copy.
-      rows.copyWithin(r * V, first * V, first * V + V);
-      counts[r] = counts[first]!;
-      continue;
-    }
-    const c = counts[r]!;
-    if (c === 0) continue;
-    const base = r * V;
-    for (let v = 0; v < V; v++) {
-      const x = rows[base + v]!;
-      if (x !== 0) rows[base + v] = x / c;
-    }
+  // emp(v|x) = c(x,v) / c(x), on the cells that hold a count.
+  for (let t = 0; t < nTouched; t++) {
+    const cell = touched[t]!;
+    rows[cell] = rows[cell]! / counts[Math.floor(cell / V)]!;
   }
-  return { rows, counts, positions: positionCount(corpus) };
+  // Repeated context rows: a copy of their first row.
+  for (let r = 0; r < K; r++) {
+    const first = firstRow[r]!;
+    if (first === r) continue;
+    rows.copyWithin(r * V, first * V, first * V + V);
+    counts[r] = counts[first]!;
+  }
+  return { rows, counts, positions };
 }

@@ -8,8 +8,9 @@
  * For `BOS a b EOS`: order 1 → a, b, EOS; order 2 → (BOS a), (a b), (b EOS); order 3 →
  * (BOS BOS a), (BOS a b), (a b EOS). So EOS counts as a unigram type, BOS never does, and the
  * distinct order-n n-grams are exactly the (context, target) pairs an order-n model can see.
- * n-grams are keyed by their ids in a typed-array hash table (TupleTable): no packing limit, any
- * vocabulary size and order work.
+ * n-grams are counted in typed-array hash tables (tuple-table.ts): packed into one exact double
+ * when the ids fit (order 3: ids < 2^17; order 2: < 2^26), otherwise keyed by the ids themselves,
+ * so any vocabulary size and order work.
  */
 import { CollapseError } from '../errors.js';
 import type { TokenCorpus } from '../models/types.js';
@@ -23,7 +24,7 @@ import {
   positionCount,
   sequenceCount,
 } from './corpus-view.js';
-import { TupleTable } from './tuple-table.js';
+import { type CountTable, makeCountTable, maxOf } from './tuple-table.js';
 import { indexOfId, typeCounts } from './type-counts.js';
 
 /** Highest n-gram order accepted (a sanity bound). */
@@ -48,7 +49,7 @@ export interface NgramSupport {
   readonly bos: number;
   readonly eos: number;
   /** tables[i]: distinct n-grams of order orders[i] (width = order), with their counts. */
-  readonly tables: readonly TupleTable[];
+  readonly tables: readonly CountTable[];
   /** Positions of the corpus (= n-grams of each order). */
   readonly positions: number;
 }
@@ -89,7 +90,9 @@ export function ngramSupport(corpus: TokenCorpus, options: SupportOptions = {}):
   const eos = checkTokenId(options.eos ?? DEFAULT_EOS, 'eos');
   const positions = positionCount(corpus);
   const pad = Math.max(...orders) - 1;
-  const tables = orders.map((o) => new TupleTable(o, Math.min(1 << 20, Math.max(1024, positions >> (o === 1 ? 6 : 1)))));
+  const maxId = Math.max(maxOf(corpus.tokens), bos, eos);
+  // First sizes only (tables double as needed): distinct n-grams ≤ positions.
+  const tables = orders.map((o) => makeCountTable(o, maxId, Math.min(positions, o === 1 ? 1 << 14 : 1 << 18)));
   const buf = new Uint32Array(pad + maxLen + 1);
   const nseq = sequenceCount(corpus);
   for (let i = 0; i < nseq; i++) {
@@ -138,8 +141,14 @@ export function supportStats(
     const rt = ref.tables[t]!;
     const st = smp.tables[t]!;
     let both = 0;
-    // Look every distinct sample n-gram up in the reference, straight from the sample's key store.
-    for (let e = 0; e < st.size; e++) if (rt.find(st.keys, e * order) >= 0) both++;
+    // Look every distinct sample n-gram up in the reference (the two tables may pack differently,
+    // so go through the ids).
+    const ids = new Uint32Array(order);
+    for (let h = 0; h < st.handleLimit; h++) {
+      if (!st.used(h)) continue;
+      st.writeTuple(h, ids, 0);
+      if (rt.find(ids, 0) >= 0) both++;
+    }
     return {
       order,
       sample: st.size,

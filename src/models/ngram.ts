@@ -8,7 +8,7 @@ import { CollapseError, fromNative } from '../errors.js';
 import { loadNative, type NativeNGram, type NativeNGramInfo } from '../native.js';
 import { writeFileAtomic } from '../util/fs.js';
 import type { EvaluateResult, LanguageModel, SampleOptions, SampleResult, TokenCorpus } from './types.js';
-import { bad, checkCorpus, checkInt, checkNumber, describe } from './validate.js';
+import { bad, checkCorpus, checkInt, checkNumber, describe, isU32 } from './validate.js';
 
 export type Smoothing = 'kneser-ney' | 'mle' | 'add-k';
 const SMOOTHING_IDS: Record<Smoothing, number> = { mle: 0, 'add-k': 1, 'kneser-ney': 2 };
@@ -147,7 +147,7 @@ export class NGramModel implements LanguageModel {
    * order − 1, left-padded with BOS as THEORY.md writes them); returns rows × vocabSize.
    */
   async conditional(contexts: Uint32Array, options: { width?: number; float64?: boolean } = {}): Promise<Float32Array | Float64Array> {
-    if (!(contexts instanceof Uint32Array)) bad(`contexts must be a Uint32Array, got ${describe(contexts)}`);
+    if (!isU32(contexts)) bad(`contexts must be a Uint32Array, got ${describe(contexts)}`);
     const width = options.width === undefined ? Math.max(1, this.order - 1) : checkInt('width', options.width, 1, 4096);
     if (contexts.length % width !== 0) bad(`contexts.length (${contexts.length}) must be a multiple of the context width (${width})`);
     try {
@@ -164,7 +164,7 @@ export class NGramModel implements LanguageModel {
    * distribution emp_T(v|x) = c(x,v)/c(x) of the corpus the model was fitted on.
    */
   async counts(contexts: Uint32Array, options: { width?: number } = {}): Promise<{ rows: Float64Array; totals: Float64Array }> {
-    if (!(contexts instanceof Uint32Array)) bad(`contexts must be a Uint32Array, got ${describe(contexts)}`);
+    if (!isU32(contexts)) bad(`contexts must be a Uint32Array, got ${describe(contexts)}`);
     const width = options.width === undefined ? Math.max(1, this.order - 1) : checkInt('width', options.width, 1, 4096);
     if (contexts.length % width !== 0) bad(`contexts.length (${contexts.length}) must be a multiple of the context width (${width})`);
     try {

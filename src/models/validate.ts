@@ -18,11 +18,16 @@ export function checkNumber(name: string, v: unknown, ok: (x: number) => boolean
   return v;
 }
 
+/** Realm-independent typed-array check (instanceof fails across vm contexts and workers). */
+export function isU32(v: unknown): v is Uint32Array {
+  return ArrayBuffer.isView(v) && Object.prototype.toString.call(v) === '[object Uint32Array]';
+}
+
 export function checkCorpus(c: unknown, what = 'corpus'): TokenCorpus {
   if (typeof c !== 'object' || c === null) bad(`${what} must be an object { tokens: Uint32Array, offsets: Uint32Array }`);
   const { tokens, offsets } = c as Partial<TokenCorpus>;
-  if (!(tokens instanceof Uint32Array)) bad(`${what}.tokens must be a Uint32Array, got ${describe(tokens)}`);
-  if (!(offsets instanceof Uint32Array)) bad(`${what}.offsets must be a Uint32Array, got ${describe(offsets)}`);
+  if (!isU32(tokens)) bad(`${what}.tokens must be a Uint32Array, got ${describe(tokens)}`);
+  if (!isU32(offsets)) bad(`${what}.offsets must be a Uint32Array, got ${describe(offsets)}`);
   return { tokens, offsets };
 }
 

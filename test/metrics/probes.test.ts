@@ -63,10 +63,16 @@ describe('probeContexts', () => {
     expect(Array.from(p.contexts)).toEqual([3, 4, 7, 3, 7, 7]);
   });
 
-  it('matches a naive string-keyed count on a random corpus, and the top-k prefix property', () => {
-    const seqs = randomCorpus(42, 400, 12, [3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  // Small ids use the packed tables; 2^20 is too large to pack 3 per double (width 3 falls back to
+  // the id-keyed table) and 2^30 too large for 2 (width 2 falls back as well).
+  it.each([
+    ['small ids', [3, 4, 5, 6, 7, 8, 9, 10, 11, 12]],
+    ['ids up to 2^20', [3, 4, 5, 2 ** 20, 6, 7, 2 ** 20 - 1, 8, 9, 10]],
+    ['ids up to 2^30', [3, 2 ** 30, 4, 5, 2 ** 26, 6, 7, 8, 2 ** 32 - 1, 10]],
+  ])('matches a naive string-keyed count on a random corpus (%s), top-k prefix property', (_name, ids) => {
+    const seqs = randomCorpus(42, 400, 12, ids);
     const corpus = corpusOf(seqs);
-    for (const width of [1, 2, 3]) {
+    for (const width of [1, 2, 3, 5]) {
       const naive = new Map<string, number>();
       const pos = naivePositions(seqs, width, 1, 2);
       for (const { ctx } of pos) naive.set(ctx.join(','), (naive.get(ctx.join(',')) ?? 0) + 1);
