@@ -2,3 +2,8 @@
 export { CollapseError, type ErrorCode } from './errors.js';
 export type { TokenCorpus, EvaluateResult, SampleOptions, SampleResult, LanguageModel } from './models/types.js';
 export { NGramModel, type NGramOptions, type NGramInfo, type Smoothing } from './models/ngram.js';
+export * from './corpus/index.js';
+export * as metrics from './metrics/index.js';
+export { PARADIGMS, initialState, nextState, sampleSize, type ParadigmName, type ParadigmParams, type ParadigmState } from './paradigms/index.js';
+export { resolveConfig, ConfigSchema, type ExperimentConfig, type ExperimentConfigInput } from './experiment/config.js';
+export { runExperiment, CSV_COLUMNS, type MetricsRecord, type ProgressEvent, type RunOptions, type RunResult } from './experiment/runner.js';

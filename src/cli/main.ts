@@ -1,0 +1,244 @@
+#!/usr/bin/env node
+/**
+ * The `collapse` command: a thin layer over the library's public API.
+ * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or input.
+ */
+import { readFile } from 'node:fs/promises';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import { CollapseError } from '../errors.js';
+import { resolveConfig } from '../experiment/config.js';
+import { runExperiment, type MetricsRecord } from '../experiment/runner.js';
+import { metricTable } from '../report/table.js';
+
+const USAGE_CODES = new Set(['E_BAD_ARGUMENT', 'E_BAD_CONFIG', 'E_BAD_CORPUS', 'E_CORPUS_EMPTY', 'E_TOKEN_RANGE', 'E_OFFSETS', 'E_BAD_MODEL_FILE']);
+
+const num = (name: string) => (v: string) => {
+  const x = Number(v);
+  if (v.trim() === '' || Number.isNaN(x)) throw new InvalidArgumentError(`${name} must be a number, got "${v}"`);
+  return x;
+};
+
+function timestamp(): string {
+  const d = new Date();
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+interface RunFlags {
+  corpus?: string;
+  minCount?: number;
+  model?: string;
+  order?: number;
+  smoothing?: string;
+  k?: number;
+  paradigm?: string;
+  generations?: number;
+  rate?: number;
+  accumulateRate?: number;
+  trainTokens?: number;
+  realFraction?: number;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  maxLength?: number;
+  probes?: number;
+  seed?: number;
+  threads?: number;
+  out?: string;
+  config?: string;
+  resume?: string;
+  force?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+}
+
+async function buildConfig(f: RunFlags): Promise<unknown> {
+  let base: Record<string, unknown> = {};
+  if (f.config) {
+    let text: string;
+    try {
+      text = await readFile(f.config, 'utf8');
+    } catch (err) {
+      throw new CollapseError('E_BAD_ARGUMENT', `cannot read --config ${f.config}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+    try {
+      base = JSON.parse(text) as Record<string, unknown>;
+    } catch (err) {
+      throw new CollapseError('E_BAD_CONFIG', `--config ${f.config} is not valid JSON: ${(err as Error).message}`);
+    }
+    if (typeof base !== 'object' || base === null || Array.isArray(base)) throw new CollapseError('E_BAD_CONFIG', `--config ${f.config} must hold a JSON object`);
+  }
+  const cfg: Record<string, unknown> = { ...base };
+  const model = { ...((base.model as object | undefined) ?? {}) } as Record<string, unknown>;
+  const sampling = { ...((base.sampling as object | undefined) ?? {}) } as Record<string, unknown>;
+  const set = (o: Record<string, unknown>, k: string, v: unknown) => {
+    if (v !== undefined) o[k] = v;
+  };
+  set(cfg, 'corpus', f.corpus);
+  set(cfg, 'minCount', f.minCount);
+  set(model, 'kind', f.model);
+  set(model, 'order', f.order);
+  set(model, 'smoothing', f.smoothing);
+  set(model, 'k', f.k);
+  if (f.paradigm !== undefined) cfg.paradigms = f.paradigm.split(',').map((s) => s.trim()).filter(Boolean);
+  set(cfg, 'generations', f.generations);
+  set(cfg, 'rate', f.rate);
+  set(cfg, 'accumulateRate', f.accumulateRate);
+  set(cfg, 'trainTokens', f.trainTokens);
+  set(cfg, 'realFraction', f.realFraction);
+  set(sampling, 'temperature', f.temperature);
+  set(sampling, 'topK', f.topK);
+  set(sampling, 'topP', f.topP);
+  set(sampling, 'maxLength', f.maxLength);
+  set(cfg, 'probes', f.probes);
+  set(cfg, 'seed', f.seed);
+  if (Object.keys(model).length) cfg.model = model;
+  if (Object.keys(sampling).length) cfg.sampling = sampling;
+  return cfg;
+}
+
+async function run(f: RunFlags): Promise<void> {
+  const tty = process.stderr.isTTY && !f.json && !f.quiet;
+  const log = (s: string) => {
+    if (!f.json && !f.quiet) process.stderr.write(s + '\n');
+  };
+  if (f.threads !== undefined && !(Number.isInteger(f.threads) && f.threads >= 1 && f.threads <= 1024)) {
+    throw new CollapseError('E_BAD_ARGUMENT', `--threads must be an integer in [1, 1024], got ${f.threads}`);
+  }
+  const config = f.resume ? undefined : resolveConfig(await buildConfig(f));
+  const out = f.resume ?? f.out ?? `runs/run-${timestamp()}`;
+  const controller = new AbortController();
+  let interrupted = 0;
+  const onSignal = () => {
+    interrupted++;
+    if (interrupted > 1) process.exit(130);
+    process.stderr.write(`\ninterrupted: finishing the current step; resume with: collapse run --resume ${out}\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  let bar: cliProgress.SingleBar | undefined;
+  const t0 = performance.now();
+  log(f.resume ? `collapse: resuming ${out}` : `collapse: run folder ${out}`);
+  const result = await runExperiment(config ?? {}, {
+    ...(f.resume ? { resume: f.resume } : { out }),
+    ...(f.force ? { force: true } : {}),
+    ...(f.threads ? { threads: f.threads } : {}),
+    signal: controller.signal,
+    onProgress: (e) => {
+      if (tty) {
+        if (!bar) {
+          bar = new cliProgress.SingleBar(
+            { format: '{bar} {value}/{total} generations | {paradigm} gen {generation}: {stage} | {duration_formatted}', hideCursor: true, clearOnComplete: true },
+            cliProgress.Presets.shades_classic,
+          );
+          bar.start(e.total, e.done, { paradigm: e.paradigm, generation: e.generation, stage: e.stage });
+        }
+        bar.update(e.done, { paradigm: e.paradigm, generation: e.generation, stage: e.stage });
+      }
+    },
+    onRecord: (r: MetricsRecord) => {
+      if (f.json) process.stdout.write(JSON.stringify(r) + '\n');
+      else if (!tty && !f.quiet) {
+        process.stderr.write(
+          `${r.paradigm} gen ${r.generation}: perplexity ${r.perplexity === null ? 'inf' : r.perplexity.toFixed(2)}, TV ${r.tv.toFixed(4)}, real share ${r.realShare.toFixed(3)}\n`,
+        );
+      }
+    },
+  }).finally(() => {
+    bar?.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  });
+  if (f.json) return;
+  const c = result.corpus;
+  const paradigms = result.config.paradigms;
+  const secs = ((performance.now() - t0) / 1000).toFixed(1);
+  if (!f.quiet) {
+    process.stdout.write(
+      `corpus ${c.spec}: ${c.train.tokens} train / ${c.test.tokens} test tokens, |V| = ${c.vocabSize}; model ${result.config.model.kind} order ${result.config.model.order} ${result.config.model.smoothing}; seed ${result.config.seed}\n\n`,
+    );
+    process.stdout.write(metricTable(result.records, paradigms, 'perplexity', 'Perplexity on the real test split (H)') + '\n\n');
+    process.stdout.write(metricTable(result.records, paradigms, 'tv', 'Total variation from p0 = emp_D on the probe contexts', 4) + '\n\n');
+    process.stdout.write(`done in ${secs} s; files in ${result.dir}/ (metrics.jsonl, metrics.csv, samples/)\n`);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command();
+  program
+    .name('collapse')
+    .description('Model-collapse experiments: recursive training of language models on their own samples (Wang et al., arXiv 2412.14872).')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command('run')
+    .description('run a recursive-training experiment and write a run folder (defaults: Brown, KN trigram, replace + accumulate + accumulate-subsample, 10 generations)')
+    .option('--corpus <spec>', 'brown | text:PATH | jsonl:PATH:FIELD | tinystories:PATH | files:TRAIN[,VALID[,TEST]]')
+    .option('--min-count <n>', 'types seen fewer times in train map to <unk> (default 4 for brown, else 1)', num('--min-count'))
+    .addOption(new Option('--model <kind>', 'language model').choices(['ngram']))
+    .option('--order <n>', 'n-gram order (default 3)', num('--order'))
+    .addOption(new Option('--smoothing <name>', 'n-gram estimator (default kneser-ney)').choices(['kneser-ney', 'mle', 'add-k']))
+    .option('--k <x>', 'add-k constant (default 1)', num('--k'))
+    .option('--paradigm <list>', 'comma-separated: replace,accumulate,accumulate-subsample,replace-with-real')
+    .option('--generations <n>', 'models trained per paradigm (default 10)', num('--generations'))
+    .option('--rate <r>', 'synthetic rate r of accumulate-subsample (default 0.1)', num('--rate'))
+    .option('--accumulate-rate <r>', 'synthetic rate r of plain accumulate (default 1)', num('--accumulate-rate'))
+    .option('--train-tokens <N>', 'training-set size N in positions (default: the real train split)', num('--train-tokens'))
+    .option('--real-fraction <a>', 'real share α of replace-with-real (default 0.1)', num('--real-fraction'))
+    .option('--temperature <t>', 'sampling temperature (default 1)', num('--temperature'))
+    .option('--top-k <k>', 'sample from the k most likely tokens only (0 = off)', num('--top-k'))
+    .option('--top-p <p>', 'nucleus sampling mass (1 = off)', num('--top-p'))
+    .option('--max-length <n>', 'cut sampled sequences at n tokens (default 256)', num('--max-length'))
+    .option('--probes <K>', 'probe contexts for TV/KL (default 1000)', num('--probes'))
+    .option('--seed <n>', 'run seed (default 1)', num('--seed'))
+    .option('--threads <n>', 'threads per native call (default: all cores; results do not depend on it)', num('--threads'))
+    .option('--out <dir>', 'run folder (default runs/run-<timestamp>)')
+    .option('--config <file>', 'JSON config (flags override it)')
+    .option('--resume <dir>', 'continue an interrupted run; its config.json wins')
+    .option('--force', 'replace a non-empty --out folder')
+    .option('--json', 'print one JSON record per paradigm and generation on stdout, nothing else')
+    .option('--quiet', 'print nothing but errors')
+    .option('--verbose', 'print stack traces on errors')
+    .action(async (flags: RunFlags) => {
+      await run(flags);
+    });
+
+  const verbose = argv.includes('--verbose');
+  try {
+    if (argv.length <= 2) {
+      program.outputHelp();
+      return 0;
+    }
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      return 2; // commander already printed the message
+    }
+    const e = err as Error & { code?: string };
+    if (e.code === 'E_ABORTED') {
+      process.stderr.write(`collapse: ${e.message}\n`);
+      return 130;
+    }
+    process.stderr.write(`collapse: error: ${e.message?.split('\n')[0] ?? String(err)}\n`);
+    if (verbose && e.stack) process.stderr.write(e.stack + '\n');
+    return e.code && USAGE_CODES.has(e.code) ? 2 : 1;
+  }
+}
+
+main(process.argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`collapse: internal error: ${String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,410 @@
+/**
+ * The experiment runner: corpus → generation after generation of fit / evaluate / sample under each
+ * paradigm, with every quantity of THEORY.md's "Quantities reported per generation" (except the error
+ * accounting) recorded, and a run folder written atomically so that an interrupted run resumes to
+ * byte-identical files.
+ *
+ * Run folder:
+ *   config.json                    resolved config, versions, corpus summary (no wall times)
+ *   metrics.jsonl / metrics.csv    one record per paradigm and generation, sorted (paradigm, generation)
+ *   timings.jsonl                  wall times per generation (the only file that differs between runs)
+ *   samples/<paradigm>/gen-NNN.txt first sequences of S_n, detokenized
+ *   state/progress.json            records so far and the finished generations; complete: true at the end
+ *   state/<paradigm>/gen-NNN.bin   S_n itself, so T_{n+1} can be rebuilt on resume (removed at the end)
+ */
+import { mkdir, readFile, readdir, rm, stat, appendFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { corpusPositions, deriveSeed, loadCorpus, provenanceShares, type Corpus, type LoadedCorpus } from '../corpus/index.js';
+import { CollapseError } from '../errors.js';
+import { divergence, diversity, empiricalRows, ngramSupport, probeContexts, supportStats, tailRetention, type NgramSupport, type ProbeSet } from '../metrics/index.js';
+import { NGramModel } from '../models/ngram.js';
+import type { TokenCorpus } from '../models/types.js';
+import { initialState, nextState, sampleSize, type ParadigmName, type ParadigmParams, type ParadigmState } from '../paradigms/index.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { resolveConfig, type ExperimentConfig, type ExperimentConfigInput } from './config.js';
+
+/** One record per paradigm and generation: flat, so it maps to a CSV row. */
+export interface MetricsRecord {
+  paradigm: ParadigmName;
+  generation: number;
+  /** |T_n| in positions, and its sequences. */
+  trainTokens: number;
+  trainSequences: number;
+  /** Share of T_n's positions that come from the real corpus D. */
+  realShare: number;
+  /** Share of T_n's positions sampled by the previous generation (n − 1). */
+  lastGenerationShare: number;
+  /** Perplexity of M_n on the real test split H; null when a position has probability 0. */
+  perplexity: number | null;
+  /** Positions of H with p̂_n = 0 (MLE losing a type). */
+  zeroProbability: number;
+  /** π-weighted means over the probe contexts (see metrics/divergence.ts). */
+  tv: number;
+  kl: number;
+  lostMass: number;
+  /** S_n: positions, sequences, and those cut at maxLength. */
+  sampleTokens: number;
+  sampleSequences: number;
+  truncated: number;
+  /** Distinct n-grams of S_n, and the share of D's distinct n-grams that S_n still contains. */
+  distinct1: number;
+  distinct2: number;
+  distinct3: number;
+  coverage1: number;
+  coverage2: number;
+  coverage3: number;
+  /** Share of D's rarest types (lowest-frequency quartile) present in S_n. */
+  tailRetention: number;
+  /** Diversity of S_n. */
+  unigramEntropy: number;
+  distinctRatio1: number;
+  distinctRatio2: number;
+  distinctRatio3: number;
+  meanLength: number;
+  repeatedShare: number;
+}
+
+export interface ProgressEvent {
+  paradigm: ParadigmName;
+  generation: number;
+  /** Generations finished across all paradigms, and the total to do. */
+  done: number;
+  total: number;
+  stage: 'fit' | 'evaluate' | 'sample' | 'metrics' | 'done';
+}
+
+export interface RunOptions {
+  /** Run folder. Required unless `resume` is given. */
+  out?: string;
+  /** Continue the interrupted run in this folder (its config.json wins). */
+  resume?: string;
+  /** Overwrite a non-empty `out` folder. */
+  force?: boolean;
+  /** Threads per native call (default: all cores). Results never depend on it. */
+  threads?: number;
+  onRecord?: (record: MetricsRecord) => void;
+  onProgress?: (event: ProgressEvent) => void;
+  signal?: AbortSignal;
+}
+
+export interface RunResult {
+  dir: string;
+  config: ExperimentConfig;
+  records: MetricsRecord[];
+  corpus: LoadedCorpus['info'];
+  resumed: boolean;
+}
+
+interface Progress {
+  version: 1;
+  complete: boolean;
+  /** Last finished generation per paradigm (-1 = none). */
+  finished: Record<string, number>;
+  records: MetricsRecord[];
+}
+
+const pkgVersion: string = (() => {
+  try {
+    return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+})();
+
+const pad = (n: number) => String(n).padStart(3, '0');
+
+export async function runExperiment(input: ExperimentConfigInput | ExperimentConfig, options: RunOptions = {}): Promise<RunResult> {
+  const signal = options.signal;
+  let config: ExperimentConfig;
+  let dir: string;
+  let progress: Progress;
+  const resumed = options.resume !== undefined;
+  if (resumed) {
+    dir = options.resume!;
+    const saved = await readJson(join(dir, 'config.json'), 'run config');
+    config = resolveConfig((saved as { config?: unknown }).config);
+    progress = (await readJson(join(dir, 'state', 'progress.json'), 'run state')) as Progress;
+    if (progress.version !== 1 || typeof progress.finished !== 'object' || !Array.isArray(progress.records)) {
+      throw new CollapseError('E_BAD_CONFIG', `${dir}/state/progress.json is not a collapse-lab run state`);
+    }
+  } else {
+    config = resolveConfig(input);
+    if (!options.out) throw new CollapseError('E_BAD_ARGUMENT', 'runExperiment needs options.out (the run folder)');
+    dir = options.out;
+    progress = { version: 1, complete: false, finished: {}, records: [] };
+  }
+  for (const p of config.paradigms) if (progress.finished[p] === undefined) progress.finished[p] = -1;
+  const threads = options.threads ?? availableParallelism();
+
+  // Everything that can fail on bad input happens before the run folder is touched.
+  const corpus = await loadCorpus(config.corpus, config.minCount === null ? {} : { minCount: config.minCount });
+  const D = corpus.train;
+  const H = corpus.test;
+  if (corpusPositions(H) === 0) throw new CollapseError('E_CORPUS_EMPTY', 'the test split is empty: the corpus is too small to hold out real test data');
+  const params: ParadigmParams = {
+    trainTokens: config.trainTokens ?? corpusPositions(D),
+    rate: config.rate,
+    accumulateRate: config.accumulateRate,
+    realFraction: config.realFraction,
+    seed: config.seed,
+  };
+  const V = corpus.vocab.size;
+  const width = Math.max(1, config.model.order - 1);
+
+  if (!resumed) await prepareFolder(dir, options.force === true);
+  if (progress.complete) {
+    return { dir, config, records: sortRecords(progress.records), corpus: corpus.info, resumed };
+  }
+  await mkdir(join(dir, 'state'), { recursive: true });
+  if (!resumed) {
+    const meta = {
+      collapseLab: pkgVersion,
+      node: process.versions.node,
+      config,
+      trainTokens: params.trainTokens,
+      corpus: { ...corpus.info },
+    };
+    await writeFileAtomic(join(dir, 'config.json'), JSON.stringify(meta, null, 2) + '\n');
+    await saveProgress(dir, progress);
+  }
+
+  // Reference quantities of D, computed once: probe contexts and p0 = emp_D on them, D's n-gram
+  // support (for coverage) — shared by every paradigm.
+  const probes: ProbeSet = probeContexts(D, { width, k: config.probes });
+  const p0 = empiricalRows(D, probes.contexts, width, V).rows;
+  const supportD: NgramSupport = ngramSupport(D, { orders: [1, 2, 3] });
+
+  const total = config.paradigms.length * config.generations;
+  let done = Object.values(progress.finished).reduce((a, n) => a + Math.min(n + 1, config.generations), 0);
+  const records = new Map<string, MetricsRecord>(progress.records.map((r) => [`${r.paradigm}/${r.generation}`, r]));
+  // Writes are serialised: one progress snapshot at a time, always from the latest state.
+  let writing: Promise<void> = Promise.resolve();
+  const commit = (record: MetricsRecord, timing: object) => {
+    records.set(`${record.paradigm}/${record.generation}`, record);
+    progress.records = sortRecords([...records.values()]);
+    progress.finished[record.paradigm] = record.generation;
+    const snapshot = JSON.parse(JSON.stringify(progress)) as Progress;
+    writing = writing.then(async () => {
+      await writeRecords(dir, snapshot.records, config);
+      await saveProgress(dir, snapshot);
+      await appendFile(join(dir, 'timings.jsonl'), JSON.stringify(timing) + '\n');
+    });
+    return writing;
+  };
+
+  const runParadigm = async (name: ParadigmName) => {
+    const last = progress.finished[name] ?? -1;
+    // Rebuild T_{last+1} from D and the saved S_0..S_last (the paradigms are deterministic).
+    let state: ParadigmState = initialState(name, D, params);
+    for (let k = 0; k <= last; k++) {
+      const s = await readSample(join(dir, 'state', name, `gen-${pad(k)}.bin`));
+      state = nextState(state, D, s, params);
+    }
+    const model = new NGramModel({ order: config.model.order, smoothing: config.model.smoothing, k: config.model.k, vocabSize: V, threads });
+    for (let n = last + 1; n < config.generations; n++) {
+      throwIfAborted(signal);
+      const t0 = performance.now();
+      const emit = (stage: ProgressEvent['stage']) => options.onProgress?.({ paradigm: name, generation: n, done, total, stage });
+      emit('fit');
+      await model.fit(state.train, signal ? { signal } : {});
+      const t1 = performance.now();
+      emit('evaluate');
+      const ev = await model.evaluate(H);
+      const rows = await model.conditional(probes.contexts, { width });
+      const t2 = performance.now();
+      throwIfAborted(signal);
+      emit('sample');
+      const S = await model.sample({
+        tokens: sampleSize(name, params),
+        maxLength: config.sampling.maxLength,
+        seed: deriveSeed(config.seed, 'sample', name, n),
+        temperature: config.sampling.temperature,
+        topK: config.sampling.topK,
+        topP: config.sampling.topP,
+      });
+      const t3 = performance.now();
+      emit('metrics');
+      const record = measure(name, n, state.train, ev, rows, p0, probes, S, D, supportD);
+      const t4 = performance.now();
+      // Persist S_n and its readable sample before the record says generation n is done.
+      await mkdir(join(dir, 'state', name), { recursive: true });
+      await writeSample(join(dir, 'state', name, `gen-${pad(n)}.bin`), S);
+      await mkdir(join(dir, 'samples', name), { recursive: true });
+      await writeFileAtomic(join(dir, 'samples', name, `gen-${pad(n)}.txt`), sampleText(S, corpus, config.keepSamples));
+      done++;
+      await commit(record, {
+        paradigm: name,
+        generation: n,
+        fitMs: round(t1 - t0),
+        evaluateMs: round(t2 - t1),
+        sampleMs: round(t3 - t2),
+        metricsMs: round(t4 - t3),
+        totalMs: round(performance.now() - t0),
+      });
+      options.onRecord?.(record);
+      emit('done');
+      if (n + 1 < config.generations) state = nextState(state, D, S, params);
+    }
+  };
+
+  // Paradigms run concurrently: native work of one overlaps the JS metrics of another.
+  const results = await Promise.allSettled(config.paradigms.map((p) => runParadigm(p)));
+  await writing;
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+
+  progress.complete = true;
+  progress.records = sortRecords([...records.values()]);
+  await writeRecords(dir, progress.records, config);
+  await saveProgress(dir, progress);
+  for (const p of config.paradigms) await rm(join(dir, 'state', p), { recursive: true, force: true });
+  return { dir, config, records: progress.records, corpus: corpus.info, resumed };
+}
+
+function measure(
+  paradigm: ParadigmName,
+  generation: number,
+  train: Corpus,
+  ev: { perplexity: number; zeroProbability: number },
+  rows: Float32Array | Float64Array,
+  p0: Float64Array,
+  probes: ProbeSet,
+  S: TokenCorpus,
+  D: Corpus,
+  supportD: NgramSupport,
+): MetricsRecord {
+  const shares = provenanceShares(train);
+  const div = divergence(p0, rows, probes.weights, rows.length / probes.weights.length);
+  const sup = supportStats(S, supportD, { orders: [1, 2, 3] });
+  const tail = tailRetention(S, D);
+  const dv = diversity(S);
+  const byOrder = (n: number) => sup.find((s) => s.order === n)!;
+  return {
+    paradigm,
+    generation,
+    trainTokens: corpusPositions(train),
+    trainSequences: train.offsets.length - 1,
+    realShare: shares.real,
+    lastGenerationShare: shares.byGeneration.get(generation - 1) ?? 0,
+    perplexity: Number.isFinite(ev.perplexity) ? ev.perplexity : null,
+    zeroProbability: ev.zeroProbability,
+    tv: div.tv,
+    kl: div.kl,
+    lostMass: div.lostMass,
+    sampleTokens: corpusPositions(S),
+    sampleSequences: S.offsets.length - 1,
+    truncated: (S as { truncated?: number }).truncated ?? 0,
+    distinct1: byOrder(1).sample,
+    distinct2: byOrder(2).sample,
+    distinct3: byOrder(3).sample,
+    coverage1: byOrder(1).coverage,
+    coverage2: byOrder(2).coverage,
+    coverage3: byOrder(3).coverage,
+    tailRetention: tail.share,
+    unigramEntropy: dv.unigramEntropy,
+    distinctRatio1: dv.distinct1,
+    distinctRatio2: dv.distinct2,
+    distinctRatio3: dv.distinct3,
+    meanLength: dv.meanLength,
+    repeatedShare: dv.repeatedShare,
+  };
+}
+
+function sortRecords(rs: MetricsRecord[]): MetricsRecord[] {
+  return rs.sort((a, b) => (a.paradigm === b.paradigm ? a.generation - b.generation : a.paradigm < b.paradigm ? -1 : 1));
+}
+
+export const CSV_COLUMNS: (keyof MetricsRecord)[] = [
+  'paradigm', 'generation', 'trainTokens', 'trainSequences', 'realShare', 'lastGenerationShare', 'perplexity', 'zeroProbability',
+  'tv', 'kl', 'lostMass', 'sampleTokens', 'sampleSequences', 'truncated', 'distinct1', 'distinct2', 'distinct3',
+  'coverage1', 'coverage2', 'coverage3', 'tailRetention', 'unigramEntropy', 'distinctRatio1', 'distinctRatio2',
+  'distinctRatio3', 'meanLength', 'repeatedShare',
+];
+
+async function writeRecords(dir: string, records: MetricsRecord[], config: ExperimentConfig): Promise<void> {
+  const order = new Map(config.paradigms.map((p, i) => [p, i]));
+  const sorted = [...records].sort((a, b) => (order.get(a.paradigm)! - order.get(b.paradigm)!) || a.generation - b.generation);
+  await writeFileAtomic(join(dir, 'metrics.jsonl'), sorted.map((r) => JSON.stringify(r)).join('\n') + (sorted.length ? '\n' : ''));
+  const csv = [CSV_COLUMNS.join(','), ...sorted.map((r) => CSV_COLUMNS.map((c) => csvCell(r[c])).join(','))].join('\n') + '\n';
+  await writeFileAtomic(join(dir, 'metrics.csv'), csv);
+}
+
+function csvCell(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : v > 0 ? 'inf' : v < 0 ? '-inf' : 'nan';
+  const s = String(v);
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+async function saveProgress(dir: string, p: Progress): Promise<void> {
+  await writeFileAtomic(join(dir, 'state', 'progress.json'), JSON.stringify(p) + '\n');
+}
+
+/** S_n on disk: magic, counts, offsets, tokens (little-endian uint32). */
+async function writeSample(path: string, s: TokenCorpus): Promise<void> {
+  const header = new Uint32Array([0x53434c43 /* "CLCS" */, 1, s.offsets.length, s.tokens.length]);
+  const buf = Buffer.concat([Buffer.from(header.buffer), Buffer.from(s.offsets.buffer, s.offsets.byteOffset, s.offsets.byteLength), Buffer.from(s.tokens.buffer, s.tokens.byteOffset, s.tokens.byteLength)]);
+  await writeFileAtomic(path, buf);
+}
+
+async function readSample(path: string): Promise<TokenCorpus> {
+  let buf: Buffer;
+  try {
+    buf = await readFile(path);
+  } catch {
+    throw new CollapseError('E_BAD_CONFIG', `cannot resume: ${path} is missing (the run state is incomplete)`);
+  }
+  const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
+  const h = new Uint32Array(ab, 0, 4);
+  if (h[0] !== 0x53434c43 || h[1] !== 1 || buf.byteLength !== 16 + 4 * (h[2]! + h[3]!)) {
+    throw new CollapseError('E_BAD_CONFIG', `cannot resume: ${path} is damaged`);
+  }
+  return { offsets: new Uint32Array(ab, 16, h[2]!), tokens: new Uint32Array(ab, 16 + 4 * h[2]!, h[3]!) };
+}
+
+function sampleText(s: TokenCorpus, corpus: LoadedCorpus, keep: number): string {
+  const lines: string[] = [];
+  const n = Math.min(keep, s.offsets.length - 1);
+  for (let i = 0; i < n; i++) lines.push(corpus.vocab.decode(s.tokens.subarray(s.offsets[i]!, s.offsets[i + 1]!)).join(' '));
+  return lines.join('\n') + (lines.length ? '\n' : '');
+}
+
+async function prepareFolder(dir: string, force: boolean): Promise<void> {
+  let entries: string[] = [];
+  try {
+    const st = await stat(dir);
+    if (!st.isDirectory()) throw new CollapseError('E_BAD_ARGUMENT', `--out ${dir} exists and is not a folder`);
+    entries = await readdir(dir);
+  } catch (err) {
+    if (err instanceof CollapseError) throw err;
+  }
+  if (entries.length > 0) {
+    if (!force) {
+      throw new CollapseError('E_BAD_ARGUMENT', `run folder ${dir} already exists and is not empty: choose another --out, continue it with --resume ${dir}, or pass --force to replace it`);
+    }
+    await rm(dir, { recursive: true, force: true });
+  }
+  await mkdir(dir, { recursive: true });
+}
+
+async function readJson(path: string, what: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new CollapseError('E_BAD_ARGUMENT', `cannot resume: no ${what} at ${path} (is this a collapse-lab run folder?)`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new CollapseError('E_BAD_CONFIG', `cannot resume: ${path} is not valid JSON`);
+  }
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new CollapseError('E_ABORTED', 'the run was interrupted; continue it with --resume');
+}
+
+const round = (ms: number) => Math.round(ms * 10) / 10;
