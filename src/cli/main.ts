@@ -122,13 +122,17 @@ async function run(f: RunFlags): Promise<void> {
 
   let bar: cliProgress.SingleBar | undefined;
   const t0 = performance.now();
-  log(f.resume ? `collapse: resuming ${out}` : `collapse: run folder ${out}`);
+  let announced = false;
   const result = await runExperiment(config ?? {}, {
     ...(f.resume ? { resume: f.resume } : { out }),
     ...(f.force ? { force: true } : {}),
     ...(f.threads ? { threads: f.threads } : {}),
     signal: controller.signal,
     onProgress: (e) => {
+      if (!announced) {
+        announced = true;
+        log(f.resume ? `collapse: resuming ${out}` : `collapse: writing ${out}/`);
+      }
       if (tty) {
         if (!bar) {
           bar = new cliProgress.SingleBar(
