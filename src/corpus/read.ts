@@ -1,14 +1,20 @@
 /**
- * Streaming text input for corpus loaders. Files are read in 1 MiB chunks through a fatal,
- * streaming UTF-8 decoder and cut into records (lines, paragraphs, or separator-delimited records)
- * incrementally, so a multi-GB file is never one JavaScript string.
+ * Streaming text input for corpus loaders.
  *
- * Errors (all CollapseError E_BAD_CORPUS, one line, naming the file):
+ * Files are read through a FileHandle into a reused 1 MiB buffer (recycled across files) and
+ * handed on in *line-aligned pieces*: each piece holds only complete lines (it ends just after a
+ * '\n', except the last piece of a file), and the bytes of an unfinished line are carried into the
+ * next read. A multi-GB file is therefore never one JavaScript string, and since '\n' never occurs
+ * inside a multi-byte UTF-8 character, each piece can be validated and decoded on its own.
+ *
+ * Checks (all CollapseError E_BAD_CORPUS, one line, naming the file):
  *   - missing path: "no such file or folder: PATH"
- *   - NUL byte in the first 8 KiB: "PATH looks binary ..."
- *   - invalid UTF-8: "PATH is not valid UTF-8 (bad byte at offset N) ..."
+ *   - a NUL byte in the first 8 KiB: "PATH looks binary (NUL byte at offset N) ..."
+ *   - invalid UTF-8 (Buffer.isUtf8 on each piece): "PATH is not valid UTF-8 (bad byte at offset N) ..."
+ * A UTF-8 byte-order mark at the start of a file is skipped.
  */
-import { createReadStream, promises as fsp } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
+import { promises as fsp } from 'node:fs';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { CollapseError } from '../errors.js';
@@ -25,10 +31,16 @@ export type RecordUnit =
 /** Return false to stop reading early. */
 export type RecordCallback = (text: string, lineNo: number) => boolean | void;
 
+/**
+ * Receives bytes [start, end) of `buf`: complete lines (the last piece of a file may lack its
+ * final '\n'), valid UTF-8. The buffer is reused after the callback returns. Return false to stop.
+ */
+export type PieceCallback = (buf: Buffer, start: number, end: number) => boolean | void;
+
 const CHUNK_BYTES = 1 << 20;
 const BINARY_PROBE_BYTES = 8192;
-/** A record longer than this (in UTF-16 units) is almost surely a wrong unit/separator. */
-const MAX_RECORD_CHARS = 1 << 28;
+/** A line (or record) longer than this is almost surely not text, or a wrong unit/separator. */
+const MAX_LINE_BYTES = 1 << 28;
 
 function bad(message: string, cause?: unknown): CollapseError {
   return new CollapseError('E_BAD_CORPUS', message, cause === undefined ? undefined : { cause });
@@ -84,13 +96,12 @@ export async function listFiles(p: string): Promise<string[]> {
 }
 
 /**
- * Offset of the first byte of `buf` that starts an invalid UTF-8 sequence, or -1 if none is found
- * (the fault may then straddle the chunk boundary). Leading continuation bytes, which may finish
- * a sequence from the previous chunk, are skipped.
+ * Offset of the first byte of `buf` that starts an invalid UTF-8 sequence (overlong forms,
+ * surrogates and code points above U+10FFFF included), or -1 if all of it is valid.
+ * `buf` must start at a character boundary.
  */
-function findInvalidUtf8(buf: Uint8Array): number {
+export function findInvalidUtf8(buf: Uint8Array): number {
   let i = 0;
-  while (i < buf.length && i < 3 && ((buf[i] as number) & 0xc0) === 0x80) i++;
   while (i < buf.length) {
     const b = buf[i] as number;
     let need: number;
@@ -110,7 +121,7 @@ function findInvalidUtf8(buf: Uint8Array): number {
     } else {
       return i;
     }
-    if (i + need >= buf.length) return -1; // truncated at the end of the chunk
+    if (i + need >= buf.length) return i; // truncated character
     let cp = b & (0xff >> (need + 2));
     for (let k = 1; k <= need; k++) {
       const c = buf[i + k] as number;
@@ -123,47 +134,82 @@ function findInvalidUtf8(buf: Uint8Array): number {
   return -1;
 }
 
+// Read buffers are recycled across files (loading Brown opens 500 small files); a reader takes
+// one for the duration of a file, so concurrent readers never share one.
+const bufferPool: Buffer[] = [];
+function takeBuffer(): Buffer {
+  return bufferPool.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES);
+}
+function giveBuffer(buf: Buffer): void {
+  if (buf.length === CHUNK_BYTES && bufferPool.length < 4) bufferPool.push(buf);
+}
+
 /**
- * Streams the decoded text of a UTF-8 file in chunks. `onChunk` returns false to stop early.
- * A UTF-8 byte-order mark is dropped.
+ * Streams a UTF-8 text file in line-aligned, validated pieces (see the module comment).
+ * Returns false if the callback stopped early.
  */
-export async function readTextChunks(file: string, onChunk: (text: string) => boolean | void): Promise<void> {
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  let bytes = 0;
-  const stream = createReadStream(file, { highWaterMark: CHUNK_BYTES });
+export async function readUtf8Pieces(file: string, onPiece: PieceCallback): Promise<boolean> {
+  let fh: fsp.FileHandle;
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      if (bytes < BINARY_PROBE_BYTES) {
-        const probe = chunk.subarray(0, BINARY_PROBE_BYTES - bytes);
-        const nul = probe.indexOf(0);
-        if (nul >= 0) {
-          throw bad(`${file} looks binary (NUL byte at offset ${bytes + nul}); corpus files must be UTF-8 text`);
-        }
-      }
-      let text: string;
-      try {
-        text = decoder.decode(chunk, { stream: true });
-      } catch (err) {
-        const at = findInvalidUtf8(chunk);
-        const where = at >= 0 ? `bad byte at offset ${bytes + at}` : `bad bytes near offset ${bytes}`;
-        throw bad(`${file} is not valid UTF-8 (${where}); convert it to UTF-8`, err);
-      }
-      bytes += chunk.length;
-      if (text.length > 0 && onChunk(text) === false) return; // leaving the loop destroys the stream
-    }
-    let tail: string;
-    try {
-      tail = decoder.decode();
-    } catch (err) {
-      throw bad(`${file} is not valid UTF-8 (truncated character at the end, offset ${bytes}); convert it to UTF-8`, err);
-    }
-    if (tail.length > 0) onChunk(tail);
+    fh = await fsp.open(file, 'r');
   } catch (err) {
-    // File-system errors (they carry a syscall) become E_BAD_CORPUS; anything else passes through.
-    if (err !== null && typeof err === 'object' && 'syscall' in err) throw fsError(err, file);
-    throw err;
+    throw fsError(err, file);
+  }
+  let buf = takeBuffer();
+  try {
+    let len = 0; // bytes held in buf
+    let base = 0; // file offset of buf[0]
+    let first = true;
+
+    // Validates buf[start, end) (which starts at a character boundary) and hands it on.
+    const deliver = (start: number, end: number): boolean => {
+      if (first) {
+        first = false;
+        if (end - start >= 3 && buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) start += 3;
+      }
+      if (end > start && !isUtf8(buf.subarray(start, end))) {
+        const at = findInvalidUtf8(buf.subarray(start, end));
+        throw bad(`${file} is not valid UTF-8 (bad byte at offset ${base + start + Math.max(0, at)}); convert it to UTF-8`);
+      }
+      return end <= start || onPiece(buf, start, end) !== false;
+    };
+
+    for (;;) {
+      if (len === buf.length) {
+        // An unfinished line fills the whole buffer: grow it.
+        if (buf.length >= MAX_LINE_BYTES) {
+          throw bad(`${file}: a line longer than ${MAX_LINE_BYTES} bytes; is this a text file with line breaks?`);
+        }
+        const bigger = Buffer.allocUnsafe(Math.min(MAX_LINE_BYTES, buf.length * 2));
+        buf.copy(bigger, 0, 0, len);
+        buf = bigger;
+      }
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await fh.read(buf, len, buf.length - len, null));
+      } catch (err) {
+        throw fsError(err, file);
+      }
+      if (bytesRead === 0) break;
+      if (base + len < BINARY_PROBE_BYTES) {
+        const probeEnd = Math.min(len + bytesRead, BINARY_PROBE_BYTES - base);
+        const nul = buf.subarray(len, probeEnd).indexOf(0);
+        if (nul >= 0) throw bad(`${file} looks binary (NUL byte at offset ${base + len + nul}); corpus files must be UTF-8 text`);
+      }
+      len += bytesRead;
+      const nl = buf.lastIndexOf(10, len - 1);
+      if (nl < 0) continue;
+      if (!deliver(0, nl + 1)) return false;
+      // Carry the unfinished last line to the front.
+      buf.copyWithin(0, nl + 1, len);
+      base += nl + 1;
+      len -= nl + 1;
+    }
+    if (len > 0 && !deliver(0, len)) return false;
+    return true;
   } finally {
-    stream.destroy();
+    giveBuffer(buf);
+    await fh.close().catch(() => undefined);
   }
 }
 
@@ -173,107 +219,98 @@ const STOP = new StopReading();
 /**
  * Streams the records of a UTF-8 file to `onRecord(text, lineNo)`. For 'line' and 'paragraph',
  * lineNo is the 1-based line number where the record starts; for a separator it is the 1-based
- * record index. Records are passed as they are (not trimmed); blank records are passed too
- * (callers skip those that tokenize to nothing). Returns false if the callback stopped early.
+ * record index. Lines lose their '\n' / '\r\n'; records are otherwise passed as they are (blank
+ * ones included: callers drop records that tokenize to nothing). Returns false if the callback
+ * stopped early.
  */
 export async function readRecords(file: string, unit: RecordUnit, onRecord: RecordCallback): Promise<boolean> {
-  let carry = '';
-  let lineNo = 0;
-  let stopped = false;
-  const tooLong = (): CollapseError =>
-    bad(`${file}: a record longer than ${MAX_RECORD_CHARS} characters; check the record unit or separator`);
-
-  // Paragraph state: the lines of the current paragraph and its first line number.
-  let para: string[] = [];
-  let paraStart = 0;
-  let paraChars = 0;
   const emit = (text: string, where: number): void => {
-    if (onRecord(text, where) === false) {
-      stopped = true;
-      throw STOP;
-    }
+    if (onRecord(text, where) === false) throw STOP;
   };
-  const onLine = (line: string, no: number): void => {
-    if (unit === 'line') {
-      emit(line, no);
-      return;
-    }
-    // paragraph
-    if (line.trim().length === 0) {
-      if (para.length > 0) {
-        const text = para.join('\n');
-        para = [];
-        paraChars = 0;
-        emit(text, paraStart);
-      }
-      return;
-    }
-    if (para.length === 0) paraStart = no;
-    para.push(line);
-    paraChars += line.length;
-    if (paraChars > MAX_RECORD_CHARS) throw tooLong();
-  };
+  const tooLong = (): CollapseError => bad(`${file}: a record longer than ${MAX_LINE_BYTES} characters; check the record unit or separator`);
 
-  let onChunk: (text: string) => void;
+  let onText: (text: string) => void;
   let finish: () => void;
   if (typeof unit === 'object') {
     const sep = unit.separator;
     if (typeof sep !== 'string' || sep.length === 0) {
       throw new CollapseError('E_BAD_ARGUMENT', 'record separator must be a non-empty string');
     }
+    let carry = '';
     let recordNo = 0;
-    onChunk = (text) => {
-      // Search only where a separator can start that was not searched before.
-      let searchFrom = Math.max(0, carry.length - sep.length + 1);
+    onText = (text) => {
+      // Only search where a separator can start that was not searched before.
+      let from = Math.max(0, carry.length - sep.length + 1);
       const s = carry.length > 0 ? carry + text : text;
       let start = 0;
       let at: number;
-      while ((at = s.indexOf(sep, searchFrom)) !== -1) {
+      while ((at = s.indexOf(sep, from)) !== -1) {
         emit(s.slice(start, at), ++recordNo);
         start = at + sep.length;
-        searchFrom = start;
+        from = start;
       }
       carry = s.slice(start);
-      if (carry.length > MAX_RECORD_CHARS) throw tooLong();
+      if (carry.length > MAX_LINE_BYTES) throw tooLong();
     };
     finish = () => {
       if (carry.length > 0) emit(carry, ++recordNo);
     };
   } else {
-    onChunk = (text) => {
-      const s = carry.length > 0 ? carry + text : text;
+    let lineNo = 0;
+    let para: string[] = [];
+    let paraStart = 0;
+    let paraChars = 0;
+    const onLine = (line: string): void => {
+      lineNo++;
+      if (unit === 'line') {
+        emit(line, lineNo);
+      } else if (line.trim().length === 0) {
+        if (para.length > 0) {
+          const text = para.join('\n');
+          para = [];
+          paraChars = 0;
+          emit(text, paraStart);
+        }
+      } else {
+        if (para.length === 0) paraStart = lineNo;
+        para.push(line);
+        paraChars += line.length;
+        if (paraChars > MAX_LINE_BYTES) throw tooLong();
+      }
+    };
+    onText = (s) => {
+      // `s` holds complete lines; only the last piece of a file may end without '\n'.
       let start = 0;
       let nl: number;
       while ((nl = s.indexOf('\n', start)) !== -1) {
-        const end = nl > start && s.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
-        onLine(s.slice(start, end), ++lineNo);
+        onLine(s.slice(start, nl > start && s.charCodeAt(nl - 1) === 13 ? nl - 1 : nl));
         start = nl + 1;
       }
-      carry = s.slice(start);
-      if (carry.length > MAX_RECORD_CHARS) throw tooLong();
+      if (start < s.length) {
+        const end = s.charCodeAt(s.length - 1) === 13 ? s.length - 1 : s.length;
+        onLine(s.slice(start, end));
+      }
     };
     finish = () => {
-      if (carry.length > 0) {
-        const end = carry.charCodeAt(carry.length - 1) === 13 ? carry.length - 1 : carry.length;
-        onLine(carry.slice(0, end), ++lineNo);
-      }
-      if (unit === 'paragraph' && para.length > 0) emit(para.join('\n'), paraStart);
+      if (para.length > 0) emit(para.join('\n'), paraStart);
     };
   }
 
   try {
-    await readTextChunks(file, (text) => {
+    const done = await readUtf8Pieces(file, (buf, start, end) => {
       try {
-        onChunk(text);
+        onText(buf.toString('utf8', start, end));
       } catch (e) {
         if (e === STOP) return false;
         throw e;
       }
       return true;
     });
-    if (!stopped) finish();
+    if (!done) return false;
+    finish();
+    return true;
   } catch (e) {
-    if (e !== STOP) throw e;
+    if (e === STOP) return false;
+    throw e;
   }
-  return !stopped;
 }

@@ -11,22 +11,26 @@
  */
 import { CollapseError } from '../errors.js';
 
+// Captured once: inside some sandboxes (jest's vm contexts) every `Math.imul` lookup goes through
+// the global object's interceptor and costs ~0.5 µs; a module constant does not.
+const imul = Math.imul;
+
 /** murmur3-style mixing of one 32-bit word into a running hash. */
 function mixWord(h: number, w: number): number {
-  w = Math.imul(w, 0xcc9e2d51);
+  w = imul(w, 0xcc9e2d51);
   w = (w << 15) | (w >>> 17);
-  w = Math.imul(w, 0x1b873593);
+  w = imul(w, 0x1b873593);
   h ^= w;
   h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+  return (imul(h, 5) + 0xe6546b64) | 0;
 }
 
 /** murmur3's 32-bit finaliser: full avalanche. */
 function fmix32(h: number): number {
   h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
+  h = imul(h, 0x85ebca6b);
   h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
+  h = imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
 }
@@ -78,8 +82,8 @@ export class Rng {
     const next = (): number => {
       x = (x + 0x9e3779b9) | 0;
       let z = x;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+      z = imul(z ^ (z >>> 16), 0x85ebca6b);
+      z = imul(z ^ (z >>> 13), 0xc2b2ae35);
       return (z ^ (z >>> 16)) | 0;
     };
     this.s0 = next();
@@ -94,8 +98,8 @@ export class Rng {
   nextU32(): number {
     const s1 = this.s1;
     const t = s1 << 9;
-    let r = Math.imul(s1, 5);
-    r = Math.imul((r << 7) | (r >>> 25), 9);
+    let r = imul(s1, 5);
+    r = imul((r << 7) | (r >>> 25), 9);
     this.s2 ^= this.s0;
     this.s3 ^= this.s1;
     this.s1 ^= this.s2;
@@ -114,7 +118,7 @@ export class Rng {
 
   /** Uniform integer in [0, n) without modulo bias; n an integer in [1, 2^32]. */
   below(n: number): number {
-    if (!Number.isInteger(n) || n < 1 || n > 4294967296) {
+    if (!(n >= 1 && n <= 4294967296 && n % 1 === 0)) {
       throw new CollapseError('E_BAD_ARGUMENT', `Rng.below needs an integer in [1, 2^32], got ${String(n)}`);
     }
     // Reject the top partial block of 2^32 so every residue is equally likely.

@@ -175,7 +175,7 @@ export class Vocabulary {
 
   /** Word of an id; throws E_TOKEN_RANGE outside [0, size). */
   word(id: number): string {
-    const w = Number.isInteger(id) ? this.words[id] : undefined;
+    const w = typeof id === 'number' && id % 1 === 0 ? this.words[id] : undefined;
     if (w === undefined) {
       throw new CollapseError('E_TOKEN_RANGE', `token id ${String(id)} is outside the vocabulary [0, ${this.words.length})`);
     }
