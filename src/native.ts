@@ -52,6 +52,48 @@ export interface NativeNGram {
   info(): NativeNGramInfo;
 }
 
+/**
+ * An opaque handle to a reference n-gram support held by the engine (native/stats): a Node-API
+ * External; only supportCompare reads it. Freed when garbage-collected.
+ */
+export type NativeSupportHandle = { readonly __brand: 'NativeSupportHandle' };
+
+/** Corpus statistics of native/stats (raw surface; wrapped by src/metrics/native-metrics.ts). */
+export interface NativeStats {
+  /** Distinct BOS-padded n-grams of each order of a reference corpus. `orders`: distinct, 1–16. */
+  supportBuild(
+    tokens: Uint32Array,
+    offsets: Uint32Array,
+    orders: Uint32Array,
+    bos: number,
+    eos: number,
+    threads?: number,
+  ): Promise<{ handle: NativeSupportHandle; sizes: Float64Array; positions: number; bytes: number }>;
+  /** Per order of the handle: [order, sample distinct, reference distinct, both] × orders. */
+  supportCompare(tokens: Uint32Array, offsets: Uint32Array, handle: NativeSupportHandle, threads?: number): Promise<Float64Array>;
+  /** Integer parts of diversity(): token types (ids ascending, counts), inside 2/3-gram counts, repeats. */
+  diversity(
+    tokens: Uint32Array,
+    offsets: Uint32Array,
+    threads?: number,
+  ): Promise<{
+    ids: Uint32Array;
+    counts: Float64Array;
+    distinct2: number;
+    total2: number;
+    distinct3: number;
+    total3: number;
+    repeated: number;
+  }>;
+  /** tailRetention() without the final ratio. */
+  tailRetention(
+    sampleTokens: Uint32Array,
+    referenceTokens: Uint32Array,
+    quantile: number,
+    exclude: Uint32Array,
+  ): Promise<{ tail: Uint32Array; tailTypes: number; retained: number; types: number; maxTailCount: number; tieCut: boolean }>;
+}
+
 export interface NativeAddon {
   NGram: new (options: {
     order: number;
@@ -62,6 +104,18 @@ export interface NativeAddon {
     eos: number;
     threads: number;
   }) => NativeNGram;
+  /** Sparse next-token counts at fixed contexts (native/theory/context_counts.hh). */
+  contextCounts(
+    tokens: Uint32Array,
+    offsets: Uint32Array,
+    contexts: Uint32Array,
+    width: number,
+    vocabSize: number,
+    bos: number,
+    eos: number,
+  ): Promise<{ rowPtr: Uint32Array; cols: Uint32Array; vals: Float64Array; totals: Float64Array }>;
+  /** Corpus statistics for the metrics (native/stats). */
+  stats: NativeStats;
   abiVersion: number;
   cuda: boolean;
 }

@@ -4,12 +4,13 @@
  * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or input.
  */
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { CollapseError } from '../errors.js';
 import { resolveConfig } from '../experiment/config.js';
 import { runExperiment, type MetricsRecord } from '../experiment/runner.js';
-import { metricTable } from '../report/table.js';
+import { metricTable, theoryReport } from '../report/table.js';
 
 const USAGE_CODES = new Set(['E_BAD_ARGUMENT', 'E_BAD_CONFIG', 'E_BAD_CORPUS', 'E_CORPUS_EMPTY', 'E_TOKEN_RANGE', 'E_OFFSETS', 'E_BAD_MODEL_FILE']);
 
@@ -44,6 +45,7 @@ interface RunFlags {
   maxLength?: number;
   probes?: number;
   seed?: number;
+  theory?: boolean;
   threads?: number;
   out?: string;
   config?: string;
@@ -94,6 +96,7 @@ async function buildConfig(f: RunFlags): Promise<unknown> {
   set(sampling, 'maxLength', f.maxLength);
   set(cfg, 'probes', f.probes);
   set(cfg, 'seed', f.seed);
+  if (f.theory) cfg.theory = true;
   if (Object.keys(model).length) cfg.model = model;
   if (Object.keys(sampling).length) cfg.sampling = sampling;
   return cfg;
@@ -167,8 +170,35 @@ async function run(f: RunFlags): Promise<void> {
     );
     process.stdout.write(metricTable(result.records, paradigms, 'perplexity', 'Perplexity on the real test split (H)') + '\n\n');
     process.stdout.write(metricTable(result.records, paradigms, 'tv', 'Total variation from p0 = emp_D on the probe contexts', 4) + '\n\n');
+    if (result.config.theory) process.stdout.write(theoryReport(result.records, paradigms) + '\n\n');
     process.stdout.write(`done in ${secs} s; files in ${result.dir}/ (metrics.jsonl, metrics.csv, samples/)\n`);
   }
+}
+
+async function theoryCommand(dir: string): Promise<void> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, 'metrics.jsonl'), 'utf8');
+  } catch {
+    throw new CollapseError('E_BAD_ARGUMENT', `no metrics.jsonl in ${dir}: is it a collapse-lab run folder?`);
+  }
+  const records = text
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l, i) => {
+      try {
+        return JSON.parse(l) as MetricsRecord;
+      } catch {
+        throw new CollapseError('E_BAD_ARGUMENT', `${dir}/metrics.jsonl line ${i + 1} is not JSON`);
+      }
+    });
+  if (records.length === 0 || records.some((r) => !r.theory)) {
+    throw new CollapseError('E_BAD_ARGUMENT', `${dir} has no error accounting: run it with \`collapse run --theory\``);
+  }
+  const bad = records.find((r) => !(r.theory!.residual <= 1e-9));
+  const paradigms = [...new Set(records.map((r) => r.paradigm))];
+  process.stdout.write(theoryReport(records, paradigms) + '\n');
+  if (bad) throw new Error(`internal error: closed-form residual ${bad.theory!.residual} > 1e-9 (${bad.paradigm}, generation ${bad.generation})`);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -201,6 +231,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--max-length <n>', 'cut sampled sequences at n tokens (default 256)', num('--max-length'))
     .option('--probes <K>', 'probe contexts for TV/KL (default 1000)', num('--probes'))
     .option('--seed <n>', 'run seed (default 1)', num('--seed'))
+    .option('--theory', 'error accounting of THEORY.md per generation (ε, δ, σ, shares, closed-form residual)')
     .option('--threads <n>', 'threads per native call (default: all cores; results do not depend on it)', num('--threads'))
     .option('--out <dir>', 'run folder (default runs/run-<timestamp>)')
     .option('--config <file>', 'JSON config (flags override it)')
@@ -211,6 +242,15 @@ export async function main(argv: string[]): Promise<number> {
     .option('--verbose', 'print stack traces on errors')
     .action(async (flags: RunFlags) => {
       await run(flags);
+    });
+
+  program
+    .command('theory')
+    .argument('<dir>', 'a run folder written with --theory')
+    .description('print the error accounting (ε, δ, σ, E, real share, sign test, closed-form residual) of a finished run')
+    .option('--verbose', 'print stack traces on errors')
+    .action(async (dir: string) => {
+      await theoryCommand(dir);
     });
 
   const verbose = argv.includes('--verbose');

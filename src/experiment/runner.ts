@@ -22,6 +22,7 @@ import { divergence, diversity, empiricalRows, ngramSupport, probeContexts, supp
 import { NGramModel } from '../models/ngram.js';
 import type { TokenCorpus } from '../models/types.js';
 import { initialState, nextState, sampleSize, type ParadigmName, type ParadigmParams, type ParadigmState } from '../paradigms/index.js';
+import { contextCounts, TheoryTracker, type SparseRows, type TheoryRecord } from '../theory/index.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { resolveConfig, type ExperimentConfig, type ExperimentConfigInput } from './config.js';
 
@@ -64,6 +65,8 @@ export interface MetricsRecord {
   distinctRatio3: number;
   meanLength: number;
   repeatedShare: number;
+  /** Error accounting (THEORY.md), when the run has `theory: true`. */
+  theory?: TheoryRecord;
 }
 
 export interface ProgressEvent {
@@ -175,6 +178,7 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
   const probes: ProbeSet = probeContexts(D, { width, k: config.probes });
   const p0 = empiricalRows(D, probes.contexts, width, V).rows;
   const supportD: NgramSupport = ngramSupport(D, { orders: [1, 2, 3] });
+  const realCounts: SparseRows | null = config.theory ? await contextCounts(D, probes.contexts, width, V) : null;
 
   const total = config.paradigms.length * config.generations;
   let done = Object.values(progress.finished).reduce((a, n) => a + Math.min(n + 1, config.generations), 0);
@@ -203,6 +207,28 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
       state = nextState(state, D, s, params);
     }
     const model = new NGramModel({ order: config.model.order, smoothing: config.model.smoothing, k: config.model.k, vocabSize: V, threads });
+    const tracker = realCounts
+      ? new TheoryTracker({
+          paradigm: name,
+          contexts: probes.contexts,
+          weights: probes.weights,
+          width,
+          vocabSize: V,
+          generations: config.generations,
+          realCounts,
+          rate: name === 'accumulate' ? params.accumulateRate : name === 'accumulate-subsample' ? params.rate : null,
+        })
+      : null;
+    if (tracker && last >= 0) {
+      // Replay the accounting of the finished generations (deterministic: same inputs, same state).
+      let replay: ParadigmState = initialState(name, D, params);
+      for (let k = 0; k <= last; k++) {
+        const s = await readSample(join(dir, 'state', name, `gen-${pad(k)}.bin`));
+        await model.fit(replay.train);
+        await tracker.step(k, model, replay.train, s);
+        replay = nextState(replay, D, s, params);
+      }
+    }
     for (let n = last + 1; n < config.generations; n++) {
       throwIfAborted(signal);
       const t0 = performance.now();
@@ -227,6 +253,12 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
       const t3 = performance.now();
       emit('metrics');
       const record = measure(name, n, state.train, ev, rows, p0, probes, S, D, supportD);
+      if (tracker) {
+        record.theory = await tracker.step(n, model, state.train, S);
+        if (!(record.theory.residual <= 1e-9)) {
+          throw new CollapseError('E_INTERNAL', `internal error: error-accounting residual ${record.theory.residual} > 1e-9 (${name}, generation ${n}); please report it`);
+        }
+      }
       const t4 = performance.now();
       // Persist S_n and its readable sample before the record says generation n is done.
       await mkdir(join(dir, 'state', name), { recursive: true });
@@ -323,11 +355,27 @@ export const CSV_COLUMNS: (keyof MetricsRecord)[] = [
   'distinctRatio3', 'meanLength', 'repeatedShare',
 ];
 
+/** Theory columns of metrics.csv (present when the run has `theory: true`). */
+export const THEORY_CSV_COLUMNS = [
+  'theory.epsL1', 'theory.deltaL1', 'theory.sigmaL1', 'theory.EL1', 'theory.realShare', 'theory.head.E', 'theory.tail.E',
+  'theory.head.delta', 'theory.tail.delta', 'theory.vanished', 'theory.residual', 'theory.equalShares.deviationL1',
+];
+
+function pathGet(o: unknown, path: string): unknown {
+  let cur: unknown = o;
+  for (const k of path.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[k];
+  }
+  return cur;
+}
+
 async function writeRecords(dir: string, records: MetricsRecord[], config: ExperimentConfig): Promise<void> {
   const order = new Map(config.paradigms.map((p, i) => [p, i]));
   const sorted = [...records].sort((a, b) => (order.get(a.paradigm)! - order.get(b.paradigm)!) || a.generation - b.generation);
   await writeFileAtomic(join(dir, 'metrics.jsonl'), sorted.map((r) => JSON.stringify(r)).join('\n') + (sorted.length ? '\n' : ''));
-  const csv = [CSV_COLUMNS.join(','), ...sorted.map((r) => CSV_COLUMNS.map((c) => csvCell(r[c])).join(','))].join('\n') + '\n';
+  const cols: string[] = [...CSV_COLUMNS, ...(config.theory ? THEORY_CSV_COLUMNS : [])];
+  const csv = [cols.join(','), ...sorted.map((r) => cols.map((c) => csvCell(pathGet(r, c))).join(','))].join('\n') + '\n';
   await writeFileAtomic(join(dir, 'metrics.csv'), csv);
 }
 
