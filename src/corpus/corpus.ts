@@ -9,6 +9,7 @@
  * (THEORY.md: BOS is never a target).
  */
 import { CollapseError } from '../errors.js';
+import { isTyped } from '../util/typed.js';
 import type { TokenCorpus } from '../models/types.js';
 import { Rng } from './rng.js';
 
@@ -40,7 +41,7 @@ export function emptyCorpus(): Corpus {
  * non-decreasing offsets, last offset = tokens.length. O(sequences).
  */
 export function validateTokenCorpus(c: TokenCorpus, what = 'corpus'): void {
-  if (!c || !(c.tokens instanceof Uint32Array) || !(c.offsets instanceof Uint32Array)) {
+  if (!c || !(isTyped(c.tokens, 'Uint32Array')) || !(isTyped(c.offsets, 'Uint32Array'))) {
     throw new CollapseError('E_BAD_ARGUMENT', `${what} must have Uint32Array tokens and offsets`);
   }
   const off = c.offsets;
@@ -60,7 +61,7 @@ export function validateTokenCorpus(c: TokenCorpus, what = 'corpus'): void {
 /** Checks a Corpus: the CSR invariants plus one provenance value ≥ -1 per sequence. */
 export function validateCorpus(c: Corpus, what = 'corpus'): void {
   validateTokenCorpus(c, what);
-  if (!(c.provenance instanceof Int32Array) || c.provenance.length !== c.offsets.length - 1) {
+  if (!(isTyped(c.provenance, 'Int32Array')) || c.provenance.length !== c.offsets.length - 1) {
     throw new CollapseError('E_BAD_ARGUMENT', `${what}: provenance must be an Int32Array with one value per sequence`);
   }
   for (let i = 0; i < c.provenance.length; i++) {

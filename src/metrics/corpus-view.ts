@@ -4,6 +4,7 @@
  * positions are `t1 … tm, EOS`, and a fixed-width context is the history left-padded with BOS).
  */
 import { CollapseError } from '../errors.js';
+import { isTyped } from '../util/typed.js';
 import type { TokenCorpus } from '../models/types.js';
 
 /** Default special ids of the project's vocabularies (0 = <unk>, 1 = <s>, 2 = </s>). */
@@ -20,7 +21,7 @@ export function checkCorpus(corpus: TokenCorpus, name: string): number {
     throw new CollapseError('E_BAD_ARGUMENT', `${name}: expected a TokenCorpus { tokens, offsets }`);
   }
   const { tokens, offsets } = corpus;
-  if (!(tokens instanceof Uint32Array) || !(offsets instanceof Uint32Array)) {
+  if (!(isTyped(tokens, 'Uint32Array')) || !(isTyped(offsets, 'Uint32Array'))) {
     throw new CollapseError('E_BAD_ARGUMENT', `${name}: tokens and offsets must be Uint32Arrays`);
   }
   if (offsets.length < 1 || offsets[0] !== 0) {

@@ -26,6 +26,7 @@
  * All arithmetic is float64, whatever the array type of p̂.
  */
 import { CollapseError } from '../errors.js';
+import { isTyped } from '../util/typed.js';
 
 export interface DivergencePerContext {
   tv: Float64Array;
@@ -61,13 +62,13 @@ export function divergence(
   weights: Float64Array,
   V: number,
 ): DivergenceResult {
-  if (!(p0 instanceof Float64Array)) {
+  if (!(isTyped(p0, 'Float64Array'))) {
     throw new CollapseError('E_BAD_ARGUMENT', 'divergence: p0 must be a Float64Array');
   }
-  if (!(phat instanceof Float32Array) && !(phat instanceof Float64Array)) {
+  if (!(isTyped(phat, 'Float32Array')) && !(isTyped(phat, 'Float64Array'))) {
     throw new CollapseError('E_BAD_ARGUMENT', 'divergence: phat must be a Float32Array or Float64Array');
   }
-  if (!(weights instanceof Float64Array)) {
+  if (!(isTyped(weights, 'Float64Array'))) {
     throw new CollapseError('E_BAD_ARGUMENT', 'divergence: weights must be a Float64Array');
   }
   if (typeof V !== 'number' || !Number.isInteger(V) || V < 1) {

@@ -10,6 +10,7 @@
  * empty context that every position has.
  */
 import { CollapseError } from '../errors.js';
+import { isTyped } from '../util/typed.js';
 import type { TokenCorpus } from '../models/types.js';
 import {
   DEFAULT_BOS,
@@ -205,7 +206,7 @@ export function empiricalRows(
   checkInt(vocabSize, 'vocabSize', 1, 0x7fffffff);
   checkTokenId(bos, 'bos');
   checkTokenId(eos, 'eos');
-  if (!(contexts instanceof Uint32Array)) {
+  if (!(isTyped(contexts, 'Uint32Array'))) {
     throw new CollapseError('E_BAD_ARGUMENT', 'empiricalRows: contexts must be a Uint32Array');
   }
   if (eos >= vocabSize) {

@@ -192,20 +192,24 @@ export class TheoryTracker {
         const ph = rows.subarray((x - c0) * V, (x - c0 + 1) * V);
         const A = this.A.subarray(x * V, (x + 1) * V);
         const Q = this.Q ? this.Q.subarray(x * V, (x + 1) * V) : null;
-        scatter(realCounts, x, p0r, 1 / cD);
-        for (const src of sources) scatter(src, x, cr, 1 / cC, true);
-        if (T) scatter(T, x, tr, 1 / cT);
-        else for (const src of sources) scatter(src, x, tr, 1 / cC, true);
-        if (cS > 0) scatter(S, x, sr, 1 / cS);
+        // Raw counts in the scratch rows; probabilities are formed below as count × (1/c(x)), the
+        // same floating-point operation the engine uses, so MLE's ε is exactly 0 on seen contexts.
+        scatter(realCounts, x, p0r);
+        for (const src of sources) scatter(src, x, cr);
+        if (T) scatter(T, x, tr);
+        if (cS > 0) scatter(S, x, sr);
+        const tc = T ? tr : cr;
+        const invD = 1 / cD, invT = 1 / cT, invS = cS > 0 ? 1 / cS : 0;
         const invC = 1 / cC;
         let eps1 = 0, sig1 = 0, E1 = 0, del1 = 0, pred1 = 0, dev1 = 0, res = 0;
         const r1 = r === null ? 0 : 1 / (1 + (n + 1) * r);
         for (let v = 0; v < V; v++) {
           const p = ph[v]!;
-          const eps = p - tr[v]!;
-          const sig = tr[v]! - cr[v]!;
-          const del = cS > 0 ? sr[v]! - p : 0;
-          const E = p - p0r[v]!;
+          const t = tc[v]! * invT;
+          const eps = p - t;
+          const sig = t - cr[v]! * invC;
+          const del = cS > 0 ? sr[v]! * invS - p : 0;
+          const E = p - p0r[v]! * invD;
           const Ecf = A[v]! * invC + sig + eps;
           const d = Math.abs(E - Ecf);
           if (d > res) res = d;
@@ -224,12 +228,12 @@ export class TheoryTracker {
           }
         }
         // Head / tail deciles of p0.
-        const hs = signedMeans(this.headIds[x]!, ph, p0r, tr, sr, cS > 0);
-        const ts = signedMeans(this.tailIds[x]!, ph, p0r, tr, sr, cS > 0);
+        const scales = { p0: invD, t: invT, s: invS };
+        const hs = signedMeans(this.headIds[x]!, ph, p0r, tc, sr, scales, cS > 0);
+        const ts = signedMeans(this.tailIds[x]!, ph, p0r, tc, sr, scales, cS > 0);
         clear(realCounts, x, p0r);
         for (const src of sources) clear(src, x, cr);
         if (T) clear(T, x, tr);
-        else for (const src of sources) clear(src, x, tr);
         if (cS > 0) clear(S, x, sr);
 
         // Coefficients: coef(E_n) = Σ_k w_{n,k}(coef(E_k) + e_{δ_k}) + e_{ε_n} + e_{σ_n}.
@@ -286,10 +290,11 @@ export class TheoryTracker {
   }
 }
 
-function scatter(rows: SparseRows, x: number, dense: Float64Array, scale: number, add = false): void {
+/** Adds row x's counts into a dense scratch row. */
+function scatter(rows: SparseRows, x: number, dense: Float64Array): void {
   for (let i = rows.rowPtr[x]!; i < rows.rowPtr[x + 1]!; i++) {
     const v = rows.cols[i]!;
-    dense[v] = (add ? dense[v]! : 0) + rows.vals[i]! * scale;
+    dense[v] = dense[v]! + rows.vals[i]!;
   }
 }
 
@@ -297,13 +302,21 @@ function clear(rows: SparseRows, x: number, dense: Float64Array): void {
   for (let i = rows.rowPtr[x]!; i < rows.rowPtr[x + 1]!; i++) dense[rows.cols[i]!] = 0;
 }
 
-function signedMeans(ids: Uint32Array, ph: Float64Array, p0: Float64Array, t: Float64Array, s: Float64Array, hasS: boolean) {
+function signedMeans(
+  ids: Uint32Array,
+  ph: Float64Array,
+  p0: Float64Array,
+  t: Float64Array,
+  s: Float64Array,
+  k: { p0: number; t: number; s: number },
+  hasS: boolean,
+) {
   let E = 0, eps = 0, delta = 0;
   for (const v of ids) {
-    E += ph[v]! - p0[v]!;
-    eps += ph[v]! - t[v]!;
-    if (hasS) delta += s[v]! - ph[v]!;
+    E += ph[v]! - p0[v]! * k.p0;
+    eps += ph[v]! - t[v]! * k.t;
+    if (hasS) delta += s[v]! * k.s - ph[v]!;
   }
-  const k = ids.length || 1;
-  return { E: E / k, eps: eps / k, delta: delta / k };
+  const n = ids.length || 1;
+  return { E: E / n, eps: eps / n, delta: delta / n };
 }
