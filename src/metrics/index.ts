@@ -1,7 +1,8 @@
 /**
  * collapse-lab metrics: the per-generation quantities of THEORY.md ("Quantities reported per
  * generation") other than perplexity (computed by the model) and the error accounting (src/theory).
- * Pure TypeScript over typed arrays.
+ * Pure TypeScript over typed arrays (the reference implementations); the `…Async` forms compute the
+ * hot ones in the native engine, off the JS thread, with equal results (native-metrics.ts).
  */
 export { positionCount, sequenceCount } from './corpus-view.js';
 export {
@@ -25,6 +26,14 @@ export {
   type TailRetentionOptions,
 } from './support.js';
 export { diversity, countRepeatedSequences, type DiversityStats } from './diversity.js';
+export {
+  ngramSupportAsync,
+  supportStatsAsync,
+  diversityAsync,
+  tailRetentionAsync,
+  type NativeNgramSupport,
+  type NativeMetricsOptions,
+} from './native-metrics.js';
 export {
   PackedTable,
   TupleTable,
