@@ -18,7 +18,17 @@ import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { corpusPositions, deriveSeed, loadCorpus, provenanceShares, type Corpus, type LoadedCorpus } from '../corpus/index.js';
 import { CollapseError } from '../errors.js';
-import { divergence, diversity, empiricalRows, ngramSupport, probeContexts, supportStats, tailRetention, type NgramSupport, type ProbeSet } from '../metrics/index.js';
+import {
+  divergence,
+  diversityAsync,
+  empiricalRows,
+  ngramSupportAsync,
+  probeContexts,
+  supportStatsAsync,
+  tailRetentionAsync,
+  type NativeNgramSupport,
+  type ProbeSet,
+} from '../metrics/index.js';
 import { NGramModel } from '../models/ngram.js';
 import type { TokenCorpus } from '../models/types.js';
 import { initialState, nextState, sampleSize, type ParadigmName, type ParadigmParams, type ParadigmState } from '../paradigms/index.js';
@@ -177,7 +187,7 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
   // support (for coverage) — shared by every paradigm.
   const probes: ProbeSet = probeContexts(D, { width, k: config.probes });
   const p0 = empiricalRows(D, probes.contexts, width, V).rows;
-  const supportD: NgramSupport = ngramSupport(D, { orders: [1, 2, 3] });
+  const supportD: NativeNgramSupport = await ngramSupportAsync(D, { orders: [1, 2, 3], threads });
   const realCounts: SparseRows | null = config.theory ? await contextCounts(D, probes.contexts, width, V) : null;
 
   const total = config.paradigms.length * config.generations;
@@ -252,7 +262,7 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
       });
       const t3 = performance.now();
       emit('metrics');
-      const record = measure(name, n, state.train, ev, rows, p0, probes, S, D, supportD);
+      const record = await measure(name, n, state.train, ev, rows, p0, probes, S, D, supportD, threads);
       if (tracker) {
         record.theory = await tracker.step(n, model, state.train, S);
         if (!(record.theory.residual <= 1e-9)) {
@@ -295,7 +305,7 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
   return { dir, config, records: progress.records, corpus: corpus.info, resumed };
 }
 
-function measure(
+async function measure(
   paradigm: ParadigmName,
   generation: number,
   train: Corpus,
@@ -305,13 +315,14 @@ function measure(
   probes: ProbeSet,
   S: TokenCorpus,
   D: Corpus,
-  supportD: NgramSupport,
-): MetricsRecord {
+  supportD: NativeNgramSupport,
+  threads: number,
+): Promise<MetricsRecord> {
+  // The corpus statistics run natively, off the JS thread, while the divergence is summed here.
+  const pending = Promise.all([supportStatsAsync(S, supportD, { threads }), tailRetentionAsync(S, D), diversityAsync(S, { threads })]);
   const shares = provenanceShares(train);
   const div = divergence(p0, rows, probes.weights, rows.length / probes.weights.length);
-  const sup = supportStats(S, supportD, { orders: [1, 2, 3] });
-  const tail = tailRetention(S, D);
-  const dv = diversity(S);
+  const [sup, tail, dv] = await pending;
   const byOrder = (n: number) => sup.find((s) => s.order === n)!;
   return {
     paradigm,
