@@ -110,6 +110,13 @@ async function run(f: RunFlags): Promise<void> {
   if (f.threads !== undefined && !(Number.isInteger(f.threads) && f.threads >= 1 && f.threads <= 1024)) {
     throw new CollapseError('E_BAD_ARGUMENT', `--threads must be an integer in [1, 1024], got ${f.threads}`);
   }
+  if (f.resume) {
+    const clash = (Object.keys(f) as (keyof RunFlags)[]).filter((k) => !['resume', 'threads', 'json', 'quiet', 'verbose'].includes(k) && f[k] !== undefined);
+    if (clash.length) {
+      const flag = (k: string) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+      throw new CollapseError('E_BAD_ARGUMENT', `--resume continues the run with its own config.json; drop ${clash.map(flag).join(', ')}`);
+    }
+  }
   const config = f.resume ? undefined : resolveConfig(await buildConfig(f));
   const out = f.resume ?? f.out ?? `runs/run-${timestamp()}`;
   const controller = new AbortController();

@@ -34,15 +34,15 @@ export const ConfigSchema = z
     /** r for plain accumulate. */
     accumulateRate: z.number({ error: 'accumulateRate must be a number' }).positive('accumulateRate must be > 0').max(100, 'accumulateRate must be ≤ 100').default(1),
     /** N in positions; null = the size of D. */
-    trainTokens: positiveInt('trainTokens').nullable().default(null),
+    trainTokens: positiveInt('trainTokens').max(4_000_000_000, 'trainTokens must be ≤ 4e9').nullable().default(null),
     /** α for replace-with-real. */
     realFraction: z.number({ error: 'realFraction must be a number' }).min(0, 'realFraction must be in [0, 1)').lt(1, 'realFraction must be in [0, 1)').default(0.1),
     sampling: z
       .object({
         temperature: z.number().positive('sampling.temperature must be > 0').finite().default(1),
-        topK: z.number().int('sampling.topK must be an integer').min(0, 'sampling.topK must be ≥ 0').default(0),
+        topK: z.number().int('sampling.topK must be an integer').min(0, 'sampling.topK must be ≥ 0').max(4294967295, 'sampling.topK must be ≤ 4294967295').default(0),
         topP: z.number().gt(0, 'sampling.topP must be in (0, 1]').max(1, 'sampling.topP must be in (0, 1]').default(1),
-        maxLength: positiveInt('sampling.maxLength').default(256),
+        maxLength: positiveInt('sampling.maxLength').max(100_000_000, 'sampling.maxLength must be ≤ 1e8').default(256),
       })
       .strict()
       .prefault({}),

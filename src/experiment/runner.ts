@@ -137,11 +137,13 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
   if (resumed) {
     dir = options.resume!;
     const saved = await readJson(join(dir, 'config.json'), 'run config');
-    config = resolveConfig((saved as { config?: unknown }).config);
-    progress = (await readJson(join(dir, 'state', 'progress.json'), 'run state')) as Progress;
-    if (progress.version !== 1 || typeof progress.finished !== 'object' || !Array.isArray(progress.records)) {
+    if (!isObject(saved) || !isObject(saved.config)) throw new CollapseError('E_BAD_CONFIG', `${dir}/config.json is not a collapse-lab run config`);
+    config = resolveConfig(saved.config);
+    const state = await readJson(join(dir, 'state', 'progress.json'), 'run state');
+    if (!isObject(state) || state.version !== 1 || !isObject(state.finished) || !Array.isArray(state.records)) {
       throw new CollapseError('E_BAD_CONFIG', `${dir}/state/progress.json is not a collapse-lab run state`);
     }
+    progress = state as unknown as Progress;
   } else {
     config = resolveConfig(input);
     if (!options.out) throw new CollapseError('E_BAD_ARGUMENT', 'runExperiment needs options.out (the run folder)');
@@ -165,9 +167,17 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
   };
   const V = corpus.vocab.size;
   const width = Math.max(1, config.model.order - 1);
+  for (const p of config.paradigms) {
+    const size = sampleSize(p, params);
+    if (size > MAX_SAMPLE_POSITIONS) {
+      throw new CollapseError('E_BAD_CONFIG', `${p} would sample ${size} positions per generation (more than ${MAX_SAMPLE_POSITIONS}); lower trainTokens or the rate`);
+    }
+  }
 
   if (!resumed) await prepareFolder(dir, options.force === true);
+  else await removeStrayTemps(dir);
   if (progress.complete) {
+    for (const p of config.paradigms) await rm(join(dir, 'state', p), { recursive: true, force: true });
     return { dir, config, records: sortRecords(progress.records), corpus: corpus.info, resumed };
   }
   await mkdir(join(dir, 'state'), { recursive: true });
@@ -208,6 +218,10 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
     return writing;
   };
 
+  let failedEarly = false;
+  const stopIfFailed = () => {
+    if (failedEarly) throw new CollapseError('E_ABORTED', 'stopped: another paradigm failed');
+  };
   const runParadigm = async (name: ParadigmName) => {
     const last = progress.finished[name] ?? -1;
     // Rebuild T_{last+1} from D and the saved S_0..S_last (the paradigms are deterministic).
@@ -241,6 +255,7 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
     }
     for (let n = last + 1; n < config.generations; n++) {
       throwIfAborted(signal);
+      stopIfFailed();
       const t0 = performance.now();
       const emit = (stage: ProgressEvent['stage']) => options.onProgress?.({ paradigm: name, generation: n, done, total, stage });
       emit('fit');
@@ -291,14 +306,24 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
     }
   };
 
-  // Paradigms run concurrently: native work of one overlaps the JS metrics of another.
-  const results = await Promise.allSettled(config.paradigms.map((p) => runParadigm(p)));
+  // Paradigms run concurrently: native work of one overlaps the JS metrics of another. The first
+  // failure stops the others at their next step.
+  let firstError: unknown;
+  const results = await Promise.allSettled(
+    config.paradigms.map((p) =>
+      runParadigm(p).catch((err: unknown) => {
+        firstError ??= err;
+        failedEarly = true;
+        throw err;
+      }),
+    ),
+  );
   await writing;
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
+  if (results.some((r) => r.status === 'rejected')) throw firstError;
 
   progress.complete = true;
   progress.records = sortRecords([...records.values()]);
+  await removeStrayTemps(dir);
   await writeRecords(dir, progress.records, config);
   await saveProgress(dir, progress);
   for (const p of config.paradigms) await rm(join(dir, 'state', p), { recursive: true, force: true });
@@ -459,6 +484,28 @@ async function readJson(path: string, what: string): Promise<unknown> {
     return JSON.parse(text);
   } catch {
     throw new CollapseError('E_BAD_CONFIG', `cannot resume: ${path} is not valid JSON`);
+  }
+}
+
+/** The most positions one generation may sample (the engine's 32-bit offsets). */
+const MAX_SAMPLE_POSITIONS = 4_000_000_000;
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Removes temp files (".name.pid.hex.tmp") that a killed process left behind. */
+async function removeStrayTemps(dir: string, depth = 3): Promise<void> {
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.isDirectory() && depth > 0) await removeStrayTemps(p, depth - 1);
+    else if (e.isFile() && /^\..+\.[0-9]+\.[0-9a-f]{8}\.tmp$/.test(e.name)) await rm(p, { force: true });
   }
 }
 
