@@ -5,7 +5,8 @@
 // discounts (f64) and the fallback flag (u8); then per level 0..K the arrays as (u64 length, data):
 // parent, word, count, prob, cum, and for levels < K: suffix, childBegin, gamma; finally a u64
 // checksum of everything before it. Every index is range-checked on load, so a corrupt file is
-// reported, never dereferenced.
+// reported, never dereferenced. Derived data (the lookup index, guide tables, level K's suffixes)
+// is not saved but rebuilt on load, so the format is unchanged.
 #include <cstring>
 #include <string>
 
@@ -191,6 +192,18 @@ std::shared_ptr<const Model> Model::deserialize(const uint8_t* data, size_t size
       for (uint32_t s : l.suffix)
         if (s >= up.word.size()) corrupt("suffix index");
   }
+  m->buildIndex();
+  // The top level's suffixes are not saved: the (K-1)-gram without the first word.
+  if (K >= 2) {
+    Level& top = m->levels_[K];
+    const Level& up = m->levels_[K - 1];
+    top.suffix.resize(top.size());
+    for (size_t i = 0; i < top.size(); ++i) {
+      const uint32_t sfx = (K == 2) ? top.word[i] : m->child(K - 2, up.suffix[top.parent[i]], top.word[i]);
+      if (sfx == kNone) corrupt("suffix of a top-level n-gram is missing");
+      top.suffix[i] = sfx;
+    }
+  }
   return m;
 }
 
@@ -210,6 +223,10 @@ Stats Model::stats() const {
     s.bytes += l.parent.capacity() * 4 + l.word.capacity() * 4 + l.count.capacity() * 4 + l.prob.capacity() * 8 + l.cum.capacity() * 8 +
                l.suffix.capacity() * 4 + l.childBegin.capacity() * 4 + l.gamma.capacity() * 8;
   }
+  for (const ChildIndex& ix : index_) s.bytes += ix.slots.capacity() * sizeof(Slot);
+  for (const auto& v : guideOff_) s.bytes += v.capacity() * 4;
+  for (const auto& v : guide_) s.bytes += v.capacity() * 4;
+  s.bytes += p1_.capacity() * 8;
   return s;
 }
 

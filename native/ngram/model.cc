@@ -16,73 +16,25 @@
 namespace cl::ngram {
 
 namespace {
-
-// ---------------------------------------------------------------------------------------------
-// Counting hash table: (parent id, word) packed in 64 bits -> node id. Open addressing with linear
-// probing, power-of-two capacity, load <= 1/2. Written here rather than std::unordered_map: this is
-// the hot loop of fit() and a flat table is several times faster and smaller.
-class CountTable {
- public:
-  explicit CountTable(size_t expected) { reset(expected); }
-
-  // Returns the id of `key`, inserting it with id `fresh` if absent (then `inserted` = true).
-  uint32_t findOrInsert(uint64_t key, uint32_t fresh, bool& inserted) {
-    if ((size_ + 1) * 2 > keys_.size()) grow();
-    size_t i = slot(key);
-    while (true) {
-      uint64_t k = keys_[i];
-      if (k == key) {
-        inserted = false;
-        return vals_[i];
-      }
-      if (k == kEmpty) {
-        keys_[i] = key;
-        vals_[i] = fresh;
-        ++size_;
-        inserted = true;
-        return fresh;
-      }
-      i = (i + 1) & mask_;
-    }
+// Sorts keys (word << 32 | index) by word, stable in index order (LSD radix on the word bits,
+// 8 bits per pass; words < V). Used for big groups in counting.
+void radixSortHigh(uint64_t* a, size_t m, uint32_t V, std::vector<uint64_t>& tmp) {
+  tmp.resize(m);
+  uint64_t* src = a;
+  uint64_t* dst = tmp.data();
+  int bits = 0;
+  while (bits < 32 && (static_cast<uint64_t>(V - 1) >> bits) != 0) bits += 8;
+  for (int shift = 32; shift < 32 + bits; shift += 8) {
+    uint32_t h[257] = {0};
+    for (size_t i = 0; i < m; ++i) h[((src[i] >> shift) & 0xFF) + 1]++;
+    for (int b = 0; b < 256; ++b) h[b + 1] += h[b];
+    for (size_t i = 0; i < m; ++i) dst[h[(src[i] >> shift) & 0xFF]++] = src[i];
+    std::swap(src, dst);
   }
-
- private:
-  static constexpr uint64_t kEmpty = ~0ull;
-  size_t slot(uint64_t key) const { return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_); }
-  void reset(size_t expected) {
-    size_t cap = 1024;
-    while (cap < expected * 2) cap <<= 1;
-    keys_.assign(cap, kEmpty);
-    vals_.assign(cap, 0);
-    mask_ = cap - 1;
-    shift_ = 64 - __builtin_ctzll(cap);
-    size_ = 0;
-  }
-  void grow() {
-    std::vector<uint64_t> oldKeys;
-    std::vector<uint32_t> oldVals;
-    oldKeys.swap(keys_);
-    oldVals.swap(vals_);
-    size_t n = size_;
-    reset(oldKeys.size());  // doubles the capacity
-    for (size_t j = 0; j < oldKeys.size(); ++j) {
-      if (oldKeys[j] == kEmpty) continue;
-      size_t i = slot(oldKeys[j]);
-      while (keys_[i] != kEmpty) i = (i + 1) & mask_;
-      keys_[i] = oldKeys[j];
-      vals_[i] = oldVals[j];
-    }
-    size_ = n;
-  }
-
-  std::vector<uint64_t> keys_;
-  std::vector<uint32_t> vals_;
-  size_t mask_ = 0;
-  int shift_ = 0;
-  size_t size_ = 0;
-};
-
+  if (src != a) std::memcpy(a, src, m * sizeof(uint64_t));
+}
 }  // namespace
+
 
 // ---------------------------------------------------------------------------------------------
 void validateCorpus(const CorpusView& c, const Options& o) {
@@ -135,103 +87,170 @@ std::shared_ptr<const Model> Model::fit(const Options& o, const CorpusView& c) {
   L[1].count.assign(V, 0);
   L[1].suffix.assign(V, 0);
 
-  // ---- Counting: walk every sequence once; the n-gram of order n ending at a position is
-  // (the (n-1)-gram ending at the previous position, word). New nodes record their suffix (the
-  // (n-1)-gram ending at the same position), which KN needs for left-extension counts.
-  std::vector<CountTable> tables;
-  tables.reserve(K + 1);
-  for (int n = 0; n <= K; ++n) tables.emplace_back(n >= 2 ? std::min<size_t>(m->positions_, 1u << 20) / 2 : 1);
-  uint32_t prev[kMaxOrder + 2], cur[kMaxOrder + 2];
+  // ---- Counting by sorting, level by level (no hash table, no renumbering). The extended position
+  // space holds every sequence as BOS t1 .. tm EOS (R = ntokens + 2 nseq entries). Level n's nodes
+  // are the distinct (parent, word) pairs at the positions that end an n-gram; given the positions
+  // grouped by their level-(n-1) node in id order (ord/grp), the positions one step to the right,
+  // sorted by word within each group, come out in (parent, word) order: ids are assigned by one
+  // scan. Level 1 is a counting sort by word (BOS positions included: <s> is the parent of the
+  // first bigram of every sequence, though its count stays 0).
+  const size_t R = c.ntokens + 2 * nseq;
+  std::vector<uint32_t> W(R);
   for (size_t s = 0; s < nseq; ++s) {
     const uint32_t b = c.offsets[s], e = c.offsets[s + 1];
-    // Before the first target: the root and <s>.
-    int prevLen = 1;  // prev[0..prevLen] valid: prev[n] = node of order n ending at the previous position
-    prev[0] = 0;
-    prev[1] = o.bos;
-    for (uint32_t j = b; j <= e; ++j) {
-      const uint32_t w = (j < e) ? c.tokens[j] : o.eos;
-      cur[0] = 0;
-      cur[1] = w;
-      L[1].count[w]++;
-      int curLen = 1;
-      const int maxN = std::min(prevLen + 1, K);
-      for (int n = 2; n <= maxN; ++n) {
-        Level& lv = L[n];
-        const uint64_t key = (static_cast<uint64_t>(prev[n - 1]) << 32) | w;
-        bool inserted;
-        const uint32_t id = tables[n].findOrInsert(key, static_cast<uint32_t>(lv.word.size()), inserted);
-        if (inserted) {
-          lv.parent.push_back(prev[n - 1]);
-          lv.word.push_back(w);
-          lv.count.push_back(1);
-          lv.suffix.push_back(cur[n - 1]);
-        } else {
-          lv.count[id]++;
-        }
-        cur[n] = id;
-        curLen = n;
-      }
-      std::memcpy(prev, cur, sizeof(uint32_t) * (curLen + 1));
-      prevLen = std::min(curLen, K - 1);
+    uint32_t* dst = W.data() + b + 2 * s;
+    dst[0] = o.bos;
+    std::memcpy(dst + 1, c.tokens + b, sizeof(uint32_t) * (e - b));
+    dst[e - b + 1] = o.eos;
+  }
+  std::vector<uint32_t> ord, grp;  // positions sorted by node of the current level; group starts
+  {
+    grp.assign(static_cast<size_t>(V) + 1, 0);
+    for (size_t r = 0; r < R; ++r) grp[W[r] + 1]++;
+    for (uint32_t v = 0; v < V; ++v) {
+      L[1].count[v] = (v == o.bos) ? 0 : grp[v + 1];
+      grp[v + 1] += grp[v];
+    }
+    if (K >= 2) {
+      ord.resize(R);
+      std::vector<uint32_t> pos(grp.begin(), grp.end() - 1);
+      for (size_t r = 0; r < R; ++r) ord[pos[W[r]]++] = static_cast<uint32_t>(r);
     }
   }
-  tables.clear();
-  tables.shrink_to_fit();
-
-  // ---- Renumber levels 2..K so that nodes are sorted by (parent, word): two stable counting sorts
-  // (by word, then by parent). Parents and suffixes point into the previous level, whose ids
-  // change first; childBegin of the previous level falls out of the parent histogram.
-  std::vector<uint32_t> permPrev;  // old -> new ids of level n-1 (empty for level 1: identity)
   L[0].childBegin = {0, V};
+  std::vector<uint32_t> idPrev, idCur;  // node of the current level ending at each position (level >= 2)
+  std::vector<uint64_t> keys, nextKey, tmpKeys;
+  std::vector<uint32_t> nextSfx;
+  std::vector<uint32_t> ordNext, grpNext;
   for (int n = 2; n <= K; ++n) {
+    Level& up = L[n - 1];
     Level& lv = L[n];
-    const size_t N = lv.size();
-    const size_t P = L[n - 1].size();
-    if (!permPrev.empty()) {
-      for (auto& p : lv.parent) p = permPrev[p];
-      for (auto& sfx : lv.suffix) sfx = (n - 1 >= 2) ? permPrev[sfx] : sfx;
-    }
-    // suffixes of level n point into level n-1 too; if n-1 == 1 ids are words (no remap).
-    std::vector<uint32_t> byWord(N), order(N);
+    const size_t P = up.size();
+    const bool last = (n == K);
+    std::vector<uint32_t>& cb = up.childBegin;
+    cb.assign(P + 1, 0);
+    if (!last) idCur.assign(R, kNone);
+    // Gather the word and the suffix node one step to the right of every position, in ord order
+    // (independent loads, prefetched ahead so the misses overlap).
+    const size_t M = ord.size();
+    nextKey.resize(M);
+    nextSfx.resize(M);
     {
-      std::vector<uint32_t> h(V + 1, 0);
-      for (size_t i = 0; i < N; ++i) h[lv.word[i] + 1]++;
-      for (size_t v = 0; v < V; ++v) h[v + 1] += h[v];
-      for (size_t i = 0; i < N; ++i) byWord[h[lv.word[i]]++] = static_cast<uint32_t>(i);
-    }
-    std::vector<uint32_t> cb(P + 1, 0);
-    for (size_t i = 0; i < N; ++i) cb[lv.parent[i] + 1]++;
-    for (size_t p = 0; p < P; ++p) cb[p + 1] += cb[p];
-    {
-      std::vector<uint32_t> pos(cb.begin(), cb.end() - 1);
-      for (size_t r = 0; r < N; ++r) {
-        uint32_t i = byWord[r];
-        order[pos[lv.parent[i]]++] = i;
+      constexpr size_t kAhead = 24;
+      const uint32_t* od = ord.data();
+      const uint32_t* Wd = W.data();
+      const uint32_t* ip = (n == 2) ? Wd : idPrev.data();
+      for (size_t i = 0; i < M; ++i) {
+        if (i + kAhead < M) {
+          const uint32_t ra = od[i + kAhead] + 1;
+          if (ra < R) {
+            __builtin_prefetch(Wd + ra);
+            if (n > 2) __builtin_prefetch(ip + ra);
+          }
+        }
+        const uint32_t r = od[i] + 1;
+        if (r < R) {
+          nextKey[i] = (static_cast<uint64_t>(Wd[r]) << 32) | r;
+          nextSfx[i] = ip[r];
+        }
       }
     }
-    std::vector<uint32_t> perm(N);
-    for (size_t r = 0; r < N; ++r) perm[order[r]] = static_cast<uint32_t>(r);
-    auto apply = [&](std::vector<uint32_t>& a) {
-      std::vector<uint32_t> t(N);
-      for (size_t r = 0; r < N; ++r) t[r] = a[order[r]];
-      a.swap(t);
+    // Upper bound on the nodes of this level: one per position with a right neighbour.
+    std::vector<uint32_t> parent(M), word(M), count(M), suffix(M);
+    if (!last) {
+      ordNext.resize(M);
+      grpNext.resize(M + 1);
+    }
+    uint32_t* oN = ordNext.data();
+    uint32_t* gN = grpNext.data();
+    uint32_t* idC = idCur.data();
+    size_t nOrd = 0;
+    uint32_t next = 0;
+    for (size_t g = 0; g < P; ++g) {
+      cb[g] = next;
+      const uint32_t gb = grp[g], ge = grp[g + 1];
+      if (gb == ge || up.word[g] == o.eos) continue;
+      const uint32_t m = ge - gb;
+      keys.resize(m);
+      uint64_t* ks = keys.data();
+      for (uint32_t j = 0; j < m; ++j) ks[j] = (nextKey[gb + j] & 0xFFFFFFFF00000000ull) | (gb + j);
+      if (m > 1) {
+        if (m <= 16) {
+          for (uint32_t j = 1; j < m; ++j) {
+            const uint64_t x = ks[j];
+            uint32_t t = j;
+            while (t > 0 && ks[t - 1] > x) {
+              ks[t] = ks[t - 1];
+              --t;
+            }
+            ks[t] = x;
+          }
+        } else if (m <= 256) {
+          std::sort(ks, ks + m);
+        } else {
+          radixSortHigh(ks, m, V, tmpKeys);
+        }
+      }
+      for (uint32_t j = 0; j < m;) {
+        const uint32_t w = static_cast<uint32_t>(ks[j] >> 32);
+        uint32_t j2 = j + 1;
+        while (j2 < m && static_cast<uint32_t>(ks[j2] >> 32) == w) ++j2;
+        const uint32_t i0 = static_cast<uint32_t>(ks[j]);
+        parent[next] = static_cast<uint32_t>(g);
+        word[next] = w;
+        count[next] = j2 - j;
+        suffix[next] = nextSfx[i0];
+        if (!last) {
+          gN[next] = static_cast<uint32_t>(nOrd);
+          for (uint32_t t = j; t < j2; ++t) {
+            const uint32_t r = static_cast<uint32_t>(nextKey[static_cast<uint32_t>(ks[t])]);
+            oN[nOrd++] = r;
+            idC[r] = next;
+          }
+        }
+        ++next;
+        j = j2;
+      }
+    }
+    auto fitTo = [&](std::vector<uint32_t>& dst, std::vector<uint32_t>& src) {
+      dst.assign(src.begin(), src.begin() + next);
+      std::vector<uint32_t>().swap(src);
     };
-    apply(lv.parent);
-    apply(lv.word);
-    apply(lv.count);
-    apply(lv.suffix);
-    L[n - 1].childBegin.swap(cb);
-    permPrev.swap(perm);
+    fitTo(lv.parent, parent);
+    fitTo(lv.word, word);
+    fitTo(lv.count, count);
+    fitTo(lv.suffix, suffix);
+    if (!last) {
+      ordNext.resize(nOrd);
+      grpNext.resize(next + 1);
+      grpNext[next] = static_cast<uint32_t>(nOrd);
+    }
+    cb[P] = next;
+    if (!last) {
+      ord.swap(ordNext);
+      grp.swap(grpNext);
+      idPrev.swap(idCur);
+    }
   }
+  std::vector<uint32_t>().swap(W);
+  std::vector<uint32_t>().swap(ord);
+  std::vector<uint32_t>().swap(idPrev);
+  std::vector<uint32_t>().swap(idCur);
   // The top level has no children.
   L[K].childBegin.clear();
-  if (K == 1) {
-    // nothing more: level 1 is the top.
+  // Estimation and the lookup index are independent: with two threads they run side by side.
+  if (o.threads >= 2) {
+    parallelFor(2, 2, [&](size_t task, int) {
+      if (task == 0)
+        m->estimate();
+      else
+        m->buildHash();
+    });
+  } else {
+    m->estimate();
+    m->buildHash();
   }
-  m->estimate();
-  // The top level needs no suffix (it is never a context).
-  L[K].suffix.clear();
-  L[K].suffix.shrink_to_fit();
+  m->buildGuides();
   return m;
 }
 

@@ -11,8 +11,11 @@
 // Storage: level n (1..K) holds the distinct n-grams of order n, sorted by (parent, word), where
 // parent is the id of the (n-1)-gram prefix in level n-1 (level 0 is the root, one node). Level 1
 // is indexed by word id directly (every vocabulary id has a node, seen or not). Hence the
-// children of a context node are one contiguous run of the next level, sorted by word: lookups
-// are a search in that run and the exact sampler is a binary search in its cumulative masses.
+// children of a context node are one contiguous run of the next level, sorted by word: the exact
+// sampler searches its cumulative masses (narrowed by a guide table for long runs), and dense rows
+// walk it. Lookups of (context, word) go through a hash index per level (see ChildIndex below).
+// fit() counts by sorting: level n's positions, grouped by their level-(n-1) node and sorted by
+// word within each group, come out in (parent, word) order, so ids need no renumbering.
 //
 // Probabilities (all three estimators share one interpolated form):
 //   p(w | h) = u(h w) + gamma(h) * p(w | lower(h))
@@ -49,7 +52,7 @@ struct Options {
   double k = 1.0;                      // add-k constant (> 0)
   uint32_t vocabSize = 0;              // V: ids are 0..V-1
   uint32_t bos = 1, eos = 2;           // special ids (distinct, < V)
-  int threads = 1;                     // threads for scoring, sampling and conditionals
+  int threads = 1;                     // threads for fit (2 used), scoring, sampling and conditionals
 };
 
 // A borrowed view of a CSR corpus. `offsets` has nseq + 1 entries.
@@ -71,8 +74,11 @@ struct Level {
   std::vector<uint32_t> count;   // raw count: positions where this n-gram ends
   std::vector<double> prob;      // u: the uninterpolated mass of this n-gram given its parent context
   std::vector<double> cum;       // inclusive cumulative u over the siblings (same parent), in word order
+  // The node of the n-gram without its first word (level n-1); levels 1..K (level 1: 0). Level K's
+  // suffixes are not saved (deserialize recomputes them): the sampler's next context after a
+  // K-gram is its suffix.
+  std::vector<uint32_t> suffix;
   // Context nodes only (levels 0..K-1):
-  std::vector<uint32_t> suffix;      // the node of the n-gram without its first word (level n-1)
   std::vector<uint32_t> childBegin;  // size nodes+1: children are [childBegin[i], childBegin[i+1]) of level n+1
   std::vector<double> gamma;         // mass left to the lower level
   size_t size() const { return word.size(); }
@@ -162,6 +168,40 @@ class Model {
   double uniformMass() const { return 1.0 / static_cast<double>(opt_.vocabSize - 1); }
 
   friend struct Sampler;
+
+  // Lookup index of levels 2..K (index_[n] for level n): open addressing with linear probing,
+  // keyed by (parent, word), about half full. A slot holds the word and the node id; the parent
+  // is checked against level n's parent array (read with the node's other data). No wrap-around:
+  // the table has a tail of spare slots and always ends with an empty slot. Built by fit() and
+  // deserialize(), never saved.
+  struct Slot {
+    uint32_t word, id;  // id = kNone: empty
+  };
+  struct ChildIndex {
+    std::vector<Slot> slots;
+    uint64_t cap = 0;  // home slots are [0, cap)
+    uint64_t home(uint32_t parent, uint32_t w) const {
+      uint64_t h = ((static_cast<uint64_t>(parent) << 32) | w) * 0x9E3779B97F4A7C15ull;
+      h ^= h >> 29;
+      h *= 0xBF58476D1CE4E5B9ull;
+#if defined(__SIZEOF_INT128__)
+      return static_cast<uint64_t>((static_cast<unsigned __int128>(h) * cap) >> 64);
+#else
+      return ((h >> 32) * cap) >> 32;  // cap < 2^32 here (tables of more than 2^31 nodes need int128)
+#endif
+    }
+  };
+  void buildIndex();   // buildHash + buildGuides
+  void buildHash();    // needs parent/word only
+  void buildGuides();  // needs the estimates
+  std::vector<ChildIndex> index_;
+  // Sampling guide tables (cutpoint method) for contexts with at least kGuideMin children, per
+  // context level n < K: contexts c of level n own guide_[n][guideOff_[n][c] .. guideOff_[n][c+1]);
+  // with T entries and step = total/T, entry j is the first child whose cum exceeds j*step. They
+  // only narrow the search: the child drawn is the same. Built with the index, never saved.
+  static constexpr uint32_t kGuideMin = 64, kGuideSpan = 8;
+  std::vector<std::vector<uint32_t>> guideOff_, guide_;
+  std::vector<double> p1_;  // the root level of every dense row: uniform * gamma(root) + u(v)
 
   Options opt_;
   std::vector<Level> levels_;  // 0..K
