@@ -94,6 +94,92 @@ export interface NativeStats {
   ): Promise<{ tail: Uint32Array; tailTypes: number; retained: number; types: number; maxTailCount: number; tieCut: boolean }>;
 }
 
+/** Raw surface of the GPT-Neo engine (native/transformer; wrapped by src/models/transformer.ts). */
+export interface NativeTransformerOptions {
+  vocabSize: number;
+  contextLength: number;
+  hidden: number;
+  layers: number;
+  heads: number;
+  window: number;
+  /** 0: 4 × hidden. */
+  intermediate: number;
+  /** One entry per layer: true = local attention. */
+  local: boolean[];
+  bos: number;
+  eos: number;
+  threads: number;
+}
+
+export interface NativeTransformerInfo extends Omit<NativeTransformerOptions, 'threads'> {
+  threads: number;
+  parameters: number;
+  avx2: boolean;
+}
+
+export interface NativeTrainStep {
+  step: number;
+  totalSteps: number;
+  epoch: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  tokens: number;
+}
+
+export interface NativeTransformer {
+  init(seed: number): Promise<void>;
+  train(
+    tokens: Uint32Array,
+    offsets: Uint32Array,
+    options: {
+      epochs?: number;
+      steps?: number;
+      batchSize: number;
+      seqLen: number;
+      lr: number;
+      /** 0 constant, 1 cosine. */
+      schedule: number;
+      warmup: number;
+      weightDecay: number;
+      clip: number;
+      seed: number;
+    },
+    onStep?: (step: NativeTrainStep) => void,
+  ): Promise<{ steps: number; lastLoss: number; cancelled: boolean }>;
+  /** Stops a running train() after its current step (it then resolves with cancelled: true). */
+  cancel(): void;
+  evaluate(
+    tokens: Uint32Array,
+    offsets: Uint32Array,
+    stride: number,
+    perPosition: boolean,
+  ): { promise: Promise<{ logLikelihood: number; positions: number }>; logProbs?: Float64Array };
+  sample(options: {
+    sequences?: number;
+    tokens?: number;
+    maxLength: number;
+    seed: number;
+    temperature?: number;
+    topK?: number;
+    topP?: number;
+  }): Promise<{ tokens: Uint32Array; offsets: Uint32Array; truncated: number }>;
+  /** Prefix i is prefixes[starts[i] .. starts[i+1]); rows is n × vocabSize. */
+  conditional(prefixes: Uint32Array, starts: Uint32Array): { promise: Promise<void>; rows: Float32Array };
+  /** One forward + backward (no update); targets may hold 0xFFFFFFFF (ignored). Gradients stay in the model. */
+  forwardBackward(inputs: Uint32Array, targets: Uint32Array, B: number, T: number): Promise<number>;
+  /** The gradients of the last forwardBackward(), named as getParams(). */
+  getGrads(): { name: string; shape: number[]; data: Float32Array }[];
+  /** One AdamW step with the kept gradients; step 1 (default) resets the moments. Resolves with the gradient norm. */
+  adamwStep(options: { lr: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number; clip?: number; step?: number }): Promise<number>;
+  /** Mean cross-entropy over non-ignored targets. */
+  loss(inputs: Uint32Array, targets: Uint32Array, B: number, T: number): Promise<number>;
+  getParams(): { name: string; shape: number[]; data: Float32Array }[];
+  setParams(tensors: { name: string; data: Float32Array }[]): void;
+  setThreads(threads: number): void;
+  info(): NativeTransformerInfo;
+}
+
 export interface NativeAddon {
   NGram: new (options: {
     order: number;
@@ -116,6 +202,12 @@ export interface NativeAddon {
   ): Promise<{ rowPtr: Uint32Array; cols: Uint32Array; vals: Float64Array; totals: Float64Array }>;
   /** Corpus statistics for the metrics (native/stats). */
   stats: NativeStats;
+  /** The GPT-Neo engine (native/transformer). */
+  Transformer: new (options: NativeTransformerOptions) => NativeTransformer;
+  /** Runs one fast transformer kernel and its naive reference on random data (tests). */
+  transformerKernelCheck(kernel: string, dims: number[], seed: number, threads: number, generic?: boolean): { maxError: number; compared: number };
+  /** Best seconds of one (M,K)·(N,K)ᵀ forward matmul over `reps` runs (benchmarks; blocks the JS thread). */
+  transformerMatmulSeconds(M: number, N: number, K: number, threads: number, reps: number): number;
   abiVersion: number;
   cuda: boolean;
 }

@@ -1,5 +1,6 @@
 /** File helpers: atomic writes (temp file in the same folder, fsync, rename). */
 import { open, rename, rm } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -11,6 +12,32 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   const fh = await open(tmp, 'w');
   try {
     await fh.writeFile(data);
+    await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await fh.close();
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * Writes a file atomically piece by piece: `fill` receives the open temp file and writes into it
+ * (sequentially, from position 0); the temp file is then fsynced and renamed over `path`. On any
+ * error the temp file is removed and `path` is left as it was. For files too large to build in
+ * memory first (model checkpoints).
+ */
+export async function writeFileAtomicStreaming(path: string, fill: (fh: FileHandle) => Promise<void>): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const fh = await open(tmp, 'w');
+  try {
+    await fill(fh);
     await fh.sync();
   } catch (err) {
     await fh.close().catch(() => undefined);

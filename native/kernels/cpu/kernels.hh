@@ -1,0 +1,113 @@
+// CPU kernels of the transformer (no Node-API). Every fast kernel has a naive reference beside it
+// (the *Naive functions, plain loops with double accumulation) that the tests compare it with.
+//
+// Conventions: tensors are row-major float32; shapes are written as in llm.c, e.g. `inp is
+// (B,T,C)`. BT = B*T rows. A Linear layer's weight is (OC, IC), Hugging Face's layout, and
+// computes out = inp · weightᵀ + bias.
+//
+// Determinism: every fast kernel splits its work by output rows/columns/heads into tasks whose
+// boundaries do not depend on the thread count, and each output element is computed by one task
+// in a fixed order, so results are bit-identical for any `threads`. (They differ between the AVX2
+// and the portable path, which round differently, but each is reproducible.)
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace cl::kernels {
+
+// Instruction set of the fast kernels: chosen once at runtime (AVX2+FMA when the CPU has them,
+// else portable C++). Tests may force the portable path to check it against the naive kernels.
+enum class Isa : int { Auto = 0, Generic = 1 };
+void setIsa(Isa isa);
+bool usingAvx2();
+
+// --- matmul -----------------------------------------------------------------------------------
+// General strided product: C(M,N) = init + op(A)·op(B), where element (i,k) of op(A) is
+// A[i*rsA + k*csA] and element (k,j) of op(B) is B[k*rsB + j*csB]; C is dense row-major (ldc = N).
+// init = C when `accumulate`, else bias[j] (or 0 when bias is null).
+void gemm(int threads, int M, int N, int K, const float* A, size_t rsA, size_t csA, const float* B, size_t rsB,
+          size_t csB, float* C, const float* bias, bool accumulate);
+void gemmNaive(int M, int N, int K, const float* A, size_t rsA, size_t csA, const float* B, size_t rsB, size_t csB,
+               float* C, const float* bias, bool accumulate);
+
+// Linear forward: out (BT,OC) = inp (BT,IC) · weight (OC,IC)ᵀ + bias (OC) [bias may be null].
+inline void matmulForward(int threads, float* out, const float* inp, const float* weight, const float* bias, int BT, int IC, int OC) {
+  gemm(threads, BT, OC, IC, inp, IC, 1, weight, 1, IC, out, bias, false);
+}
+// Linear backward, input: dinp (BT,IC) (+)= dout (BT,OC) · weight (OC,IC).
+inline void matmulBackwardInput(int threads, float* dinp, const float* dout, const float* weight, int BT, int IC, int OC, bool accumulate) {
+  gemm(threads, BT, IC, OC, dout, OC, 1, weight, IC, 1, dinp, nullptr, accumulate);
+}
+// Linear backward, weight: dweight (OC,IC) += dout (BT,OC)ᵀ · inp (BT,IC).
+inline void matmulBackwardWeight(int threads, float* dweight, const float* dout, const float* inp, int BT, int IC, int OC) {
+  gemm(threads, OC, IC, BT, dout, 1, OC, inp, IC, 1, dweight, nullptr, true);
+}
+// dbias (OC) += Σ_rows dout (BT,OC).
+void biasBackward(int threads, float* dbias, const float* dout, int BT, int OC);
+void biasBackwardNaive(float* dbias, const float* dout, int BT, int OC);
+
+// --- layernorm (ε = 1e-5) -----------------------------------------------------------------------
+// out (N,C) = (inp - mean) * rstd * weight + bias; mean, rstd (N) are saved for the backward.
+void layernormForward(int threads, float* out, float* mean, float* rstd, const float* inp, const float* weight, const float* bias, int N, int C);
+void layernormForwardNaive(float* out, float* mean, float* rstd, const float* inp, const float* weight, const float* bias, int N, int C);
+// dinp (N,C) += ∂/∂inp; dweight, dbias (C) += their gradients.
+void layernormBackward(int threads, float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight,
+                       const float* mean, const float* rstd, int N, int C);
+void layernormBackwardNaive(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight,
+                            const float* mean, const float* rstd, int N, int C);
+
+// --- gelu_new: 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))) ---------------------------------------
+void geluForward(int threads, float* out, const float* inp, size_t n);
+void geluForwardNaive(float* out, const float* inp, size_t n);
+// dinp = gelu'(inp) * dout (overwrites dinp).
+void geluBackward(int threads, float* dinp, const float* inp, const float* dout, size_t n);
+void geluBackwardNaive(float* dinp, const float* inp, const float* dout, size_t n);
+
+// --- attention (GPT-Neo: scores NOT scaled by 1/sqrt(head_dim)) --------------------------------
+// qkv is (B,T,3C): q | k | v per row, head h at columns [h*hd, (h+1)*hd) of each part.
+// Query i sees key j iff j <= i and (window == 0 or j > i - window) — Hugging Face's
+// `bias ^ tril(bias, -window_size)` for local layers; window 0 means global.
+// out (B,T,C); lse (B,H,T) = log Σ_j exp(score_ij) of each query, saved for the backward.
+void attentionForward(int threads, float* out, float* lse, const float* qkv, int B, int T, int C, int H, int window);
+void attentionForwardNaive(float* out, float* lse, const float* qkv, int B, int T, int C, int H, int window);
+// dqkv (B,T,3C) = gradient of the loss w.r.t. qkv (overwritten), from dout (B,T,C), the saved
+// out and lse. Scores are recomputed (nothing of size T×T is stored).
+void attentionBackward(int threads, float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int B, int T,
+                       int C, int H, int window);
+void attentionBackwardNaive(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int B, int T, int C,
+                            int H, int window);
+
+// One decoding step with a KV cache: row r's query is qkv[r*3C + h*hd ..] and its keys/values
+// are rows 0..pos[r] of kcache[r] / vcache[r], each (maxLen, C). out (n, C).
+void attentionDecode(int threads, float* out, const float* qkv, const float* const* kcache, const float* const* vcache, const int* pos, int n,
+                     int C, int H, int window);
+void attentionDecodeNaive(float* out, const float* qkv, const float* const* kcache, const float* const* vcache, const int* pos, int n, int C,
+                          int H, int window);
+
+// --- fused softmax + cross-entropy ----------------------------------------------------------------
+// For each row r of logits (N,V): losses[r] = logsumexp(row) - row[target]; when dscale != 0 the
+// row is overwritten by dscale * (softmax(row) - onehot(target)). A target of kIgnore gives loss
+// 0 and a zero gradient row.
+constexpr uint32_t kIgnore = 0xFFFFFFFFu;
+void crossEntropy(int threads, float* logits, float* losses, const uint32_t* targets, int N, int V, float dscale);
+void crossEntropyNaive(float* logits, float* losses, const uint32_t* targets, int N, int V, float dscale);
+
+// Row softmax in place (N,V), for conditional(): p = exp(z - max) / Σ.
+void softmaxRows(int threads, float* x, int N, int V);
+void softmaxRowsNaive(float* x, int N, int V);
+
+// Self-check of one fast kernel against its naive reference on random data (for the tests).
+// `kernel` names one of: matmul_nt, matmul_nn, matmul_tn, bias_backward, layernorm_forward,
+// layernorm_backward, gelu_forward, gelu_backward, attention_forward, attention_backward,
+// cross_entropy, softmax. dims: matmul (M,N,K); layernorm (N,C); gelu (n); attention (B,T,C,H,window);
+// cross_entropy/softmax (N,V); bias_backward (BT,OC); attention_decode (n,T,C,H,window). Returns the largest |fast - naive| / (1 + |naive|).
+struct CheckResult {
+  double maxError = 0;
+  size_t compared = 0;
+};
+CheckResult checkKernel(const char* kernel, const int* dims, int ndims, uint64_t seed, int threads);
+
+// Seconds per call of the forward matmul (M,K)·(N,K)ᵀ on constant data, best of `reps` (benchmarks).
+double timeMatmul(int M, int N, int K, int threads, int reps);
+
+}  // namespace cl::kernels

@@ -1,0 +1,508 @@
+// Fast CPU kernels other than matmul: layernorm, gelu_new, attention, softmax and fused
+// softmax–cross-entropy. Each is a row (or head) function written once as an always-inline body
+// and compiled twice — for AVX2/FMA and for the portable baseline — so GCC vectorises it for the
+// machine; the driver picks one at runtime. Reductions use 8 independent lanes (vectorisable
+// without reassociation) combined in a fixed order, so results never depend on the thread count.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "kernels/cpu/kernels.hh"
+#include "kernels/cpu/pool.hh"
+
+#define CL_INLINE inline __attribute__((always_inline))
+#if defined(__x86_64__) || defined(__i386__)
+#define CL_AVX2 __attribute__((target("avx2,fma")))
+#else
+#define CL_AVX2
+#endif
+
+namespace cl::kernels {
+
+namespace {
+
+constexpr float kEps = 1e-5f;
+constexpr float kGeluC = 0.7978845608028654f;  // sqrt(2/pi)
+
+// exp(x) for x in about [-87, 88] with ~2 ulp error (Cephes expf), branch-free so loops over it
+// vectorise. Values below -87 give ~1e-38 instead of 0 (harmless where it is used).
+CL_INLINE float expApprox(float x) {
+  x = std::min(std::max(x, -87.0f), 88.0f);
+  const float t = x * 1.44269504088896341f + 12582912.0f;  // round(x / ln2) via the 1.5·2^23 trick
+  const float n = t - 12582912.0f;
+  float r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float y = p * r * r + r + 1.0f;
+  const int e = static_cast<int>(n) + 127;
+  uint32_t bits = static_cast<uint32_t>(e) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof(scale));
+  return y * scale;
+}
+
+CL_INLINE float combine8(const float* a) { return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7])); }
+
+CL_INLINE float sum8(const float* x, int n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int l = 0; l < 8; ++l) acc[l] += x[j + l];
+  for (int l = 0; j < n; ++j, ++l) acc[l] += x[j];
+  return combine8(acc);
+}
+
+CL_INLINE float dot8(const float* x, const float* y, int n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int l = 0; l < 8; ++l) acc[l] += x[j + l] * y[j + l];
+  for (int l = 0; j < n; ++j, ++l) acc[l] += x[j] * y[j];
+  return combine8(acc);
+}
+
+CL_INLINE float max8(const float* x, int n) {
+  float acc[8];
+  for (int l = 0; l < 8; ++l) acc[l] = -INFINITY;
+  int j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int l = 0; l < 8; ++l) acc[l] = acc[l] > x[j + l] ? acc[l] : x[j + l];
+  for (int l = 0; j < n; ++j, ++l) acc[l] = acc[l] > x[j] ? acc[l] : x[j];
+  float m = acc[0];
+  for (int l = 1; l < 8; ++l) m = m > acc[l] ? m : acc[l];
+  return m;
+}
+
+// --- layernorm -----------------------------------------------------------------------------------
+CL_INLINE void lnForwardRows(float* out, float* mean, float* rstd, const float* inp, const float* w, const float* b, int r0, int r1, int C) {
+  for (int r = r0; r < r1; ++r) {
+    const float* x = inp + static_cast<size_t>(r) * C;
+    float* o = out + static_cast<size_t>(r) * C;
+    const float m = sum8(x, C) / C;
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int j = 0;
+    for (; j + 8 <= C; j += 8)
+      for (int l = 0; l < 8; ++l) acc[l] += (x[j + l] - m) * (x[j + l] - m);
+    for (int l = 0; j < C; ++j, ++l) acc[l] += (x[j] - m) * (x[j] - m);
+    const float v = combine8(acc) / C;
+    const float s = 1.0f / std::sqrt(v + kEps);
+    for (int i = 0; i < C; ++i) o[i] = (x[i] - m) * s * w[i] + b[i];
+    mean[r] = m;
+    rstd[r] = s;
+  }
+}
+CL_AVX2 void lnForwardRowsAvx2(float* out, float* mean, float* rstd, const float* inp, const float* w, const float* b, int r0, int r1, int C) {
+  lnForwardRows(out, mean, rstd, inp, w, b, r0, r1, C);
+}
+void lnForwardRowsGeneric(float* out, float* mean, float* rstd, const float* inp, const float* w, const float* b, int r0, int r1, int C) {
+  lnForwardRows(out, mean, rstd, inp, w, b, r0, r1, C);
+}
+
+// dinp rows; needs C floats of scratch.
+CL_INLINE void lnBackwardRows(float* dinp, const float* dout, const float* inp, const float* w, const float* mean, const float* rstd, int r0,
+                              int r1, int C, float* dnorm) {
+  for (int r = r0; r < r1; ++r) {
+    const float* x = inp + static_cast<size_t>(r) * C;
+    const float* g = dout + static_cast<size_t>(r) * C;
+    float* d = dinp + static_cast<size_t>(r) * C;
+    const float m = mean[r], s = rstd[r];
+    float a1[8] = {0, 0, 0, 0, 0, 0, 0, 0}, a2[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int i = 0; i < C; ++i) dnorm[i] = w[i] * g[i];
+    int j = 0;
+    for (; j + 8 <= C; j += 8)
+      for (int l = 0; l < 8; ++l) {
+        a1[l] += dnorm[j + l];
+        a2[l] += dnorm[j + l] * (x[j + l] - m) * s;
+      }
+    for (int l = 0; j < C; ++j, ++l) {
+      a1[l] += dnorm[j];
+      a2[l] += dnorm[j] * (x[j] - m) * s;
+    }
+    const float mean1 = combine8(a1) / C, mean2 = combine8(a2) / C;
+    for (int i = 0; i < C; ++i) d[i] += (dnorm[i] - mean1 - (x[i] - m) * s * mean2) * s;
+  }
+}
+CL_AVX2 void lnBackwardRowsAvx2(float* dinp, const float* dout, const float* inp, const float* w, const float* mean, const float* rstd, int r0,
+                                int r1, int C, float* dnorm) {
+  lnBackwardRows(dinp, dout, inp, w, mean, rstd, r0, r1, C, dnorm);
+}
+void lnBackwardRowsGeneric(float* dinp, const float* dout, const float* inp, const float* w, const float* mean, const float* rstd, int r0,
+                           int r1, int C, float* dnorm) {
+  lnBackwardRows(dinp, dout, inp, w, mean, rstd, r0, r1, C, dnorm);
+}
+
+// dweight, dbias for columns [c0, c1), summing rows in order.
+CL_INLINE void lnBackwardCols(float* dw, float* db, const float* dout, const float* inp, const float* mean, const float* rstd, int N, int C,
+                              int c0, int c1) {
+  float aw[64], ab[64];
+  const int w = c1 - c0;
+  for (int i = 0; i < w; ++i) aw[i] = ab[i] = 0.0f;
+  for (int r = 0; r < N; ++r) {
+    const float* x = inp + static_cast<size_t>(r) * C + c0;
+    const float* g = dout + static_cast<size_t>(r) * C + c0;
+    const float m = mean[r], s = rstd[r];
+    for (int i = 0; i < w; ++i) {
+      aw[i] += g[i] * ((x[i] - m) * s);
+      ab[i] += g[i];
+    }
+  }
+  for (int i = 0; i < w; ++i) {
+    dw[c0 + i] += aw[i];
+    db[c0 + i] += ab[i];
+  }
+}
+CL_AVX2 void lnBackwardColsAvx2(float* dw, float* db, const float* dout, const float* inp, const float* mean, const float* rstd, int N, int C,
+                                int c0, int c1) {
+  lnBackwardCols(dw, db, dout, inp, mean, rstd, N, C, c0, c1);
+}
+void lnBackwardColsGeneric(float* dw, float* db, const float* dout, const float* inp, const float* mean, const float* rstd, int N, int C,
+                           int c0, int c1) {
+  lnBackwardCols(dw, db, dout, inp, mean, rstd, N, C, c0, c1);
+}
+
+// --- bias backward ---------------------------------------------------------------------------------
+CL_INLINE void biasCols(float* db, const float* dout, int BT, int OC, int c0, int c1) {
+  float acc[64];
+  const int w = c1 - c0;
+  for (int i = 0; i < w; ++i) acc[i] = 0.0f;
+  for (int r = 0; r < BT; ++r) {
+    const float* g = dout + static_cast<size_t>(r) * OC + c0;
+    for (int i = 0; i < w; ++i) acc[i] += g[i];
+  }
+  for (int i = 0; i < w; ++i) db[c0 + i] += acc[i];
+}
+CL_AVX2 void biasColsAvx2(float* db, const float* dout, int BT, int OC, int c0, int c1) { biasCols(db, dout, BT, OC, c0, c1); }
+void biasColsGeneric(float* db, const float* dout, int BT, int OC, int c0, int c1) { biasCols(db, dout, BT, OC, c0, c1); }
+
+// --- gelu ----------------------------------------------------------------------------------------------
+CL_INLINE void geluFwd(float* out, const float* x, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    const float u = kGeluC * (v + 0.044715f * v * v * v);
+    const float th = 1.0f - 2.0f / (1.0f + expApprox(2.0f * u));
+    out[i] = 0.5f * v * (1.0f + th);
+  }
+}
+CL_AVX2 void geluFwdAvx2(float* out, const float* x, size_t n) { geluFwd(out, x, n); }
+void geluFwdGeneric(float* out, const float* x, size_t n) { geluFwd(out, x, n); }
+
+CL_INLINE void geluBwd(float* d, const float* x, const float* g, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    const float u = kGeluC * (v + 0.044715f * v * v * v);
+    const float th = 1.0f - 2.0f / (1.0f + expApprox(2.0f * u));
+    const float du = kGeluC * (1.0f + 3.0f * 0.044715f * v * v);
+    d[i] = (0.5f * (1.0f + th) + 0.5f * v * (1.0f - th * th) * du) * g[i];
+  }
+}
+CL_AVX2 void geluBwdAvx2(float* d, const float* x, const float* g, size_t n) { geluBwd(d, x, g, n); }
+void geluBwdGeneric(float* d, const float* x, const float* g, size_t n) { geluBwd(d, x, g, n); }
+
+// --- softmax / cross-entropy ----------------------------------------------------------------------------
+CL_INLINE void ceRows(float* logits, float* losses, const uint32_t* targets, int r0, int r1, int V, float dscale) {
+  for (int r = r0; r < r1; ++r) {
+    float* z = logits + static_cast<size_t>(r) * V;
+    const uint32_t t = targets[r];
+    if (t == kIgnore) {
+      losses[r] = 0.0f;
+      if (dscale != 0.0f) std::memset(z, 0, sizeof(float) * V);
+      continue;
+    }
+    const float m = max8(z, V);
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int j = 0;
+    for (; j + 8 <= V; j += 8)
+      for (int l = 0; l < 8; ++l) acc[l] += expApprox(z[j + l] - m);
+    for (int l = 0; j < V; ++j, ++l) acc[l] += expApprox(z[j] - m);
+    const float sum = combine8(acc);
+    const float lse = m + std::log(sum);
+    losses[r] = lse - z[t];
+    if (dscale != 0.0f) {
+      const float k = dscale / sum;
+      for (int i = 0; i < V; ++i) z[i] = expApprox(z[i] - m) * k;
+      z[t] -= dscale;
+    }
+  }
+}
+CL_AVX2 void ceRowsAvx2(float* logits, float* losses, const uint32_t* targets, int r0, int r1, int V, float dscale) {
+  ceRows(logits, losses, targets, r0, r1, V, dscale);
+}
+void ceRowsGeneric(float* logits, float* losses, const uint32_t* targets, int r0, int r1, int V, float dscale) {
+  ceRows(logits, losses, targets, r0, r1, V, dscale);
+}
+
+CL_INLINE void softmaxRowsBody(float* x, int r0, int r1, int V) {
+  for (int r = r0; r < r1; ++r) {
+    float* z = x + static_cast<size_t>(r) * V;
+    const float m = max8(z, V);
+    for (int i = 0; i < V; ++i) z[i] = expApprox(z[i] - m);
+    const float k = 1.0f / sum8(z, V);
+    for (int i = 0; i < V; ++i) z[i] *= k;
+  }
+}
+CL_AVX2 void softmaxRowsAvx2(float* x, int r0, int r1, int V) { softmaxRowsBody(x, r0, r1, V); }
+void softmaxRowsGeneric(float* x, int r0, int r1, int V) { softmaxRowsBody(x, r0, r1, V); }
+
+// --- attention -------------------------------------------------------------------------------------------
+// One (b, h) pair. Scratch: kt, vt (hd × T, transposed keys/values), s (T).
+CL_INLINE void attnFwdHead(float* out, float* lse, const float* qkv, int b, int h, int T, int C, int H, int window, float* kt, float* vt,
+                           float* s) {
+  const int hd = C / H;
+  const size_t C3 = 3 * static_cast<size_t>(C);
+  const float* base = qkv + static_cast<size_t>(b) * T * C3;
+  for (int j = 0; j < T; ++j) {
+    const float* k = base + j * C3 + C + h * hd;
+    const float* v = base + j * C3 + 2 * C + h * hd;
+    for (int d = 0; d < hd; ++d) {
+      kt[static_cast<size_t>(d) * T + j] = k[d];
+      vt[static_cast<size_t>(d) * T + j] = v[d];
+    }
+  }
+  for (int i = 0; i < T; ++i) {
+    const float* q = base + i * C3 + h * hd;
+    const int lo = window > 0 ? std::max(0, i - window + 1) : 0;
+    const int n = i - lo + 1;
+    for (int j = 0; j < n; ++j) s[j] = 0.0f;
+    for (int d = 0; d < hd; ++d) {
+      const float qd = q[d];
+      const float* kr = kt + static_cast<size_t>(d) * T + lo;
+      for (int j = 0; j < n; ++j) s[j] += qd * kr[j];
+    }
+    const float m = max8(s, n);
+    for (int j = 0; j < n; ++j) s[j] = expApprox(s[j] - m);
+    const float sum = sum8(s, n);
+    const float inv = 1.0f / sum;
+    float* o = out + (static_cast<size_t>(b) * T + i) * C + h * hd;
+    for (int d = 0; d < hd; ++d) o[d] = dot8(s, vt + static_cast<size_t>(d) * T + lo, n) * inv;
+    lse[(static_cast<size_t>(b) * H + h) * T + i] = m + std::log(sum);
+  }
+}
+CL_AVX2 void attnFwdHeadAvx2(float* out, float* lse, const float* qkv, int b, int h, int T, int C, int H, int window, float* kt, float* vt,
+                             float* s) {
+  attnFwdHead(out, lse, qkv, b, h, T, C, H, window, kt, vt, s);
+}
+void attnFwdHeadGeneric(float* out, float* lse, const float* qkv, int b, int h, int T, int C, int H, int window, float* kt, float* vt,
+                        float* s) {
+  attnFwdHead(out, lse, qkv, b, h, T, C, H, window, kt, vt, s);
+}
+
+// Scratch: kt, vt, dkt, dvt (hd × T each), p, dp (T each).
+CL_INLINE void attnBwdHead(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int b, int h, int T, int C,
+                           int H, int window, float* kt, float* vt, float* dkt, float* dvt, float* p, float* dp) {
+  const int hd = C / H;
+  const size_t C3 = 3 * static_cast<size_t>(C);
+  const float* base = qkv + static_cast<size_t>(b) * T * C3;
+  float* dbase = dqkv + static_cast<size_t>(b) * T * C3;
+  for (int j = 0; j < T; ++j) {
+    const float* k = base + j * C3 + C + h * hd;
+    const float* v = base + j * C3 + 2 * C + h * hd;
+    for (int d = 0; d < hd; ++d) {
+      kt[static_cast<size_t>(d) * T + j] = k[d];
+      vt[static_cast<size_t>(d) * T + j] = v[d];
+    }
+  }
+  std::memset(dkt, 0, sizeof(float) * hd * T);
+  std::memset(dvt, 0, sizeof(float) * hd * T);
+  for (int i = 0; i < T; ++i) {
+    const float* q = base + i * C3 + h * hd;
+    const float* g = dout + (static_cast<size_t>(b) * T + i) * C + h * hd;
+    const float* o = out + (static_cast<size_t>(b) * T + i) * C + h * hd;
+    const float l = lse[(static_cast<size_t>(b) * H + h) * T + i];
+    const int lo = window > 0 ? std::max(0, i - window + 1) : 0;
+    const int n = i - lo + 1;
+    for (int j = 0; j < n; ++j) {
+      p[j] = 0.0f;
+      dp[j] = 0.0f;
+    }
+    for (int d = 0; d < hd; ++d) {
+      const float qd = q[d], gd = g[d];
+      const float* kr = kt + static_cast<size_t>(d) * T + lo;
+      const float* vr = vt + static_cast<size_t>(d) * T + lo;
+      for (int j = 0; j < n; ++j) {
+        p[j] += qd * kr[j];
+        dp[j] += gd * vr[j];
+      }
+    }
+    float D = 0.0f;
+    for (int d = 0; d < hd; ++d) D += g[d] * o[d];
+    for (int j = 0; j < n; ++j) {
+      p[j] = expApprox(p[j] - l);
+      dp[j] = p[j] * (dp[j] - D);  // dp now holds d(score)
+    }
+    float* dq = dbase + i * C3 + h * hd;
+    for (int d = 0; d < hd; ++d) {
+      dq[d] = dot8(dp, kt + static_cast<size_t>(d) * T + lo, n);
+      const float qd = q[d], gd = g[d];
+      float* dk = dkt + static_cast<size_t>(d) * T + lo;
+      float* dv = dvt + static_cast<size_t>(d) * T + lo;
+      for (int j = 0; j < n; ++j) {
+        dk[j] += dp[j] * qd;
+        dv[j] += p[j] * gd;
+      }
+    }
+  }
+  for (int j = 0; j < T; ++j) {
+    float* dk = dbase + j * C3 + C + h * hd;
+    float* dv = dbase + j * C3 + 2 * C + h * hd;
+    for (int d = 0; d < hd; ++d) {
+      dk[d] = dkt[static_cast<size_t>(d) * T + j];
+      dv[d] = dvt[static_cast<size_t>(d) * T + j];
+    }
+  }
+}
+CL_AVX2 void attnBwdHeadAvx2(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int b, int h, int T, int C,
+                             int H, int window, float* kt, float* vt, float* dkt, float* dvt, float* p, float* dp) {
+  attnBwdHead(dqkv, dout, qkv, out, lse, b, h, T, C, H, window, kt, vt, dkt, dvt, p, dp);
+}
+void attnBwdHeadGeneric(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int b, int h, int T, int C, int H,
+                        int window, float* kt, float* vt, float* dkt, float* dvt, float* p, float* dp) {
+  attnBwdHead(dqkv, dout, qkv, out, lse, b, h, T, C, H, window, kt, vt, dkt, dvt, p, dp);
+}
+
+CL_INLINE void attnDecodeHead(float* out, const float* qkv, const float* kc, const float* vc, int pos, int r, int h, int C, int H, int window,
+                              float* s) {
+  const int hd = C / H;
+  const float* q = qkv + static_cast<size_t>(r) * 3 * C + h * hd;
+  const int lo = window > 0 ? std::max(0, pos - window + 1) : 0;
+  const int n = pos - lo + 1;
+  for (int j = 0; j < n; ++j) {
+    const float* kr = kc + static_cast<size_t>(lo + j) * C + h * hd;
+    float d = 0.0f;
+    for (int e = 0; e < hd; ++e) d += q[e] * kr[e];
+    s[j] = d;
+  }
+  const float m = max8(s, n);
+  for (int j = 0; j < n; ++j) s[j] = expApprox(s[j] - m);
+  const float inv = 1.0f / sum8(s, n);
+  float* o = out + static_cast<size_t>(r) * C + h * hd;
+  for (int e = 0; e < hd; ++e) o[e] = 0.0f;
+  for (int j = 0; j < n; ++j) {
+    const float* vr = vc + static_cast<size_t>(lo + j) * C + h * hd;
+    const float pj = s[j] * inv;
+    for (int e = 0; e < hd; ++e) o[e] += pj * vr[e];
+  }
+}
+CL_AVX2 void attnDecodeHeadAvx2(float* out, const float* qkv, const float* kc, const float* vc, int pos, int r, int h, int C, int H, int window,
+                                float* s) {
+  attnDecodeHead(out, qkv, kc, vc, pos, r, h, C, H, window, s);
+}
+void attnDecodeHeadGeneric(float* out, const float* qkv, const float* kc, const float* vc, int pos, int r, int h, int C, int H, int window,
+                           float* s) {
+  attnDecodeHead(out, qkv, kc, vc, pos, r, h, C, H, window, s);
+}
+
+thread_local std::vector<float> tlsScratch;
+float* scratch(size_t n) {
+  if (tlsScratch.size() < n) tlsScratch.resize(n);
+  return tlsScratch.data();
+}
+
+constexpr int kRowsPerTask = 16;
+
+}  // namespace
+
+void layernormForward(int threads, float* out, float* mean, float* rstd, const float* inp, const float* weight, const float* bias, int N, int C) {
+  auto f = usingAvx2() ? lnForwardRowsAvx2 : lnForwardRowsGeneric;
+  parallelRun(threads, (N + kRowsPerTask - 1) / kRowsPerTask, [&](size_t t) {
+    const int r0 = static_cast<int>(t) * kRowsPerTask;
+    f(out, mean, rstd, inp, weight, bias, r0, std::min(N, r0 + kRowsPerTask), C);
+  });
+}
+
+void layernormBackward(int threads, float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight,
+                       const float* mean, const float* rstd, int N, int C) {
+  const bool avx = usingAvx2();
+  auto rows = avx ? lnBackwardRowsAvx2 : lnBackwardRowsGeneric;
+  auto cols = avx ? lnBackwardColsAvx2 : lnBackwardColsGeneric;
+  const size_t rowTasks = (N + kRowsPerTask - 1) / kRowsPerTask, colTasks = (C + 63) / 64;
+  parallelRun(threads, rowTasks + colTasks, [&](size_t t) {
+    if (t < rowTasks) {
+      const int r0 = static_cast<int>(t) * kRowsPerTask;
+      rows(dinp, dout, inp, weight, mean, rstd, r0, std::min(N, r0 + kRowsPerTask), C, scratch(C));
+    } else {
+      const int c0 = static_cast<int>(t - rowTasks) * 64;
+      cols(dweight, dbias, dout, inp, mean, rstd, N, C, c0, std::min(C, c0 + 64));
+    }
+  });
+}
+
+void biasBackward(int threads, float* dbias, const float* dout, int BT, int OC) {
+  auto f = usingAvx2() ? biasColsAvx2 : biasColsGeneric;
+  parallelRun(threads, (OC + 63) / 64, [&](size_t t) {
+    const int c0 = static_cast<int>(t) * 64;
+    f(dbias, dout, BT, OC, c0, std::min(OC, c0 + 64));
+  });
+}
+
+void geluForward(int threads, float* out, const float* inp, size_t n) {
+  auto f = usingAvx2() ? geluFwdAvx2 : geluFwdGeneric;
+  constexpr size_t chunk = 16384;
+  parallelRun(threads, (n + chunk - 1) / chunk, [&](size_t t) {
+    const size_t i0 = t * chunk;
+    f(out + i0, inp + i0, std::min(chunk, n - i0));
+  });
+}
+
+void geluBackward(int threads, float* dinp, const float* inp, const float* dout, size_t n) {
+  auto f = usingAvx2() ? geluBwdAvx2 : geluBwdGeneric;
+  constexpr size_t chunk = 16384;
+  parallelRun(threads, (n + chunk - 1) / chunk, [&](size_t t) {
+    const size_t i0 = t * chunk;
+    f(dinp + i0, inp + i0, dout + i0, std::min(chunk, n - i0));
+  });
+}
+
+void crossEntropy(int threads, float* logits, float* losses, const uint32_t* targets, int N, int V, float dscale) {
+  auto f = usingAvx2() ? ceRowsAvx2 : ceRowsGeneric;
+  parallelRun(threads, (N + 3) / 4, [&](size_t t) {
+    const int r0 = static_cast<int>(t) * 4;
+    f(logits, losses, targets, r0, std::min(N, r0 + 4), V, dscale);
+  });
+}
+
+void softmaxRows(int threads, float* x, int N, int V) {
+  auto f = usingAvx2() ? softmaxRowsAvx2 : softmaxRowsGeneric;
+  parallelRun(threads, (N + 3) / 4, [&](size_t t) {
+    const int r0 = static_cast<int>(t) * 4;
+    f(x, r0, std::min(N, r0 + 4), V);
+  });
+}
+
+void attentionForward(int threads, float* out, float* lse, const float* qkv, int B, int T, int C, int H, int window) {
+  auto f = usingAvx2() ? attnFwdHeadAvx2 : attnFwdHeadGeneric;
+  const int hd = C / H;
+  parallelRun(threads, static_cast<size_t>(B) * H, [&](size_t t) {
+    float* s = scratch(static_cast<size_t>(2 * hd + 1) * T);
+    f(out, lse, qkv, static_cast<int>(t / H), static_cast<int>(t % H), T, C, H, window, s, s + static_cast<size_t>(hd) * T,
+      s + static_cast<size_t>(2 * hd) * T);
+  });
+}
+
+void attentionDecode(int threads, float* out, const float* qkv, const float* const* kcache, const float* const* vcache, const int* pos, int n,
+                     int C, int H, int window) {
+  auto f = usingAvx2() ? attnDecodeHeadAvx2 : attnDecodeHeadGeneric;
+  parallelRun(threads, static_cast<size_t>(n) * H, [&](size_t t) {
+    const int r = static_cast<int>(t / H), h = static_cast<int>(t % H);
+    f(out, qkv, kcache[r], vcache[r], pos[r], r, h, C, H, window, scratch(static_cast<size_t>(pos[r]) + 1));
+  });
+}
+
+void attentionBackward(int threads, float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int B, int T, int C,
+                       int H, int window) {
+  auto f = usingAvx2() ? attnBwdHeadAvx2 : attnBwdHeadGeneric;
+  const int hd = C / H;
+  parallelRun(threads, static_cast<size_t>(B) * H, [&](size_t t) {
+    float* s = scratch(static_cast<size_t>(4 * hd + 2) * T);
+    const size_t z = static_cast<size_t>(hd) * T;
+    f(dqkv, dout, qkv, out, lse, static_cast<int>(t / H), static_cast<int>(t % H), T, C, H, window, s, s + z, s + 2 * z, s + 3 * z, s + 4 * z,
+      s + 4 * z + T);
+  });
+}
+
+}  // namespace cl::kernels

@@ -1,0 +1,455 @@
+/**
+ * Transformer: a GPT-Neo language model (Hugging Face's architecture and tensor names) on the
+ * native CPU engine — train from scratch, score, sample with a KV cache, next-token distributions.
+ * See native/transformer/model.hh for the architecture and conventions.
+ *
+ * Every call that does work runs off the JS thread; calls on one model are queued and run one
+ * after another. Results never depend on the thread count.
+ */
+import { availableParallelism } from 'node:os';
+import { CollapseError, fromNative } from '../errors.js';
+import { loadNative, type NativeTransformer, type NativeTransformerInfo } from '../native.js';
+import type { EvaluateResult, SampleOptions, SampleResult, TokenCorpus } from './types.js';
+import { bad, checkCorpus, checkInt, checkNumber, describe, isU32 } from './validate.js';
+
+export type AttentionType = 'global' | 'local';
+export type TransformerPreset = 'tinystories-1m' | 'tinystories-33m';
+
+export interface TransformerConfigOptions {
+  vocabSize: number;
+  /** Width C of the residual stream. */
+  hidden: number;
+  layers: number;
+  /** Attention heads; must divide hidden. */
+  heads: number;
+  /** Local layers: query i sees keys j with i - window < j ≤ i. */
+  window: number;
+  /** Longest sequence (rows of the position embedding, HF's max_position_embeddings). */
+  contextLength: number;
+  /** MLP width; default 4 × hidden. */
+  intermediate?: number;
+  /** One type per layer; default global, local, global, … */
+  attention?: AttentionType[];
+  /** Default min(50256, vocabSize - 1) (GPT-2's <|endoftext|> where it fits), for both. */
+  bos?: number;
+  eos?: number;
+  /** Threads for every job; default all cores. Results never depend on it. */
+  threads?: number;
+}
+
+export interface TransformerPresetOptions {
+  preset: TransformerPreset;
+  /** Default 50257 (GPT-2's vocabulary). */
+  vocabSize?: number;
+  /** Default 50256 (GPT-2's <|endoftext|>), for both. */
+  bos?: number;
+  eos?: number;
+  threads?: number;
+}
+
+export type TransformerOptions = TransformerConfigOptions | TransformerPresetOptions;
+
+/** The resolved architecture (field names as src/models/hf-config.ts's GptNeoConfig). */
+export interface TransformerConfig {
+  vocabSize: number;
+  hidden: number;
+  layers: number;
+  heads: number;
+  window: number;
+  contextLength: number;
+  intermediate: number;
+  attention: AttentionType[];
+  bos: number;
+  eos: number;
+  layerNormEpsilon: number;
+}
+
+export interface TrainProgress {
+  /** 1-based optimizer step. */
+  step: number;
+  totalSteps: number;
+  epoch: number;
+  /** Mean cross-entropy (nats/token) of this step's batch, before the update. */
+  loss: number;
+  lr: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  /** Tokens (input positions) seen so far. */
+  tokens: number;
+}
+
+export interface TrainOptions {
+  /** Passes over the corpus (default 1); exclusive with `steps`. */
+  epochs?: number;
+  /** Exactly this many optimizer steps, cycling over epochs. */
+  steps?: number;
+  /** Windows per step (default 8). */
+  batchSize?: number;
+  /** Tokens per window (default min(128, contextLength)). */
+  seqLen?: number;
+  /** Peak learning rate (default 1e-3). */
+  lr?: number;
+  /** 'constant' (default) or 'cosine' (decays to 0 at the last step), after the warm-up. */
+  schedule?: 'constant' | 'cosine';
+  /** Linear warm-up steps (default 0). */
+  warmup?: number;
+  /** Decoupled AdamW weight decay on 2-D weights (default 0). */
+  weightDecay?: number;
+  /** Global gradient-norm clip (default 1; 0 = off). */
+  clip?: number;
+  /** Batch order seed (default 0). */
+  seed?: number;
+  onProgress?: (p: TrainProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface TrainResult {
+  steps: number;
+  /** Loss of the last step. */
+  loss: number;
+}
+
+export interface NamedParameter {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+const PRESETS: Record<TransformerPreset, Omit<TransformerConfig, 'vocabSize' | 'bos' | 'eos'>> = {
+  'tinystories-1m': { hidden: 64, layers: 8, heads: 16, window: 256, contextLength: 2048, intermediate: 256, attention: alternating(8), layerNormEpsilon: 1e-5 },
+  'tinystories-33m': { hidden: 768, layers: 4, heads: 16, window: 256, contextLength: 2048, intermediate: 3072, attention: alternating(4), layerNormEpsilon: 1e-5 },
+};
+
+function alternating(layers: number): AttentionType[] {
+  return Array.from({ length: layers }, (_, i) => (i % 2 === 0 ? 'global' : 'local'));
+}
+
+function resolve(options: TransformerOptions): TransformerConfig {
+  if (typeof options !== 'object' || options === null) bad('Transformer expects an options object');
+  if ('preset' in options && options.preset !== undefined) {
+    const p = PRESETS[options.preset];
+    if (!p) bad(`preset must be one of ${Object.keys(PRESETS).join(', ')}; got ${describe(options.preset)}`);
+    const vocabSize = options.vocabSize === undefined ? 50257 : checkInt('vocabSize', options.vocabSize, 2, 0x7fffffff);
+    const dflt = 50256;
+    if ((options.bos === undefined || options.eos === undefined) && dflt >= vocabSize)
+      bad(`with vocabSize ${vocabSize} the preset's default bos/eos (${dflt}) do not fit: pass bos and eos`);
+    const bos = options.bos === undefined ? dflt : checkInt('bos', options.bos, 0, vocabSize - 1);
+    const eos = options.eos === undefined ? dflt : checkInt('eos', options.eos, 0, vocabSize - 1);
+    return { ...p, attention: [...p.attention], vocabSize, bos, eos };
+  }
+  const o = options as TransformerConfigOptions;
+  const vocabSize = checkInt('vocabSize', o.vocabSize, 2, 0x7fffffff);
+  const hidden = checkInt('hidden', o.hidden, 1, 65536);
+  const layers = checkInt('layers', o.layers, 1, 1024);
+  const heads = checkInt('heads', o.heads, 1, 65536);
+  if (hidden % heads !== 0) bad(`heads (${heads}) must divide hidden (${hidden})`);
+  const window = checkInt('window', o.window, 1, 1 << 20);
+  const contextLength = checkInt('contextLength', o.contextLength, 1, 1 << 20);
+  const intermediate = o.intermediate === undefined ? 4 * hidden : checkInt('intermediate', o.intermediate, 1, 1 << 20);
+  let attention: AttentionType[];
+  if (o.attention === undefined) attention = alternating(layers);
+  else {
+    if (!Array.isArray(o.attention) || o.attention.length !== layers)
+      bad(`attention must be an array of ${layers} entries ('global' | 'local'), got ${describe(o.attention)}${Array.isArray(o.attention) ? ` of length ${o.attention.length}` : ''}`);
+    o.attention.forEach((a, i) => {
+      if (a !== 'global' && a !== 'local') bad(`attention[${i}] must be 'global' or 'local', got ${describe(a)}`);
+    });
+    attention = [...o.attention];
+  }
+  const dflt = Math.min(50256, vocabSize - 1);
+  const bos = o.bos === undefined ? dflt : checkInt('bos', o.bos, 0, vocabSize - 1);
+  const eos = o.eos === undefined ? dflt : checkInt('eos', o.eos, 0, vocabSize - 1);
+  return { vocabSize, hidden, layers, heads, window, contextLength, intermediate, attention, bos, eos, layerNormEpsilon: 1e-5 };
+}
+
+function aborted(): CollapseError {
+  return new CollapseError('E_ABORTED', 'aborted');
+}
+
+export class Transformer {
+  readonly config: TransformerConfig;
+  #native: NativeTransformer;
+  #queue: Promise<unknown> = Promise.resolve();
+  #initialized = false;
+
+  constructor(options: TransformerOptions) {
+    this.config = resolve(options);
+    const threads = options.threads === undefined ? availableParallelism() : checkInt('threads', options.threads, 1, 1024);
+    const c = this.config;
+    const { Transformer: Native } = loadNative();
+    try {
+      this.#native = new Native({
+        vocabSize: c.vocabSize,
+        contextLength: c.contextLength,
+        hidden: c.hidden,
+        layers: c.layers,
+        heads: c.heads,
+        window: c.window,
+        intermediate: c.intermediate,
+        local: c.attention.map((a) => a === 'local'),
+        bos: c.bos,
+        eos: c.eos,
+        threads,
+      });
+    } catch (err) {
+      fromNative(err);
+    }
+  }
+
+  get vocabSize(): number {
+    return this.config.vocabSize;
+  }
+  /** Number of parameters (wte counted once: lm_head is tied to it). */
+  get parameterCount(): number {
+    return this.#native.info().parameters;
+  }
+  get threads(): number {
+    return this.#native.info().threads;
+  }
+  set threads(t: number) {
+    this.#native.setThreads(checkInt('threads', t, 1, 1024));
+  }
+  info(): NativeTransformerInfo {
+    return this.#native.info();
+  }
+
+  /** Runs jobs on this model one after another (a failed job does not block the next). */
+  #run<T>(job: () => Promise<T>): Promise<T> {
+    const next = this.#queue.then(job, job);
+    this.#queue = next.catch(() => undefined);
+    return next.then(
+      (v) => v,
+      (err) => fromNative(err),
+    );
+  }
+
+  /** Hugging Face initialisation from a seed: normal(0, 0.02) weights, LayerNorm 1/0, biases 0. */
+  async init(seed: number): Promise<void> {
+    const s = checkInt('seed', seed, 0);
+    await this.#run(() => this.#native.init(s));
+    this.#initialized = true;
+  }
+
+  /** LanguageModel.fit: init(seed) then train() with the given (or default) options. */
+  async fit(corpus: TokenCorpus, options: TrainOptions = {}): Promise<void> {
+    await this.init(options.seed ?? 0);
+    await this.train(corpus, options);
+  }
+
+  /**
+   * Trains with AdamW (β 0.9/0.95, ε 1e-8; fresh optimizer state at each call) on contiguous
+   * windows of the corpus's token stream (BOS/EOS inserted per sequence), in an order drawn from
+   * (seed, epoch). Cancelling through `signal` stops after the current step (parameters keep the
+   * updates made so far) and rejects with E_ABORTED.
+   */
+  async train(corpus: TokenCorpus, options: TrainOptions = {}): Promise<TrainResult> {
+    const c = checkCorpus(corpus);
+    if (typeof options !== 'object' || options === null) bad('train options must be an object');
+    if (options.epochs !== undefined && options.steps !== undefined) bad('train takes `epochs` or `steps`, not both');
+    const epochs = options.epochs === undefined ? 1 : checkInt('epochs', options.epochs, 1, 1e9);
+    const steps = options.steps === undefined ? 0 : checkInt('steps', options.steps, 1, 1e15);
+    const batchSize = options.batchSize === undefined ? 8 : checkInt('batchSize', options.batchSize, 1, 1 << 20);
+    const seqLen =
+      options.seqLen === undefined ? Math.min(128, this.config.contextLength) : checkInt('seqLen', options.seqLen, 1, this.config.contextLength);
+    const lr = options.lr === undefined ? 1e-3 : checkNumber('lr', options.lr, (x) => x >= 0 && Number.isFinite(x), 'a finite number >= 0');
+    const schedule = options.schedule ?? 'constant';
+    if (schedule !== 'constant' && schedule !== 'cosine') bad(`schedule must be 'constant' or 'cosine', got ${describe(schedule)}`);
+    const warmup = options.warmup === undefined ? 0 : checkInt('warmup', options.warmup, 0, 1e15);
+    const weightDecay =
+      options.weightDecay === undefined ? 0 : checkNumber('weightDecay', options.weightDecay, (x) => x >= 0 && Number.isFinite(x), 'a finite number >= 0');
+    const clip = options.clip === undefined ? 1 : checkNumber('clip', options.clip, (x) => x >= 0 && Number.isFinite(x), 'a finite number >= 0 (0 = off)');
+    const seed = options.seed === undefined ? 0 : checkInt('seed', options.seed, 0);
+    const onProgress = options.onProgress;
+    if (onProgress !== undefined && typeof onProgress !== 'function') bad('onProgress must be a function');
+    checkTokens(c, this.config.vocabSize);
+    if (c.offsets.length < 2) throw new CollapseError('E_CORPUS_EMPTY', 'the training corpus holds no sequences');
+    const signal = options.signal;
+    if (signal?.aborted) throw aborted();
+    if (!this.#initialized) bad('call init(seed) before train() (or use fit())');
+    return this.#run(async () => {
+      if (signal?.aborted) throw aborted();
+      const onAbort = () => this.#native.cancel();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        const r = await this.#native.train(
+          c.tokens,
+          c.offsets,
+          { epochs: steps ? 0 : epochs, steps, batchSize, seqLen, lr, schedule: schedule === 'cosine' ? 1 : 0, warmup, weightDecay, clip, seed },
+          onProgress ? (p) => onProgress({ ...p }) : undefined,
+        );
+        if (r.cancelled) throw aborted();
+        return { steps: r.steps, loss: r.lastLoss };
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+      }
+    });
+  }
+
+  /**
+   * Log-likelihood and perplexity of every position (tokens and one EOS per sequence), each
+   * sequence read as BOS t1..tm EOS. Sequences longer than the context are scored by a sliding
+   * window of contextLength positions moved by `stride` (default contextLength / 2): each window
+   * scores only the positions the previous one did not (Hugging Face's perplexity recipe).
+   */
+  async evaluate(corpus: TokenCorpus, options: { perPosition?: boolean; stride?: number } = {}): Promise<EvaluateResult> {
+    const c = checkCorpus(corpus);
+    const stride = options.stride === undefined ? 0 : checkInt('stride', options.stride, 1, this.config.contextLength);
+    checkTokens(c, this.config.vocabSize);
+    return this.#run(async () => {
+      const pending = this.#native.evaluate(c.tokens, c.offsets, stride, options.perPosition === true);
+      const r = await pending.promise;
+      const perplexity = r.positions === 0 ? NaN : Math.exp(-r.logLikelihood / r.positions);
+      return {
+        logLikelihood: r.logLikelihood,
+        positions: r.positions,
+        perplexity,
+        zeroProbability: 0,
+        ...(pending.logProbs ? { logProbs: pending.logProbs } : {}),
+      };
+    });
+  }
+
+  /**
+   * Draws whole sequences BOS → EOS (cut at maxLength ≤ contextLength), many at once with a KV
+   * cache. Sequence i depends only on (seed, i).
+   */
+  async sample(options: SampleOptions): Promise<SampleResult> {
+    if (typeof options !== 'object' || options === null) bad('sample expects an options object');
+    const hasSeq = options.sequences !== undefined;
+    const hasTok = options.tokens !== undefined;
+    if (hasSeq === hasTok) bad('sample needs exactly one of `sequences` or `tokens`');
+    const sequences = hasSeq ? checkInt('sequences', options.sequences, 1, 4e9) : 0;
+    const tokens = hasTok ? checkInt('tokens', options.tokens, 1, 4e9) : 0;
+    const maxLength = checkInt('maxLength', options.maxLength, 1, this.config.contextLength);
+    const seed = checkInt('seed', options.seed, 0);
+    const temperature =
+      options.temperature === undefined ? 1 : checkNumber('temperature', options.temperature, (x) => x > 0 && Number.isFinite(x), 'a finite number > 0');
+    const topK = options.topK === undefined ? 0 : checkInt('topK', options.topK, 0, 0xffffffff);
+    const topP = options.topP === undefined ? 1 : checkNumber('topP', options.topP, (x) => x > 0 && x <= 1, 'in (0, 1]');
+    return this.#run(() => this.#native.sample({ sequences, tokens, maxLength, seed, temperature, topK, topP }));
+  }
+
+  /**
+   * p̂(·|prefix) for each prefix (ids used as given: add BOS yourself if the prefix is a sequence
+   * start; at least one token; only the last contextLength tokens are read). Returns
+   * prefixes × vocabSize, row-major. A flat Uint32Array is read as rows of `width` ids (default:
+   * one prefix).
+   */
+  async conditional(prefixes: Uint32Array[] | Uint32Array, options: { width?: number; float64?: boolean } = {}): Promise<Float32Array | Float64Array> {
+    let flat: Uint32Array;
+    let starts: Uint32Array;
+    if (isU32(prefixes)) {
+      const width = options.width === undefined ? prefixes.length : checkInt('width', options.width, 1, 1 << 30);
+      if (width === 0 || prefixes.length % width !== 0) bad(`contexts.length (${prefixes.length}) must be a positive multiple of the width (${width})`);
+      const n = prefixes.length / width;
+      flat = prefixes;
+      starts = new Uint32Array(n + 1);
+      for (let i = 0; i <= n; i++) starts[i] = i * width;
+    } else {
+      if (!Array.isArray(prefixes)) bad(`prefixes must be an array of Uint32Array, got ${describe(prefixes)}`);
+      starts = new Uint32Array(prefixes.length + 1);
+      let total = 0;
+      prefixes.forEach((p, i) => {
+        if (!isU32(p)) bad(`prefixes[${i}] must be a Uint32Array, got ${describe(p)}`);
+        if (p.length === 0) bad(`prefixes[${i}] is empty: a prefix needs at least one token (e.g. BOS)`);
+        total += p.length;
+        starts[i + 1] = total;
+      });
+      flat = new Uint32Array(total);
+      prefixes.forEach((p, i) => flat.set(p, starts[i]!));
+    }
+    const V = this.config.vocabSize;
+    for (let i = 0; i < flat.length; i++)
+      if (flat[i]! >= V) throw new CollapseError('E_TOKEN_RANGE', `token ${flat[i]} in the prefixes is outside the vocabulary (size ${V})`);
+    const rows = await this.#run(async () => {
+      const pending = this.#native.conditional(flat, starts);
+      await pending.promise;
+      return pending.rows;
+    });
+    return options.float64 ? Float64Array.from(rows) : rows;
+  }
+
+  /** Every parameter tensor (a copy), with Hugging Face's names and shapes, in the engine's order. */
+  async parameters(): Promise<NamedParameter[]> {
+    return this.#run(async () => this.#native.getParams());
+  }
+
+  /**
+   * Copies named tensors into the model (any subset; names and sizes must match parameters()).
+   * Marks the model as initialised.
+   */
+  async setParameters(tensors: { name: string; data: Float32Array }[]): Promise<void> {
+    if (!Array.isArray(tensors)) bad(`setParameters expects an array of { name, data }, got ${describe(tensors)}`);
+    await this.#run(async () => this.#native.setParams(tensors));
+    this.#initialized = true;
+  }
+
+  /**
+   * For tests and tools: mean cross-entropy of a (batch, length) block of inputs and next-token
+   * targets (0xFFFFFFFF = not scored), keeping every gradient in the model (see gradients()).
+   */
+  async forwardBackward(inputs: Uint32Array, targets: Uint32Array, batch: number, length: number): Promise<number> {
+    checkBlock(inputs, targets, batch, length, this.config.contextLength);
+    return this.#run(() => this.#native.forwardBackward(inputs, targets, batch, length));
+  }
+
+  /** For tests and tools: the gradients of the last forwardBackward(), named as parameters(). */
+  async gradients(): Promise<NamedParameter[]> {
+    return this.#run(async () => this.#native.getGrads());
+  }
+
+  /**
+   * For tests and tools: one AdamW step (PyTorch's arithmetic) with the kept gradients; `step` is
+   * the bias-correction step (default 1, which also resets the moments). Returns the gradient norm.
+   */
+  async adamwStep(options: { lr: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number; clip?: number; step?: number }): Promise<number> {
+    if (typeof options !== 'object' || options === null) bad('adamwStep expects an options object');
+    const finite = (name: string, v: unknown, dflt: number) =>
+      v === undefined ? dflt : checkNumber(name, v, (x) => Number.isFinite(x) && x >= 0, 'a finite number >= 0');
+    const o = {
+      lr: finite('lr', options.lr, NaN),
+      beta1: finite('beta1', options.beta1, 0.9),
+      beta2: finite('beta2', options.beta2, 0.95),
+      eps: finite('eps', options.eps, 1e-8),
+      weightDecay: finite('weightDecay', options.weightDecay, 0),
+      clip: finite('clip', options.clip, 0),
+      step: options.step === undefined ? 1 : checkInt('step', options.step, 1),
+    };
+    if (Number.isNaN(o.lr)) bad('adamwStep needs lr');
+    return this.#run(() => this.#native.adamwStep(o));
+  }
+
+  /** For tests and tools: the mean cross-entropy of forwardBackward() without the backward pass. */
+  async loss(inputs: Uint32Array, targets: Uint32Array, batch: number, length: number): Promise<number> {
+    checkBlock(inputs, targets, batch, length, this.config.contextLength);
+    return this.#run(() => this.#native.loss(inputs, targets, batch, length));
+  }
+}
+
+function checkTokens(c: TokenCorpus, V: number): void {
+  for (let i = 0; i < c.tokens.length; i++)
+    if (c.tokens[i]! >= V) throw new CollapseError('E_TOKEN_RANGE', `token ${c.tokens[i]} at index ${i} is outside the vocabulary (size ${V})`);
+}
+
+function checkBlock(inputs: unknown, targets: unknown, batch: number, length: number, context: number): void {
+  if (!isU32(inputs) || !isU32(targets)) bad('inputs and targets must be Uint32Arrays');
+  checkInt('batch', batch, 1, 1 << 20);
+  checkInt('length', length, 1, context);
+  if (inputs.length !== batch * length || targets.length !== batch * length) bad(`inputs and targets must hold batch × length = ${batch * length} ids`);
+}
+
+/**
+ * Runs one fast transformer kernel and its naive reference on the same random inputs (tests);
+ * returns max |fast - naive| / (1 + |naive|). `generic` forces the portable (non-AVX2) path.
+ */
+export function transformerKernelCheck(
+  kernel: string,
+  dims: number[],
+  options: { seed?: number; threads?: number; generic?: boolean } = {},
+): { maxError: number; compared: number } {
+  try {
+    return loadNative().transformerKernelCheck(kernel, dims, options.seed ?? 1, options.threads ?? 1, options.generic === true);
+  } catch (err) {
+    fromNative(err);
+  }
+}
