@@ -180,6 +180,44 @@ export interface NativeTransformer {
   info(): NativeTransformerInfo;
 }
 
+export interface NativeAccountingStep {
+  probes: number;
+  valid: number;
+  vanished: number;
+  epsL1: number;
+  deltaL1: number;
+  sigmaL1: number;
+  EL1: number;
+  realShare: number;
+  headE: number;
+  headEps: number;
+  headDelta: number;
+  tailE: number;
+  tailEps: number;
+  tailDelta: number;
+  residual: number;
+  predictedL1: number;
+  deviationL1: number;
+  coefEps: number[];
+  coefDelta: number[];
+  coefSigma: number[];
+}
+
+export interface NativeAccounting {
+  step(
+    n: number,
+    model: NativeNGram,
+    sampleTokens: Uint32Array,
+    sampleOffsets: Uint32Array,
+    trainTokens: Uint32Array | null,
+    trainOffsets: Uint32Array | null,
+    real: boolean,
+    synthetic: Uint32Array,
+    threads: number,
+  ): Promise<NativeAccountingStep>;
+  bytes(): number;
+}
+
 export interface NativeAddon {
   NGram: new (options: {
     order: number;
@@ -208,6 +246,22 @@ export interface NativeAddon {
   transformerKernelCheck(kernel: string, dims: number[], seed: number, threads: number, generic?: boolean): { maxError: number; compared: number };
   /** Best seconds of one (M,K)·(N,K)ᵀ forward matmul over `reps` runs (benchmarks; blocks the JS thread). */
   transformerMatmulSeconds(M: number, N: number, K: number, threads: number, reps: number): number;
+  /** The per-generation error accounting (native/theory/accounting.hh). */
+  Accounting: new (
+    options: {
+      contexts: Uint32Array;
+      width: number;
+      weights: Float64Array;
+      vocabSize: number;
+      generations: number;
+      accumulating: boolean;
+      rate: number;
+      bos: number;
+      eos: number;
+    },
+    realTokens: Uint32Array,
+    realOffsets: Uint32Array,
+  ) => NativeAccounting;
   abiVersion: number;
   cuda: boolean;
 }

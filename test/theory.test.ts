@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromSequences, NGramModel, metrics, runExperiment, type Corpus, type Smoothing } from '../src/index.js';
 import { initialState, nextState, sampleSize, PARADIGMS, type ParadigmName, type ParadigmParams } from '../src/paradigms/index.js';
-import { contextCounts, TheoryTracker } from '../src/theory/index.js';
+import { contextCounts, NativeTheoryTracker, TheoryTracker } from '../src/theory/index.js';
 import { randomCorpus } from './helpers/reference-ngram.js';
 
 const V = 40;
@@ -22,13 +22,17 @@ async function runTracker(paradigm: ParadigmName, smoothing: Smoothing, generati
   const params: ParadigmParams = { trainTokens: D.tokens.length + D.offsets.length - 1, rate: opts.rate ?? 0.3, accumulateRate: opts.rate ?? 1, realFraction: 0.2, seed: 5 };
   const rate = paradigm === 'accumulate' ? params.accumulateRate : paradigm === 'accumulate-subsample' ? params.rate : null;
   const tracker = new TheoryTracker({ paradigm, contexts: probes.contexts, weights: probes.weights, width, vocabSize: V, generations, realCounts, rate });
+  // The native accounting (what the runner uses) must give the very same records.
+  const native = new NativeTheoryTracker({ paradigm, contexts: probes.contexts, weights: probes.weights, width, vocabSize: V, generations, real: D, rate });
   const model = new NGramModel({ order: 3, vocabSize: V, smoothing, threads: 1 });
   let state = initialState(paradigm, D, params);
   const out = [];
   for (let n = 0; n < generations; n++) {
     await model.fit(state.train);
     const S = opts.sample ? opts.sample(n) : await model.sample({ tokens: sampleSize(paradigm, params), maxLength: 30, seed: 100 + n });
-    out.push({ record: await tracker.step(n, model, state.train, S), state, S, probes });
+    const record = await tracker.step(n, model, state.train, S);
+    expect(await native.step(n, model, state.train, S, 1 + (n % 2))).toStrictEqual(record);
+    out.push({ record, state, S, probes });
     state = nextState(state, D, S, params);
   }
   return out;

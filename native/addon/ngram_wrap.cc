@@ -57,12 +57,27 @@ Napi::Value guard(Napi::Env env, F&& f) {
 class NGramWrap : public Napi::ObjectWrap<NGramWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "NGram",
+    Napi::Function f = DefineClass(env, "NGram",
                        {InstanceMethod<&NGramWrap::Fit>("fit"), InstanceMethod<&NGramWrap::Evaluate>("evaluate"),
                         InstanceMethod<&NGramWrap::Sample>("sample"), InstanceMethod<&NGramWrap::Conditional>("conditional"),
                         InstanceMethod<&NGramWrap::Counts>("counts"), InstanceMethod<&NGramWrap::Serialize>("serialize"),
                         InstanceMethod<&NGramWrap::Load>("load"), InstanceMethod<&NGramWrap::Info>("info"),
                         InstanceMethod<&NGramWrap::SetThreads>("setThreads")});
+    constructor() = Napi::Persistent(f);
+    constructor().SuppressDestruct();
+    return f;
+  }
+
+  static Napi::FunctionReference& constructor() {
+    static Napi::FunctionReference ref;
+    return ref;
+  }
+
+  // The fitted model behind a JS NGram object (for other native components, e.g. the accounting).
+  static std::shared_ptr<const ngram::Model> modelOf(const Napi::Value& v) {
+    if (!v.IsObject() || constructor().IsEmpty() || !v.As<Napi::Object>().InstanceOf(constructor().Value()))
+      fail("E_BAD_ARGUMENT", "expected a native NGram object");
+    return NGramWrap::Unwrap(v.As<Napi::Object>())->require();
   }
 
   // new NGram({ order, smoothing: 0|1|2, k, vocabSize, bos, eos, threads })
@@ -359,5 +374,6 @@ class NGramWrap : public Napi::ObjectWrap<NGramWrap> {
 };
 
 Napi::Function defineNGram(Napi::Env env) { return NGramWrap::Define(env); }
+std::shared_ptr<const ngram::Model> ngramModelOf(const Napi::Value& v) { return NGramWrap::modelOf(v); }
 
 }  // namespace cl::addon

@@ -7,6 +7,7 @@
 
 #include "addon/async.hh"
 #include "common/errors.hh"
+#include "theory/accounting.hh"
 #include "theory/context_counts.hh"
 
 namespace cl::addon {
@@ -74,6 +75,130 @@ Napi::Value ContextCounts(const Napi::CallbackInfo& info) {
   }
 }
 
-void registerTheory(Napi::Env env, Napi::Object exports) { exports.Set("contextCounts", Napi::Function::New(env, ContextCounts, "contextCounts")); }
+std::shared_ptr<const ngram::Model> ngramModelOf(const Napi::Value& v);
+
+namespace {
+ngram::CorpusView corpusArg(const Napi::Value& tokens, const Napi::Value& offsets, std::vector<Napi::Value>& keep) {
+  auto t = u32(tokens, "tokens");
+  auto o = u32(offsets, "offsets");
+  keep.push_back(t);
+  keep.push_back(o);
+  ngram::CorpusView c;
+  c.tokens = t.Data();
+  c.ntokens = t.ElementLength();
+  c.offsets = o.Data();
+  c.noffsets = o.ElementLength();
+  return c;
+}
+}  // namespace
+
+// Accounting: the per-generation error accounting (native/theory/accounting.hh).
+class AccountingWrap : public Napi::ObjectWrap<AccountingWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Accounting", {InstanceMethod<&AccountingWrap::Step>("step"), InstanceMethod<&AccountingWrap::Bytes>("bytes")});
+  }
+
+  // new Accounting({ contexts, width, weights, vocabSize, generations, accumulating, rate (or -1), bos, eos }, realTokens, realOffsets)
+  explicit AccountingWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AccountingWrap>(info) {
+    Napi::Env env = info.Env();
+    try {
+      if (info.Length() < 3 || !info[0].IsObject()) fail("E_BAD_ARGUMENT", "Accounting expects (options, tokens, offsets)");
+      Napi::Object o = info[0].As<Napi::Object>();
+      theory::AccountingConfig c;
+      auto ctx = u32(o.Get("contexts"), "contexts");
+      c.contexts.assign(ctx.Data(), ctx.Data() + ctx.ElementLength());
+      c.width = u32arg(o.Get("width"), "width");
+      Napi::Value w = o.Get("weights");
+      if (!w.IsTypedArray() || w.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) fail("E_BAD_ARGUMENT", "weights must be a Float64Array");
+      auto wa = w.As<Napi::Float64Array>();
+      c.weights.assign(wa.Data(), wa.Data() + wa.ElementLength());
+      c.vocabSize = u32arg(o.Get("vocabSize"), "vocabSize");
+      c.generations = static_cast<int>(u32arg(o.Get("generations"), "generations"));
+      c.accumulating = o.Get("accumulating").ToBoolean().Value();
+      const double rate = o.Get("rate").IsNumber() ? o.Get("rate").As<Napi::Number>().DoubleValue() : -1;
+      c.equalShares = rate > 0;
+      c.rate = rate > 0 ? rate : 0;
+      c.bos = u32arg(o.Get("bos"), "bos");
+      c.eos = u32arg(o.Get("eos"), "eos");
+      std::vector<Napi::Value> keep;
+      auto real = corpusArg(info[1], info[2], keep);
+      acc_ = std::make_shared<theory::Accounting>(std::move(c), real);
+    } catch (const cl::Error& e) {
+      throw makeError(env, e.code(), e.what());
+    } catch (const std::bad_alloc&) {
+      throw makeError(env, "E_OUT_OF_MEMORY", "out of memory for the error accounting; lower --probes");
+    }
+  }
+
+ private:
+  // step(n, ngram, sampleTokens, sampleOffsets, trainTokens|null, trainOffsets|null, real, synthetic: Uint32Array, threads)
+  Napi::Value Step(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    try {
+      theory::StepInput in;
+      in.n = static_cast<int>(u32arg(info[0], "n"));
+      in.model = ngramModelOf(info[1]);
+      std::vector<Napi::Value> keep;
+      in.sample = corpusArg(info[2], info[3], keep);
+      in.trainIsPool = info[4].IsNull() || info[4].IsUndefined();
+      if (!in.trainIsPool) in.train = corpusArg(info[4], info[5], keep);
+      in.real = info[6].ToBoolean().Value();
+      auto syn = u32(info[7], "synthetic");
+      for (size_t i = 0; i < syn.ElementLength(); ++i) in.synthetic.push_back(static_cast<int>(syn[i]));
+      const int threads = static_cast<int>(u32arg(info[8], "threads"));
+      auto acc = acc_;
+      auto out = std::make_shared<theory::StepResult>();
+      auto* w = new PromiseWorker(
+          env, [acc, in, threads, out] { *out = acc->step(in, threads); },
+          [out](Napi::Env e) -> Napi::Value {
+            const auto& r = *out;
+            Napi::Object o = Napi::Object::New(e);
+            auto arr = [&](const std::vector<double>& v) {
+              auto a = Napi::Array::New(e, v.size());
+              for (size_t i = 0; i < v.size(); ++i) a.Set(i, v[i]);
+              return a;
+            };
+            o.Set("probes", static_cast<double>(r.probes));
+            o.Set("valid", static_cast<double>(r.valid));
+            o.Set("vanished", static_cast<double>(r.vanished));
+            o.Set("epsL1", r.epsL1);
+            o.Set("deltaL1", r.deltaL1);
+            o.Set("sigmaL1", r.sigmaL1);
+            o.Set("EL1", r.EL1);
+            o.Set("realShare", r.realShare);
+            o.Set("headE", r.headE);
+            o.Set("headEps", r.headEps);
+            o.Set("headDelta", r.headDelta);
+            o.Set("tailE", r.tailE);
+            o.Set("tailEps", r.tailEps);
+            o.Set("tailDelta", r.tailDelta);
+            o.Set("residual", r.residual);
+            o.Set("predictedL1", r.predictedL1);
+            o.Set("deviationL1", r.deviationL1);
+            o.Set("coefEps", arr(r.coefEps));
+            o.Set("coefDelta", arr(r.coefDelta));
+            o.Set("coefSigma", arr(r.coefSigma));
+            return o;
+          });
+      for (auto& v : keep) w->keepAlive(v);
+      w->keepAlive(info[1]);
+      w->keepAlive(Value());
+      w->Queue();
+      return w->promise();
+    } catch (const cl::Error& e) {
+      throw makeError(env, e.code(), e.what());
+    }
+  }
+
+  Napi::Value Bytes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(acc_->bytes())); }
+
+  std::shared_ptr<theory::Accounting> acc_;
+};
+
+void registerTheory(Napi::Env env, Napi::Object exports) {
+  exports.Set("contextCounts", Napi::Function::New(env, ContextCounts, "contextCounts"));
+  exports.Set("Accounting", AccountingWrap::Define(env));
+}
 
 }  // namespace cl::addon

@@ -32,7 +32,7 @@ import {
 import { NGramModel } from '../models/ngram.js';
 import type { TokenCorpus } from '../models/types.js';
 import { initialState, nextState, sampleSize, type ParadigmName, type ParadigmParams, type ParadigmState } from '../paradigms/index.js';
-import { contextCounts, TheoryTracker, type SparseRows, type TheoryRecord } from '../theory/index.js';
+import { NativeTheoryTracker, type TheoryRecord } from '../theory/index.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { resolveConfig, type ExperimentConfig, type ExperimentConfigInput } from './config.js';
 
@@ -198,7 +198,6 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
   const probes: ProbeSet = probeContexts(D, { width, k: config.probes });
   const p0 = empiricalRows(D, probes.contexts, width, V).rows;
   const supportD: NativeNgramSupport = await ngramSupportAsync(D, { orders: [1, 2, 3], threads });
-  const realCounts: SparseRows | null = config.theory ? await contextCounts(D, probes.contexts, width, V) : null;
 
   const total = config.paradigms.length * config.generations;
   let done = Object.values(progress.finished).reduce((a, n) => a + Math.min(n + 1, config.generations), 0);
@@ -231,15 +230,15 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
       state = nextState(state, D, s, params);
     }
     const model = new NGramModel({ order: config.model.order, smoothing: config.model.smoothing, k: config.model.k, vocabSize: V, threads });
-    const tracker = realCounts
-      ? new TheoryTracker({
+    const tracker = config.theory
+      ? new NativeTheoryTracker({
           paradigm: name,
           contexts: probes.contexts,
           weights: probes.weights,
           width,
           vocabSize: V,
           generations: config.generations,
-          realCounts,
+          real: D,
           rate: name === 'accumulate' ? params.accumulateRate : name === 'accumulate-subsample' ? params.rate : null,
         })
       : null;
@@ -249,7 +248,7 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
       for (let k = 0; k <= last; k++) {
         const s = await readSample(join(dir, 'state', name, `gen-${pad(k)}.bin`));
         await model.fit(replay.train);
-        await tracker.step(k, model, replay.train, s);
+        await tracker.step(k, model, replay.train, s, threads);
         replay = nextState(replay, D, s, params);
       }
     }
@@ -279,7 +278,7 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
       emit('metrics');
       const record = await measure(name, n, state.train, ev, rows, p0, probes, S, D, supportD, threads);
       if (tracker) {
-        record.theory = await tracker.step(n, model, state.train, S);
+        record.theory = await tracker.step(n, model, state.train, S, threads);
         if (!(record.theory.residual <= 1e-9)) {
           throw new CollapseError('E_INTERNAL', `internal error: error-accounting residual ${record.theory.residual} > 1e-9 (${name}, generation ${n}); please report it`);
         }

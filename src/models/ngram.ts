@@ -86,6 +86,11 @@ export class NGramModel implements LanguageModel {
     return { ...i, smoothing: SMOOTHING_NAMES[i.smoothing] ?? 'kneser-ney' };
   }
 
+  /** @internal The native object, for other native components (the error accounting). */
+  get nativeHandle(): NativeNGram {
+    return this.#native;
+  }
+
   set threads(t: number) {
     this.#native.setThreads(checkInt('threads', t, 1, 1024));
   }

@@ -19,7 +19,7 @@
  */
 import { CollapseError, fromNative } from '../errors.js';
 import type { Corpus } from '../corpus/index.js';
-import { loadNative } from '../native.js';
+import { loadNative, type NativeAccounting } from '../native.js';
 import type { NGramModel } from '../models/ngram.js';
 import type { TokenCorpus } from '../models/types.js';
 import type { ParadigmName } from '../paradigms/index.js';
@@ -319,4 +319,91 @@ function signedMeans(
   }
   const n = ids.length || 1;
   return { E: E / n, eps: eps / n, delta: delta / n };
+}
+
+/**
+ * The same accounting as TheoryTracker, run natively (native/theory/accounting.cc): off the JS
+ * thread, in parallel over probes, with bit-identical records. The runner uses this one; the
+ * TypeScript class above is the readable reference the tests compare it with.
+ */
+export class NativeTheoryTracker {
+  readonly K: number;
+  private readonly o: Omit<TheoryOptions, 'realCounts'>;
+  private readonly acc: NativeAccounting;
+  private pending: Promise<unknown> = Promise.resolve();
+
+  constructor(options: Omit<TheoryOptions, 'realCounts'> & { real: TokenCorpus; threads?: number }) {
+    this.o = options;
+    this.K = options.weights.length;
+    const { Accounting } = loadNative();
+    const bytes = this.K * options.vocabSize * 8 * (options.rate === null ? 1 : 2);
+    if (bytes > 4 * 2 ** 30) {
+      throw new CollapseError('E_BAD_CONFIG', `theory: ${this.K} probes × |V| ${options.vocabSize} needs ${(bytes / 2 ** 30).toFixed(1)} GiB; lower --probes`);
+    }
+    try {
+      this.acc = new Accounting(
+        {
+          contexts: options.contexts,
+          width: options.width,
+          weights: options.weights,
+          vocabSize: options.vocabSize,
+          generations: options.generations,
+          accumulating: options.paradigm === 'accumulate' || options.paradigm === 'accumulate-subsample',
+          rate: options.rate ?? -1,
+          bos: options.bos ?? 1,
+          eos: options.eos ?? 2,
+        },
+        options.real.tokens,
+        options.real.offsets,
+      );
+    } catch (err) {
+      fromNative(err);
+    }
+  }
+
+  /** Bytes held by the running sums (K × V per sum). */
+  get bytes(): number {
+    return this.acc.bytes();
+  }
+
+  async step(n: number, model: NGramModel, train: Corpus, sample: TokenCorpus, threads = 1): Promise<TheoryRecord> {
+    const comp = composition(this.o.paradigm, n);
+    const run = async (): Promise<TheoryRecord> => {
+      let r;
+      try {
+        r = await this.acc.step(
+          n,
+          model.nativeHandle,
+          sample.tokens,
+          sample.offsets,
+          comp.trainIsPool ? null : train.tokens,
+          comp.trainIsPool ? null : train.offsets,
+          comp.real,
+          Uint32Array.from(comp.synthetic),
+          threads,
+        );
+      } catch (err) {
+        fromNative(err);
+      }
+      return {
+        probes: r.probes,
+        valid: r.valid,
+        vanished: r.vanished,
+        epsL1: r.epsL1,
+        deltaL1: r.deltaL1,
+        sigmaL1: r.sigmaL1,
+        EL1: r.EL1,
+        realShare: r.realShare,
+        head: { E: r.headE, eps: r.headEps, delta: r.headDelta },
+        tail: { E: r.tailE, eps: r.tailEps, delta: r.tailDelta },
+        residual: r.residual,
+        equalShares: this.o.rate === null ? null : { rate: this.o.rate, predictedL1: r.predictedL1, deviationL1: r.deviationL1 },
+        coefficients: { eps: r.coefEps, delta: r.coefDelta, sigma: r.coefSigma },
+      };
+    };
+    // One step at a time: the native state advances generation by generation.
+    const p = this.pending.then(run, run);
+    this.pending = p.catch(() => undefined);
+    return p;
+  }
 }
