@@ -2,6 +2,22 @@
 export { CollapseError, type ErrorCode } from './errors.js';
 export type { TokenCorpus, EvaluateResult, SampleOptions, SampleResult, LanguageModel } from './models/types.js';
 export { NGramModel, type NGramOptions, type NGramInfo, type Smoothing } from './models/ngram.js';
+export {
+  Transformer,
+  type TransformerOptions,
+  type TransformerConfigOptions,
+  type TransformerPresetOptions,
+  type TransformerPreset,
+  type TransformerConfig,
+  type TransformerFitOptions,
+  type LoadTransformerOptions,
+  type AttentionType,
+  type TrainOptions,
+  type TrainProgress,
+  type TrainResult,
+  type NamedParameter,
+} from './models/transformer.js';
+export { expectedTensors as gptNeoTensors } from './models/gpt-neo-checkpoint.js';
 export * from './corpus/index.js';
 export * as metrics from './metrics/index.js';
 export { PARADIGMS, initialState, nextState, sampleSize, type ParadigmName, type ParadigmParams, type ParadigmState } from './paradigms/index.js';

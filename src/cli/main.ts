@@ -4,11 +4,12 @@
  * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or input.
  */
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { CollapseError } from '../errors.js';
-import { resolveConfig } from '../experiment/config.js';
+import { resolveConfig, type ExperimentConfig } from '../experiment/config.js';
 import { runExperiment, type MetricsRecord } from '../experiment/runner.js';
 import { metricTable, theoryReport } from '../report/table.js';
 
@@ -33,6 +34,17 @@ interface RunFlags {
   order?: number;
   smoothing?: string;
   k?: number;
+  preset?: string;
+  hidden?: number;
+  layers?: number;
+  heads?: number;
+  window?: number;
+  seqLen?: number;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  tokenizer?: string;
+  vocabSize?: number;
   paradigm?: string;
   generations?: number;
   rate?: number;
@@ -81,9 +93,22 @@ async function buildConfig(f: RunFlags): Promise<unknown> {
   set(cfg, 'corpus', f.corpus);
   set(cfg, 'minCount', f.minCount);
   set(model, 'kind', f.model);
+  const flag = (k: string) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+  const ngramFlags = (['order', 'smoothing', 'k'] as const).filter((k) => f[k] !== undefined);
+  const transformerFlags = (['preset', 'hidden', 'layers', 'heads', 'window', 'seqLen', 'epochs', 'batchSize', 'lr', 'tokenizer', 'vocabSize'] as const).filter((k) => f[k] !== undefined);
+  const kind = model.kind ?? 'ngram';
+  if (kind === 'transformer' && ngramFlags.length) {
+    throw new CollapseError('E_BAD_ARGUMENT', `${ngramFlags.map(flag).join(', ')} appl${ngramFlags.length > 1 ? 'y' : 'ies'} to --model ngram only`);
+  }
+  if (kind !== 'transformer' && transformerFlags.length) {
+    throw new CollapseError('E_BAD_ARGUMENT', `${transformerFlags.map(flag).join(', ')} appl${transformerFlags.length > 1 ? 'y' : 'ies'} to --model transformer only`);
+  }
   set(model, 'order', f.order);
   set(model, 'smoothing', f.smoothing);
   set(model, 'k', f.k);
+  for (const k of transformerFlags) set(model, k, f[k]);
+  // --vocab-size alone means a trained byte-level BPE of that size.
+  if (f.vocabSize !== undefined && f.tokenizer === undefined && model.tokenizer === undefined) model.tokenizer = 'bpe';
   if (f.paradigm !== undefined) cfg.paradigms = f.paradigm.split(',').map((s) => s.trim()).filter(Boolean);
   set(cfg, 'generations', f.generations);
   set(cfg, 'rate', f.rate);
@@ -151,7 +176,14 @@ async function run(f: RunFlags): Promise<void> {
           );
           bar.start(e.total, e.done, { paradigm: e.paradigm, generation: e.generation, stage: e.stage });
         }
-        bar.update(e.done, { paradigm: e.paradigm, generation: e.generation, stage: e.stage });
+        const stage = e.stage === 'train' ? `train step ${e.step}/${e.totalSteps}, loss ${e.loss?.toFixed(3)}` : e.stage;
+        bar.update(e.done, { paradigm: e.paradigm, generation: e.generation, stage });
+      } else if (e.stage === 'train' && !f.json && !f.quiet && e.step !== undefined && e.totalSteps !== undefined) {
+        // Without a terminal: a line at every tenth of the training.
+        const every = Math.max(1, Math.floor(e.totalSteps / 10));
+        if (e.step % every === 0 || e.step === e.totalSteps) {
+          process.stderr.write(`${e.paradigm} gen ${e.generation}: training step ${e.step}/${e.totalSteps}, loss ${e.loss?.toFixed(3)}\n`);
+        }
       }
     },
     onRecord: (r: MetricsRecord) => {
@@ -173,13 +205,24 @@ async function run(f: RunFlags): Promise<void> {
   const secs = ((performance.now() - t0) / 1000).toFixed(1);
   if (!f.quiet) {
     process.stdout.write(
-      `corpus ${c.spec}: ${c.train.tokens} train / ${c.test.tokens} test tokens, |V| = ${c.vocabSize}; model ${result.config.model.kind} order ${result.config.model.order} ${result.config.model.smoothing}; seed ${result.config.seed}\n\n`,
+      `corpus ${c.spec}: ${c.train.tokens} train / ${c.test.tokens} test tokens, |V| = ${c.vocabSize}; model ${describeModel(result.config.model)}; seed ${result.config.seed}\n\n`,
     );
     process.stdout.write(metricTable(result.records, paradigms, 'perplexity', 'Perplexity on the real test split (H)') + '\n\n');
-    process.stdout.write(metricTable(result.records, paradigms, 'tv', 'Total variation from p0 = emp_D on the probe contexts', 4) + '\n\n');
+    const tvTitle =
+      result.config.model.kind === 'transformer'
+        ? "Total variation from p̂_0 (each paradigm's generation-0 model) on the probe prefixes"
+        : 'Total variation from p0 = emp_D on the probe contexts';
+    process.stdout.write(metricTable(result.records, paradigms, 'tv', tvTitle, 4) + '\n\n');
     if (result.config.theory) process.stdout.write(theoryReport(result.records, paradigms) + '\n\n');
     process.stdout.write(`done in ${secs} s; files in ${result.dir}/ (metrics.jsonl, metrics.csv, samples/)\n`);
   }
+}
+
+function describeModel(m: ExperimentConfig['model']): string {
+  if (m.kind === 'ngram') return `ngram order ${m.order} ${m.smoothing}`;
+  const arch = `hidden ${m.hidden}, ${m.layers} layers, ${m.heads} heads, window ${m.window}, context ${m.contextLength}`;
+  const tok = m.tokenizer === 'bpe' ? `byte-level BPE ${m.vocabSize}` : `word level${m.vocabSize !== null ? ` (cap ${m.vocabSize})` : ''}`;
+  return `transformer${m.preset ? ` ${m.preset}` : ''} (${arch}; ${tok}; ${m.epochs} epoch${m.epochs > 1 ? 's' : ''} of ${m.batchSize} × ${m.seqLen}, lr ${m.lr})`;
 }
 
 async function theoryCommand(dir: string): Promise<void> {
@@ -213,6 +256,7 @@ export async function main(argv: string[]): Promise<number> {
   program
     .name('collapse')
     .description('Model-collapse experiments: recursive training of language models on their own samples (Wang et al., arXiv 2412.14872).')
+    .version((createRequire(import.meta.url)('../../package.json') as { version: string }).version)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
@@ -222,10 +266,21 @@ export async function main(argv: string[]): Promise<number> {
     .description('run a recursive-training experiment and write a run folder (defaults: Brown, KN trigram, replace + accumulate + accumulate-subsample, 10 generations)')
     .option('--corpus <spec>', 'brown | text:PATH | jsonl:PATH:FIELD | tinystories:PATH | files:TRAIN[,VALID[,TEST]]')
     .option('--min-count <n>', 'types seen fewer times in train map to <unk> (default 4 for brown, else 1)', num('--min-count'))
-    .addOption(new Option('--model <kind>', 'language model').choices(['ngram']))
+    .addOption(new Option('--model <kind>', 'language model (default ngram)').choices(['ngram', 'transformer']))
     .option('--order <n>', 'n-gram order (default 3)', num('--order'))
     .addOption(new Option('--smoothing <name>', 'n-gram estimator (default kneser-ney)').choices(['kneser-ney', 'mle', 'add-k']))
     .option('--k <x>', 'add-k constant (default 1)', num('--k'))
+    .addOption(new Option('--preset <name>', 'transformer: a TinyStories architecture').choices(['tinystories-1m', 'tinystories-33m']))
+    .option('--hidden <n>', 'transformer: width (default 64)', num('--hidden'))
+    .option('--layers <n>', 'transformer: blocks (default 4)', num('--layers'))
+    .option('--heads <n>', 'transformer: attention heads (default hidden/16, at most 16)', num('--heads'))
+    .option('--window <n>', 'transformer: local attention window (default 256)', num('--window'))
+    .option('--seq-len <n>', 'transformer: training window in tokens (default 128)', num('--seq-len'))
+    .option('--epochs <n>', 'transformer: passes over T_n per generation (default 1)', num('--epochs'))
+    .option('--batch-size <n>', 'transformer: windows per step (default 8)', num('--batch-size'))
+    .option('--lr <x>', 'transformer: AdamW learning rate (default 1e-3)', num('--lr'))
+    .addOption(new Option('--tokenizer <kind>', "transformer: 'word' (the corpus vocabulary, default) or 'bpe' (byte-level BPE trained on the real split)").choices(['word', 'bpe']))
+    .option('--vocab-size <n>', 'transformer: BPE size (alone: implies --tokenizer bpe), or a cap on the word vocabulary', num('--vocab-size'))
     .option('--paradigm <list>', 'comma-separated: replace,accumulate,accumulate-subsample,replace-with-real')
     .option('--generations <n>', 'models trained per paradigm (default 10)', num('--generations'))
     .option('--rate <r>', 'synthetic rate r of accumulate-subsample (default 0.1)', num('--rate'))

@@ -8,21 +8,82 @@ import { PARADIGMS } from '../paradigms/index.js';
 
 const positiveInt = (what: string) => z.number({ error: `${what} must be a number` }).int(`${what} must be an integer`).positive(`${what} must be > 0`);
 
+const NgramModelSchema = z
+  .object({
+    kind: z.literal('ngram'),
+    order: positiveInt('model.order').max(12, 'model.order must be ≤ 12').default(3),
+    smoothing: z.enum(['kneser-ney', 'mle', 'add-k'], { error: 'model.smoothing must be one of kneser-ney, mle, add-k' }).default('kneser-ney'),
+    k: z.number().positive('model.k must be > 0').finite().default(1),
+  })
+  .strict();
+
+export const TRANSFORMER_PRESETS = ['tinystories-1m', 'tinystories-33m'] as const;
+
+/**
+ * A GPT-Neo trained from scratch each generation. Architecture fields left null are filled by
+ * resolveConfig (from the preset, or the defaults below), so a resolved config names them all.
+ */
+const TransformerModelSchema = z
+  .object({
+    kind: z.literal('transformer'),
+    /** Architecture of a TinyStories model (hidden, layers, heads, window, context 2048). */
+    preset: z.enum(TRANSFORMER_PRESETS, { error: `model.preset must be one of ${TRANSFORMER_PRESETS.join(', ')}` }).nullable().default(null),
+    /** Default 64. */
+    hidden: positiveInt('model.hidden').max(65536, 'model.hidden must be ≤ 65536').nullable().default(null),
+    /** Default 4. */
+    layers: positiveInt('model.layers').max(1024, 'model.layers must be ≤ 1024').nullable().default(null),
+    /** Default: hidden/16 (at most 16) when 16 divides hidden, else the largest of 4, 2, 1 dividing it. */
+    heads: positiveInt('model.heads').max(65536, 'model.heads must be ≤ 65536').nullable().default(null),
+    /** Local attention window (default 256); layers alternate global, local. */
+    window: positiveInt('model.window').max(1 << 20, 'model.window must be ≤ 1048576').nullable().default(null),
+    /** Position-embedding rows; default max(seqLen, sampling.maxLength) (presets: 2048). */
+    contextLength: positiveInt('model.contextLength').max(1 << 20, 'model.contextLength must be ≤ 1048576').nullable().default(null),
+    /** MLP width; default 4 × hidden. */
+    intermediate: positiveInt('model.intermediate').max(1 << 20, 'model.intermediate must be ≤ 1048576').nullable().default(null),
+    /** 'word': the corpus's word-level Vocabulary (the n-gram's), capped at vocabSize if given; 'bpe': a byte-level BPE of vocabSize trained on the real train split. */
+    tokenizer: z.enum(['word', 'bpe'], { error: 'model.tokenizer must be "word" or "bpe"' }).default('word'),
+    /** Word level: cap (≥ 3, null = none). BPE: its size (≥ 258; default 4096). */
+    vocabSize: positiveInt('model.vocabSize').max(1 << 20, 'model.vocabSize must be ≤ 1048576').nullable().default(null),
+    /** Training, each generation, from a fresh initialisation. */
+    seqLen: positiveInt('model.seqLen').max(1 << 20, 'model.seqLen must be ≤ 1048576').default(128),
+    epochs: positiveInt('model.epochs').max(1000, 'model.epochs must be ≤ 1000').default(1),
+    batchSize: positiveInt('model.batchSize').max(1 << 16, 'model.batchSize must be ≤ 65536').default(8),
+    lr: z.number({ error: 'model.lr must be a number' }).positive('model.lr must be > 0').finite('model.lr must be finite').default(1e-3),
+    schedule: z.enum(['constant', 'cosine'], { error: 'model.schedule must be "constant" or "cosine"' }).default('constant'),
+    warmup: z.number({ error: 'model.warmup must be a number' }).int('model.warmup must be an integer').min(0, 'model.warmup must be ≥ 0').default(0),
+    weightDecay: z.number({ error: 'model.weightDecay must be a number' }).min(0, 'model.weightDecay must be ≥ 0').finite().default(0),
+    clip: z.number({ error: 'model.clip must be a number' }).min(0, 'model.clip must be ≥ 0 (0 = off)').finite().default(1),
+    /** TV / KL probes: the most frequent (probeOrder − 1)-token contexts of D, read as prefixes BOS + tokens. */
+    probeOrder: positiveInt('model.probeOrder').max(12, 'model.probeOrder must be ≤ 12').default(3),
+  })
+  .strict();
+
+/** `kind` defaults to "ngram" (configs written before the transformer omit it). */
+const ModelSchema = z.preprocess(
+  (v) => (v === undefined ? { kind: 'ngram' } : v !== null && typeof v === 'object' && !Array.isArray(v) && !('kind' in v) ? { kind: 'ngram', ...v } : v),
+  z.discriminatedUnion('kind', [NgramModelSchema, TransformerModelSchema], { error: 'model.kind must be "ngram" or "transformer"' }),
+);
+
+export type NgramModelConfig = z.output<typeof NgramModelSchema>;
+export type TransformerModelConfig = z.output<typeof TransformerModelSchema>;
+
+/** A transformer model config with every architecture field filled (resolveConfig's output). */
+export interface ResolvedTransformerModel extends TransformerModelConfig {
+  hidden: number;
+  layers: number;
+  heads: number;
+  window: number;
+  contextLength: number;
+  intermediate: number;
+}
+
 export const ConfigSchema = z
   .object({
     /** Corpus spec: brown | text:PATH | jsonl:PATH:FIELD | tinystories:PATH | files:TRAIN[,VALID[,TEST]]. */
     corpus: z.string().min(1, 'corpus must not be empty').default('brown'),
     /** Types with fewer train occurrences map to <unk>. Default: 4 for Brown, 1 otherwise. */
     minCount: positiveInt('minCount').nullable().default(null),
-    model: z
-      .object({
-        kind: z.literal('ngram', { error: 'model.kind must be "ngram" (the transformer is not available in this version)' }).default('ngram'),
-        order: positiveInt('model.order').max(12, 'model.order must be ≤ 12').default(3),
-        smoothing: z.enum(['kneser-ney', 'mle', 'add-k'], { error: 'model.smoothing must be one of kneser-ney, mle, add-k' }).default('kneser-ney'),
-        k: z.number().positive('model.k must be > 0').finite().default(1),
-      })
-      .strict()
-      .prefault({}),
+    model: ModelSchema,
     paradigms: z
       .array(z.enum(PARADIGMS, { error: `paradigms must be among ${PARADIGMS.join(', ')}` }))
       .min(1, 'paradigms must name at least one paradigm')
@@ -56,8 +117,71 @@ export const ConfigSchema = z
   })
   .strict();
 
-export type ExperimentConfig = z.output<typeof ConfigSchema>;
-export type ExperimentConfigInput = z.input<typeof ConfigSchema>;
+/**
+ * A resolved config. `model` is the n-gram's or the transformer's (narrow on `kind`); the n-gram
+ * fields read as undefined on a transformer, so `config.model.order` type-checks for either.
+ */
+export type ExperimentConfig = Omit<z.output<typeof ConfigSchema>, 'model'> & { model: NgramModelConfig | TransformerRunModel };
+
+/** The transformer's resolved model config (every architecture field filled). */
+export interface TransformerRunModel extends ResolvedTransformerModel {
+  order?: undefined;
+  smoothing?: undefined;
+  k?: undefined;
+}
+/** The input form: every field optional; `model.kind` defaults to "ngram". */
+export type ExperimentConfigInput = Omit<z.input<typeof ConfigSchema>, 'model'> & {
+  model?: (Partial<z.input<typeof NgramModelSchema>> & { kind?: 'ngram' }) | z.input<typeof TransformerModelSchema>;
+};
+
+const PRESET_ARCH: Record<(typeof TRANSFORMER_PRESETS)[number], { hidden: number; layers: number; heads: number; window: number; contextLength: number; intermediate: number }> = {
+  'tinystories-1m': { hidden: 64, layers: 8, heads: 16, window: 256, contextLength: 2048, intermediate: 256 },
+  'tinystories-33m': { hidden: 768, layers: 4, heads: 16, window: 256, contextLength: 2048, intermediate: 3072 },
+};
+
+function defaultHeads(hidden: number): number {
+  if (hidden % 16 === 0) return Math.min(16, hidden / 16);
+  return [4, 2, 1].find((h) => hidden % h === 0)!;
+}
+
+function badConfig(message: string): never {
+  throw new CollapseError('E_BAD_CONFIG', `invalid config: ${message}`);
+}
+
+/** Fills a transformer's architecture from its preset or the defaults and checks the fields together. */
+function resolveTransformer(m: TransformerModelConfig, c: ExperimentConfig): ResolvedTransformerModel {
+  const arch = { ...m };
+  if (m.preset !== null) {
+    const p = PRESET_ARCH[m.preset];
+    for (const f of ['hidden', 'layers', 'heads', 'window', 'contextLength', 'intermediate'] as const) {
+      if (m[f] !== null && m[f] !== p[f]) badConfig(`model.${f} (${m[f]}) conflicts with model.preset ${m.preset} (${f} ${p[f]}): drop one of them`);
+      arch[f] = p[f];
+    }
+  }
+  const hidden = arch.hidden ?? 64;
+  const heads = arch.heads ?? defaultHeads(hidden);
+  if (hidden % heads !== 0) badConfig(`model.heads (${heads}) must divide model.hidden (${hidden})`);
+  const contextLength = arch.contextLength ?? Math.max(m.seqLen, c.sampling.maxLength);
+  if (m.seqLen > contextLength) badConfig(`model.seqLen (${m.seqLen}) must be ≤ model.contextLength (${contextLength})`);
+  if (c.sampling.maxLength > contextLength) {
+    badConfig(`sampling.maxLength (${c.sampling.maxLength}) must be ≤ model.contextLength (${contextLength}) for a transformer: lower --max-length`);
+  }
+  if (m.vocabSize !== null) {
+    if (m.tokenizer === 'word' && m.vocabSize < 3) badConfig('model.vocabSize must be ≥ 3 for the word-level vocabulary (<unk>, <s>, </s>)');
+    if (m.tokenizer === 'bpe' && m.vocabSize < 258) badConfig('model.vocabSize must be ≥ 258 for a byte-level BPE (256 bytes + <|endoftext|> + one merge)');
+  }
+  if (c.theory) badConfig('theory: the error accounting (--theory) is defined for n-gram models only; drop it for model.kind "transformer"');
+  return {
+    ...arch,
+    hidden,
+    layers: arch.layers ?? 4,
+    heads,
+    window: arch.window ?? 256,
+    contextLength,
+    intermediate: arch.intermediate ?? 4 * hidden,
+    vocabSize: m.vocabSize ?? (m.tokenizer === 'bpe' ? 4096 : null),
+  };
+}
 
 /** Validates and fills defaults; throws E_BAD_CONFIG naming the first bad field. */
 export function resolveConfig(input: unknown): ExperimentConfig {
@@ -70,5 +194,7 @@ export function resolveConfig(input: unknown): ExperimentConfig {
     if (!msg.includes(field.split('.').pop() ?? '\u0000')) msg = `${field}: ${msg}`;
     throw new CollapseError('E_BAD_CONFIG', `invalid config: ${msg}`);
   }
-  return r.data;
+  const c = r.data as ExperimentConfig;
+  if (c.model.kind === 'transformer') c.model = resolveTransformer(c.model, c);
+  return c;
 }

@@ -16,7 +16,7 @@ import { mkdir, readFile, readdir, rm, stat, appendFile } from 'node:fs/promises
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { corpusPositions, deriveSeed, loadCorpus, provenanceShares, type Corpus, type LoadedCorpus } from '../corpus/index.js';
+import { corpusPositions, deriveSeed, fromSequences, loadCorpus, provenanceShares, REAL, type Corpus, type LoadedCorpus } from '../corpus/index.js';
 import { CollapseError } from '../errors.js';
 import {
   divergence,
@@ -30,11 +30,13 @@ import {
   type ProbeSet,
 } from '../metrics/index.js';
 import { NGramModel } from '../models/ngram.js';
+import { Transformer, type TrainProgress } from '../models/transformer.js';
 import type { TokenCorpus } from '../models/types.js';
+import { countPieces, corpusTexts, trainByteLevelBpe, WordTokenizer, type TextTokenizer } from '../tokenizers/index.js';
 import { initialState, nextState, sampleSize, type ParadigmName, type ParadigmParams, type ParadigmState } from '../paradigms/index.js';
 import { NativeTheoryTracker, type TheoryRecord } from '../theory/index.js';
 import { writeFileAtomic } from '../util/fs.js';
-import { resolveConfig, type ExperimentConfig, type ExperimentConfigInput } from './config.js';
+import { resolveConfig, type ExperimentConfig, type ExperimentConfigInput, type ResolvedTransformerModel } from './config.js';
 
 /** One record per paradigm and generation: flat, so it maps to a CSV row. */
 export interface MetricsRecord {
@@ -77,6 +79,9 @@ export interface MetricsRecord {
   repeatedShare: number;
   /** Error accounting (THEORY.md), when the run has `theory: true`. */
   theory?: TheoryRecord;
+  /** Transformer runs: optimizer steps of this generation's training and the loss of the last one. */
+  trainSteps?: number;
+  trainLoss?: number;
 }
 
 export interface ProgressEvent {
@@ -85,7 +90,11 @@ export interface ProgressEvent {
   /** Generations finished across all paradigms, and the total to do. */
   done: number;
   total: number;
-  stage: 'fit' | 'evaluate' | 'sample' | 'metrics' | 'done';
+  stage: 'fit' | 'train' | 'evaluate' | 'sample' | 'metrics' | 'done';
+  /** Transformer training ('train' events): 1-based step, steps of this generation, and the step's loss. */
+  step?: number;
+  totalSteps?: number;
+  loss?: number;
 }
 
 export interface RunOptions {
@@ -154,9 +163,19 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
   const threads = options.threads ?? availableParallelism();
 
   // Everything that can fail on bad input happens before the run folder is touched.
-  const corpus = await loadCorpus(config.corpus, config.minCount === null ? {} : { minCount: config.minCount });
-  const D = corpus.train;
-  const H = corpus.test;
+  const tcfg = config.model.kind === 'transformer' ? (config.model as ResolvedTransformerModel) : null;
+  const loadOptions: { minCount?: number; maxVocabSize?: number } = config.minCount === null ? {} : { minCount: config.minCount };
+  if (tcfg && tcfg.tokenizer === 'word' && tcfg.vocabSize !== null) loadOptions.maxVocabSize = tcfg.vocabSize;
+  const corpus = await loadCorpus(config.corpus, loadOptions);
+  // The model's token streams: the corpus's word ids, or (transformer, tokenizer "bpe") a byte-level
+  // BPE trained on the real train split, with every split re-encoded through it.
+  const tokens: ModelTokens = tcfg
+    ? transformerTokens(corpus, tcfg)
+    : { D: corpus.train, H: corpus.test, V: corpus.vocab.size, bos: corpus.vocab.bos, eos: corpus.vocab.eos, tokenizer: undefined };
+  const D = tokens.D;
+  const H = tokens.H;
+  const bpe = tokens.tokenizer && tokens.tokenizer.kind !== 'word' ? tokens.tokenizer : undefined;
+  const decode = bpe ? (ids: Uint32Array) => bpe.decode(ids) : (ids: Uint32Array) => corpus.vocab.decode(ids).join(' ');
   if (corpusPositions(H) === 0) throw new CollapseError('E_CORPUS_EMPTY', 'the test split is empty: the corpus is too small to hold out real test data');
   const params: ParadigmParams = {
     trainTokens: config.trainTokens ?? corpusPositions(D),
@@ -165,8 +184,8 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
     realFraction: config.realFraction,
     seed: config.seed,
   };
-  const V = corpus.vocab.size;
-  const width = Math.max(1, config.model.order - 1);
+  const V = tokens.V;
+  const width = tcfg ? tcfg.probeOrder - 1 : Math.max(1, (config.model as { order: number }).order - 1);
   for (const p of config.paradigms) {
     const size = sampleSize(p, params);
     if (size > MAX_SAMPLE_POSITIONS) {
@@ -195,9 +214,14 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
 
   // Reference quantities of D, computed once: probe contexts and p0 = emp_D on them, D's n-gram
   // support (for coverage) — shared by every paradigm.
-  const probes: ProbeSet = probeContexts(D, { width, k: config.probes });
-  const p0 = empiricalRows(D, probes.contexts, width, V).rows;
-  const supportD: NativeNgramSupport = await ngramSupportAsync(D, { orders: [1, 2, 3], threads });
+  // For a transformer, p0 of a long prefix is not observable: each paradigm's reference is its own
+  // generation-0 model's rows p̂_0 on the probe prefixes (BOS + the context's tokens).
+  const probes: ProbeSet = tcfg ? probeContexts(D, { width, k: config.probes, bos: tokens.bos }) : probeContexts(D, { width, k: config.probes });
+  const p0 = tcfg ? null : empiricalRows(D, probes.contexts, width, V).rows;
+  const prefixes = tcfg ? probePrefixes(probes, tokens.bos) : null;
+  const supportD: NativeNgramSupport = tcfg
+    ? await ngramSupportAsync(D, { orders: [1, 2, 3], threads, bos: tokens.bos, eos: tokens.eos })
+    : await ngramSupportAsync(D, { orders: [1, 2, 3], threads });
 
   const total = config.paradigms.length * config.generations;
   let done = Object.values(progress.finished).reduce((a, n) => a + Math.min(n + 1, config.generations), 0);
@@ -229,7 +253,58 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
       const s = await readSample(join(dir, 'state', name, `gen-${pad(k)}.bin`));
       state = nextState(state, D, s, params);
     }
-    const model = new NGramModel({ order: config.model.order, smoothing: config.model.smoothing, k: config.model.k, vocabSize: V, threads });
+    const m = config.model;
+    const model =
+      m.kind === 'ngram'
+        ? new NGramModel({ order: m.order, smoothing: m.smoothing, k: m.k, vocabSize: V, threads })
+        : new Transformer({
+            vocabSize: V,
+            hidden: tcfg!.hidden,
+            layers: tcfg!.layers,
+            heads: tcfg!.heads,
+            window: tcfg!.window,
+            contextLength: tcfg!.contextLength,
+            intermediate: tcfg!.intermediate,
+            bos: tokens.bos,
+            eos: tokens.eos,
+            threads,
+            ...(tokens.tokenizer ? { tokenizer: tokens.tokenizer } : {}),
+          });
+    /**
+     * Fits generation n's model on T_n. The transformer is trained from scratch each generation:
+     * init from a seed of (seed, paradigm, n) — the parameters a newly constructed model would
+     * get — then train() with fresh optimizer state, in a batch order drawn from another such seed.
+     */
+    const fitGeneration = async (train: Corpus, n: number, onStep?: (p: TrainProgress) => void): Promise<{ steps: number; loss: number } | null> => {
+      if (model instanceof NGramModel) {
+        await model.fit(train, signal ? { signal } : {});
+        return null;
+      }
+      const t = tcfg!;
+      await model.init(deriveSeed(config.seed, 'init', name, n));
+      return model.train(train, {
+        epochs: t.epochs,
+        batchSize: t.batchSize,
+        seqLen: t.seqLen,
+        lr: t.lr,
+        schedule: t.schedule,
+        warmup: t.warmup,
+        weightDecay: t.weightDecay,
+        clip: t.clip,
+        seed: deriveSeed(config.seed, 'train', name, n),
+        ...(onStep ? { onProgress: onStep } : {}),
+        ...(signal ? { signal } : {}),
+      });
+    };
+    const probeRows = (): Promise<Float32Array | Float64Array> =>
+      model instanceof NGramModel ? model.conditional(probes.contexts, { width }) : model.conditional(prefixes!, { float64: true });
+    // The transformer's reference p̂_0 is generation 0's rows; a run resumed past generation 0
+    // refits that model (deterministic: same seeds, same T_0) to get them back.
+    let ref: Float64Array | null = p0;
+    if (tcfg && last >= 0) {
+      await fitGeneration(initialState(name, D, params).train, 0);
+      ref = (await probeRows()) as Float64Array;
+    }
     const tracker = config.theory
       ? new NativeTheoryTracker({
           paradigm: name,
@@ -247,8 +322,8 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
       let replay: ParadigmState = initialState(name, D, params);
       for (let k = 0; k <= last; k++) {
         const s = await readSample(join(dir, 'state', name, `gen-${pad(k)}.bin`));
-        await model.fit(replay.train);
-        await tracker.step(k, model, replay.train, s, threads);
+        await (model as NGramModel).fit(replay.train);
+        await tracker.step(k, model as NGramModel, replay.train, s, threads);
         replay = nextState(replay, D, s, params);
       }
     }
@@ -258,11 +333,14 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
       const t0 = performance.now();
       const emit = (stage: ProgressEvent['stage']) => options.onProgress?.({ paradigm: name, generation: n, done, total, stage });
       emit('fit');
-      await model.fit(state.train, signal ? { signal } : {});
+      const trained = await fitGeneration(state.train, n, (p) =>
+        options.onProgress?.({ paradigm: name, generation: n, done, total, stage: 'train', step: p.step, totalSteps: p.totalSteps, loss: p.loss }),
+      );
       const t1 = performance.now();
       emit('evaluate');
       const ev = await model.evaluate(H);
-      const rows = await model.conditional(probes.contexts, { width });
+      const rows = await probeRows();
+      if (tcfg && n === 0) ref = rows as Float64Array;
       const t2 = performance.now();
       throwIfAborted(signal);
       emit('sample');
@@ -276,9 +354,13 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
       });
       const t3 = performance.now();
       emit('metrics');
-      const record = await measure(name, n, state.train, ev, rows, p0, probes, S, D, supportD, threads);
+      const record = await measure(name, n, state.train, ev, rows, ref!, probes, S, D, supportD, threads);
+      if (trained) {
+        record.trainSteps = trained.steps;
+        record.trainLoss = trained.loss;
+      }
       if (tracker) {
-        record.theory = await tracker.step(n, model, state.train, S, threads);
+        record.theory = await tracker.step(n, model as NGramModel, state.train, S, threads);
         if (!(record.theory.residual <= 1e-9)) {
           throw new CollapseError('E_INTERNAL', `internal error: error-accounting residual ${record.theory.residual} > 1e-9 (${name}, generation ${n}); please report it`);
         }
@@ -288,7 +370,7 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
       await mkdir(join(dir, 'state', name), { recursive: true });
       await writeSample(join(dir, 'state', name, `gen-${pad(n)}.bin`), S);
       await mkdir(join(dir, 'samples', name), { recursive: true });
-      await writeFileAtomic(join(dir, 'samples', name, `gen-${pad(n)}.txt`), sampleText(S, corpus, config.keepSamples));
+      await writeFileAtomic(join(dir, 'samples', name, `gen-${pad(n)}.txt`), sampleText(S, decode, config.keepSamples));
       done++;
       await commit(record, {
         paradigm: name,
@@ -306,17 +388,25 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
   };
 
   // Paradigms run concurrently: native work of one overlaps the JS metrics of another. The first
-  // failure stops the others at their next step.
+  // failure stops the others at their next step. Transformer paradigms run one after another:
+  // each training job already uses every thread, and concurrent ones only oversubscribe the cores.
   let firstError: unknown;
-  const results = await Promise.allSettled(
-    config.paradigms.map((p) =>
-      runParadigm(p).catch((err: unknown) => {
-        firstError ??= err;
-        failedEarly = true;
-        throw err;
-      }),
-    ),
-  );
+  const runOne = (p: ParadigmName) =>
+    runParadigm(p).catch((err: unknown) => {
+      firstError ??= err;
+      failedEarly = true;
+      throw err;
+    });
+  let results: PromiseSettledResult<void>[];
+  if (tcfg) {
+    results = [];
+    for (const p of config.paradigms) {
+      if (failedEarly) break;
+      results.push(...(await Promise.allSettled([runOne(p)])));
+    }
+  } else {
+    results = await Promise.allSettled(config.paradigms.map(runOne));
+  }
   await writing;
   if (results.some((r) => r.status === 'rejected')) throw firstError;
 
@@ -379,6 +469,48 @@ async function measure(
   };
 }
 
+interface ModelTokens {
+  D: Corpus;
+  H: Corpus;
+  V: number;
+  bos: number;
+  eos: number;
+  tokenizer: TextTokenizer | undefined;
+}
+
+/** The transformer's token streams (see the call site). */
+function transformerTokens(corpus: LoadedCorpus, t: ResolvedTransformerModel): ModelTokens {
+  if (t.tokenizer === 'word') {
+    return { D: corpus.train, H: corpus.test, V: corpus.vocab.size, bos: corpus.vocab.bos, eos: corpus.vocab.eos, tokenizer: new WordTokenizer(corpus.vocab) };
+  }
+  const bpe = trainByteLevelBpe(countPieces(corpusTexts(corpus.train, corpus.vocab)), { vocabSize: t.vocabSize! });
+  const encode = (c: Corpus): Corpus => {
+    const seqs: Uint32Array[] = [];
+    for (const text of corpusTexts(c, corpus.vocab)) seqs.push(bpe.encode(text));
+    return fromSequences(seqs, REAL);
+  };
+  return { D: encode(corpus.train), H: encode(corpus.test), V: bpe.vocabSize, bos: bpe.bos, eos: bpe.eos, tokenizer: bpe };
+}
+
+/**
+ * The probe contexts as transformer prefixes: each fixed-width row without its BOS left-padding,
+ * after one BOS ([BOS, BOS] → [BOS]; [BOS, a] → [BOS, a]; [a, b] → [BOS, a, b]).
+ */
+function probePrefixes(probes: ProbeSet, bos: number): Uint32Array[] {
+  const w = probes.width;
+  const out: Uint32Array[] = [];
+  for (let r = 0; r < probes.weights.length; r++) {
+    const row = probes.contexts.subarray(r * w, (r + 1) * w);
+    let i = 0;
+    while (i < w && row[i] === bos) i++;
+    const p = new Uint32Array(1 + w - i);
+    p[0] = bos;
+    p.set(row.subarray(i), 1);
+    out.push(p);
+  }
+  return out;
+}
+
 function sortRecords(rs: MetricsRecord[]): MetricsRecord[] {
   return rs.sort((a, b) => (a.paradigm === b.paradigm ? a.generation - b.generation : a.paradigm < b.paradigm ? -1 : 1));
 }
@@ -389,6 +521,9 @@ export const CSV_COLUMNS: (keyof MetricsRecord)[] = [
   'coverage1', 'coverage2', 'coverage3', 'tailRetention', 'unigramEntropy', 'distinctRatio1', 'distinctRatio2',
   'distinctRatio3', 'meanLength', 'repeatedShare',
 ];
+
+/** Transformer columns of metrics.csv (present for model.kind "transformer"). */
+export const TRANSFORMER_CSV_COLUMNS: (keyof MetricsRecord)[] = ['trainSteps', 'trainLoss'];
 
 /** Theory columns of metrics.csv (present when the run has `theory: true`). */
 export const THEORY_CSV_COLUMNS = [
@@ -409,7 +544,7 @@ async function writeRecords(dir: string, records: MetricsRecord[], config: Exper
   const order = new Map(config.paradigms.map((p, i) => [p, i]));
   const sorted = [...records].sort((a, b) => (order.get(a.paradigm)! - order.get(b.paradigm)!) || a.generation - b.generation);
   await writeFileAtomic(join(dir, 'metrics.jsonl'), sorted.map((r) => JSON.stringify(r)).join('\n') + (sorted.length ? '\n' : ''));
-  const cols: string[] = [...CSV_COLUMNS, ...(config.theory ? THEORY_CSV_COLUMNS : [])];
+  const cols: string[] = [...CSV_COLUMNS, ...(config.model.kind === 'transformer' ? TRANSFORMER_CSV_COLUMNS : []), ...(config.theory ? THEORY_CSV_COLUMNS : [])];
   const csv = [cols.join(','), ...sorted.map((r) => cols.map((c) => csvCell(pathGet(r, c))).join(','))].join('\n') + '\n';
   await writeFileAtomic(join(dir, 'metrics.csv'), csv);
 }
@@ -447,10 +582,10 @@ async function readSample(path: string): Promise<TokenCorpus> {
   return { offsets: new Uint32Array(ab, 16, h[2]!), tokens: new Uint32Array(ab, 16 + 4 * h[2]!, h[3]!) };
 }
 
-function sampleText(s: TokenCorpus, corpus: LoadedCorpus, keep: number): string {
+function sampleText(s: TokenCorpus, decode: (ids: Uint32Array) => string, keep: number): string {
   const lines: string[] = [];
   const n = Math.min(keep, s.offsets.length - 1);
-  for (let i = 0; i < n; i++) lines.push(corpus.vocab.decode(s.tokens.subarray(s.offsets[i]!, s.offsets[i + 1]!)).join(' '));
+  for (let i = 0; i < n; i++) lines.push(decode(s.tokens.subarray(s.offsets[i]!, s.offsets[i + 1]!)));
   return lines.join('\n') + (lines.length ? '\n' : '');
 }
 

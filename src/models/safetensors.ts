@@ -372,7 +372,8 @@ export async function writeSafetensors(path: string, tensors: Iterable<NamedTens
     if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw new CollapseError('E_BAD_ARGUMENT', `writeSafetensors: tensor ${JSON.stringify(t.name)} has a bad shape ${JSON.stringify(t.shape)}`);
     }
-    if (!(t.data instanceof Float32Array)) {
+    // Realm-safe (a typed array from the native addon or another vm context fails instanceof).
+    if (!(ArrayBuffer.isView(t.data) && Object.prototype.toString.call(t.data) === '[object Float32Array]')) {
       throw new CollapseError('E_BAD_ARGUMENT', `writeSafetensors: tensor ${JSON.stringify(t.name)} data must be a Float32Array`);
     }
     const size = t.shape.reduce((a, b) => a * b, 1);

@@ -6,10 +6,20 @@
  * Every call that does work runs off the JS thread; calls on one model are queued and run one
  * after another. Results never depend on the thread count.
  */
+import { mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { Vocabulary } from '../corpus/vocabulary.js';
 import { CollapseError, fromNative } from '../errors.js';
 import { loadNative, type NativeTransformer, type NativeTransformerInfo } from '../native.js';
-import type { EvaluateResult, SampleOptions, SampleResult, TokenCorpus } from './types.js';
+import { HfTokenizer } from '../tokenizers/hf.js';
+import type { TextTokenizer } from '../tokenizers/types.js';
+import { WordTokenizer } from '../tokenizers/word.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { CHECKPOINT_FILES, CHECKPOINT_PRODUCER, checkSaveTarget, planTensors } from './gpt-neo-checkpoint.js';
+import { readHfConfig, writeHfConfig } from './hf-config.js';
+import { SafetensorsFile, writeSafetensors } from './safetensors.js';
+import type { EvaluateResult, LanguageModel, SampleOptions, SampleResult, TokenCorpus } from './types.js';
 import { bad, checkCorpus, checkInt, checkNumber, describe, isU32 } from './validate.js';
 
 export type AttentionType = 'global' | 'local';
@@ -35,6 +45,10 @@ export interface TransformerConfigOptions {
   eos?: number;
   /** Threads for every job; default all cores. Results never depend on it. */
   threads?: number;
+  /** Text tokenizer to keep with the model (saved with it); its vocabulary must fit vocabSize. */
+  tokenizer?: TextTokenizer;
+  /** What fit() does (LanguageModel): init from `initSeed` if needed, then train with these. */
+  fit?: TransformerFitOptions;
 }
 
 export interface TransformerPresetOptions {
@@ -45,6 +59,8 @@ export interface TransformerPresetOptions {
   bos?: number;
   eos?: number;
   threads?: number;
+  tokenizer?: TextTokenizer;
+  fit?: TransformerFitOptions;
 }
 
 export type TransformerOptions = TransformerConfigOptions | TransformerPresetOptions;
@@ -101,6 +117,17 @@ export interface TrainOptions {
   seed?: number;
   onProgress?: (p: TrainProgress) => void;
   signal?: AbortSignal;
+}
+
+/** fit()'s stored options: train()'s (but the signal) and the seed of init() when fit() must init. */
+export interface TransformerFitOptions extends Omit<TrainOptions, 'signal'> {
+  /** Seed of init() when the model has no parameters yet (default 0). */
+  initSeed?: number;
+}
+
+export interface LoadTransformerOptions {
+  /** Threads for every job; default all cores. */
+  threads?: number;
 }
 
 export interface TrainResult {
@@ -166,14 +193,19 @@ function aborted(): CollapseError {
   return new CollapseError('E_ABORTED', 'aborted');
 }
 
-export class Transformer {
+export class Transformer implements LanguageModel {
   readonly config: TransformerConfig;
   #native: NativeTransformer;
   #queue: Promise<unknown> = Promise.resolve();
   #initialized = false;
+  #tokenizer: TextTokenizer | undefined;
+  /** fit()'s options (LanguageModel.fit takes only a corpus and a signal). */
+  fitOptions: TransformerFitOptions;
 
   constructor(options: TransformerOptions) {
     this.config = resolve(options);
+    this.fitOptions = { ...(options.fit ?? {}) };
+    if (options.tokenizer !== undefined) this.tokenizer = options.tokenizer;
     const threads = options.threads === undefined ? availableParallelism() : checkInt('threads', options.threads, 1, 1024);
     const c = this.config;
     const { Transformer: Native } = loadNative();
@@ -213,6 +245,25 @@ export class Transformer {
     return this.#native.info();
   }
 
+  /** The text tokenizer kept with the model (saved by save(), restored by load()), if any. */
+  get tokenizer(): TextTokenizer | undefined {
+    return this.#tokenizer;
+  }
+  set tokenizer(t: TextTokenizer | undefined) {
+    if (t !== undefined) {
+      if (typeof t !== 'object' || t === null || typeof t.encode !== 'function' || typeof t.decode !== 'function' || !Number.isInteger(t.vocabSize)) {
+        bad(`tokenizer must be a TextTokenizer (HfTokenizer, WordTokenizer, trainByteLevelBpe), got ${describe(t)}`);
+      }
+      if (t.vocabSize > this.config.vocabSize) bad(`the tokenizer has ${t.vocabSize} ids but the model's vocabulary holds ${this.config.vocabSize}`);
+    }
+    this.#tokenizer = t;
+  }
+
+  /** Whether the model has parameters (init, setParameters or load). */
+  get initialized(): boolean {
+    return this.#initialized;
+  }
+
   /** Runs jobs on this model one after another (a failed job does not block the next). */
   #run<T>(job: () => Promise<T>): Promise<T> {
     const next = this.#queue.then(job, job);
@@ -230,10 +281,15 @@ export class Transformer {
     this.#initialized = true;
   }
 
-  /** LanguageModel.fit: init(seed) then train() with the given (or default) options. */
-  async fit(corpus: TokenCorpus, options: TrainOptions = {}): Promise<void> {
-    await this.init(options.seed ?? 0);
-    await this.train(corpus, options);
+  /**
+   * LanguageModel.fit: init(initSeed) when the model has no parameters yet, then train() with
+   * `fitOptions` overridden by `options`. (For a fresh model per call, construct one, or init().)
+   */
+  async fit(corpus: TokenCorpus, options: TransformerFitOptions & { signal?: AbortSignal } = {}): Promise<void> {
+    const o = { ...this.fitOptions, ...options };
+    if (!this.#initialized) await this.init(o.initSeed ?? 0);
+    const { initSeed: _ignored, ...train } = o;
+    await this.train(corpus, train);
   }
 
   /**
@@ -385,6 +441,130 @@ export class Transformer {
   }
 
   /**
+   * Saves the model in Hugging Face layout into the folder `dir` (created if needed):
+   * config.json (GPT-Neo), model.safetensors (F32, HF names, lm_head tied and not stored) and the
+   * attached tokenizer (tokenizer.json, or vocabulary.json for a word-level one). Every file is
+   * written in a staging folder first and then renamed into place; a folder holding a checkpoint
+   * that collapse-lab did not write is refused (E_BAD_ARGUMENT) and left untouched.
+   */
+  async save(dir: string): Promise<void> {
+    if (typeof dir !== 'string' || dir.length === 0) bad(`save expects a folder path, got ${describe(dir)}`);
+    if (!this.#initialized) throw new CollapseError('E_NOT_FITTED', 'the model has no parameters yet: call init(), fit() or setParameters() before save()');
+    await checkSaveTarget(dir);
+    await mkdir(dir, { recursive: true });
+    const stage = await mkdtemp(join(dir, '.collapse-save-'));
+    try {
+      const tok = this.#tokenizer;
+      const tokKind = tok === undefined ? 'none' : tok instanceof WordTokenizer ? 'word' : tok.kind;
+      const written: string[] = [];
+      await writeSafetensors(join(stage, CHECKPOINT_FILES.weights), await this.parameters(), {
+        metadata: { format: 'pt', producer: CHECKPOINT_PRODUCER, tokenizer: tokKind },
+      });
+      written.push(CHECKPOINT_FILES.weights);
+      await writeHfConfig(join(stage, CHECKPOINT_FILES.config), this.config);
+      written.push(CHECKPOINT_FILES.config);
+      if (tok instanceof WordTokenizer) {
+        await writeFileAtomic(join(stage, CHECKPOINT_FILES.vocabulary), `${JSON.stringify(tok.vocabulary.toJSON())}\n`);
+        written.push(CHECKPOINT_FILES.vocabulary);
+      } else if (tok instanceof HfTokenizer) {
+        await tok.save(join(stage, CHECKPOINT_FILES.tokenizer));
+        written.push(CHECKPOINT_FILES.tokenizer);
+      } else if (tok !== undefined) {
+        bad(`save cannot store a tokenizer of kind ${describe(tok.kind)}: only HfTokenizer (tokenizer.json) and WordTokenizer (vocabulary.json) are saved`);
+      }
+      // Commit: the weights last, so the folder reads as collapse-lab's only once complete.
+      for (const f of [...written.filter((f) => f !== CHECKPOINT_FILES.weights), CHECKPOINT_FILES.weights]) await rename(join(stage, f), join(dir, f));
+      for (const f of [CHECKPOINT_FILES.tokenizer, CHECKPOINT_FILES.vocabulary]) {
+        if (!written.includes(f)) await rm(join(dir, f), { force: true }); // a previous save's tokenizer
+      }
+    } finally {
+      await rm(stage, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * Loads a GPT-Neo checkpoint folder in Hugging Face layout (one collapse-lab saved, or one
+   * downloaded from the hub such as roneneldan/TinyStories-1M): config.json, model.safetensors
+   * and, when present, tokenizer.json or vocabulary.json. Errors: E_BAD_CONFIG for a missing or
+   * invalid config.json; E_BAD_MODEL_FILE for a missing or malformed model.safetensors, missing
+   * tensors, a tensor whose shape the config contradicts (both shapes named), an untied lm_head,
+   * or a corrupt tokenizer.
+   */
+  static async load(dir: string, options: LoadTransformerOptions = {}): Promise<Transformer> {
+    if (typeof dir !== 'string' || dir.length === 0) bad(`load expects a checkpoint folder path, got ${describe(dir)}`);
+    if (typeof options !== 'object' || options === null) bad('load options must be an object');
+    try {
+      if (!(await stat(dir)).isDirectory()) throw new CollapseError('E_BAD_MODEL_FILE', `${dir} is not a checkpoint folder (config.json + model.safetensors)`);
+    } catch (err) {
+      if (err instanceof CollapseError) throw err;
+      throw new CollapseError('E_BAD_MODEL_FILE', `no checkpoint folder at ${dir} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+    const cfgPath = join(dir, CHECKPOINT_FILES.config);
+    const config = await readHfConfig(cfgPath);
+    if (Math.abs(config.layerNormEpsilon - 1e-5) > 1e-12) {
+      throw new CollapseError('E_BAD_CONFIG', `${cfgPath}: "layer_norm_epsilon" is ${config.layerNormEpsilon}; the engine implements 1e-5 only`);
+    }
+    const weightsPath = join(dir, CHECKPOINT_FILES.weights);
+    let file: SafetensorsFile;
+    try {
+      file = await SafetensorsFile.open(weightsPath);
+    } catch (err) {
+      const hasBin = await stat(join(dir, 'pytorch_model.bin')).then(() => true, () => false);
+      if (hasBin && (err as CollapseError).message.includes('cannot open')) {
+        throw new CollapseError(
+          'E_BAD_MODEL_FILE',
+          `${dir} holds pytorch_model.bin but no model.safetensors: collapse-lab reads safetensors only (download the model.safetensors of the same repository, or convert with transformers' save_pretrained(safe_serialization=True))`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+    try {
+      const plan = planTensors(file, config, cfgPath);
+      const model = new Transformer({
+        vocabSize: config.vocabSize,
+        hidden: config.hidden,
+        layers: config.layers,
+        heads: config.heads,
+        window: config.window,
+        contextLength: config.contextLength,
+        intermediate: config.intermediate,
+        attention: config.attention,
+        bos: config.bos,
+        eos: config.eos,
+        ...(options.threads !== undefined ? { threads: options.threads } : {}),
+      });
+      // Tensor by tensor: never more than one tensor besides the engine's copy.
+      let wte: Float32Array | undefined;
+      for (const s of plan.sources) {
+        const data = await file.read(s.file.name);
+        for (let i = 0; i < data.length; i++) {
+          if (!Number.isFinite(data[i]!)) {
+            throw new CollapseError('E_BAD_MODEL_FILE', `${weightsPath}: tensor ${JSON.stringify(s.file.name)} holds a non-finite value (${data[i]}) at index ${i}`);
+          }
+        }
+        if (s.name === 'transformer.wte.weight' && plan.lmHead) wte = data;
+        await model.setParameters([{ name: s.name, data }]);
+      }
+      if (plan.lmHead && wte) {
+        const head = await file.read(plan.lmHead.name);
+        for (let i = 0; i < head.length; i++) {
+          if (head[i] !== wte[i]) {
+            throw new CollapseError(
+              'E_BAD_MODEL_FILE',
+              `${weightsPath}: "lm_head.weight" differs from "transformer.wte.weight" (first at index ${i}: ${head[i]} vs ${wte[i]}); the engine ties lm_head to the token embedding and cannot load an untied head`,
+            );
+          }
+        }
+      }
+      model.tokenizer = await loadTokenizer(dir, file.metadata.tokenizer, config.bos, config.eos, config.vocabSize);
+      return model;
+    } finally {
+      await file.close();
+    }
+  }
+
+  /**
    * For tests and tools: mean cross-entropy of a (batch, length) block of inputs and next-token
    * targets (0xFFFFFFFF = not scored), keeping every gradient in the model (see gradients()).
    */
@@ -424,6 +604,35 @@ export class Transformer {
     checkBlock(inputs, targets, batch, length, this.config.contextLength);
     return this.#run(() => this.#native.loss(inputs, targets, batch, length));
   }
+}
+
+/** The tokenizer of a checkpoint folder: tokenizer.json, else vocabulary.json, else none. */
+async function loadTokenizer(dir: string, kind: string | undefined, bos: number, eos: number, vocabSize: number): Promise<TextTokenizer | undefined> {
+  const tokPath = join(dir, CHECKPOINT_FILES.tokenizer);
+  const vocPath = join(dir, CHECKPOINT_FILES.vocabulary);
+  const has = (p: string) => stat(p).then(() => true, () => false);
+  let tok: TextTokenizer | undefined;
+  if (await has(tokPath)) {
+    // BOS/EOS are the model's (config.json's ids), whatever the tokenizer's own defaults.
+    tok = await HfTokenizer.fromFile(tokPath, { bos, eos, ...(kind === 'bpe' ? { kind: 'bpe' as const } : {}) }).catch((err: unknown) => {
+      if ((err as CollapseError).code === 'E_BAD_ARGUMENT') {
+        throw new CollapseError('E_BAD_MODEL_FILE', `${tokPath} does not fit the model: ${(err as Error).message}`, { cause: err });
+      }
+      throw err;
+    });
+  } else if (await has(vocPath)) {
+    let vocab: Vocabulary;
+    try {
+      vocab = Vocabulary.fromJSON(await readFile(vocPath, 'utf8'));
+    } catch (err) {
+      throw new CollapseError('E_BAD_MODEL_FILE', `${vocPath}: not a collapse-lab vocabulary (${(err as Error).message})`, { cause: err });
+    }
+    tok = new WordTokenizer(vocab);
+  }
+  if (tok && tok.vocabSize > vocabSize) {
+    throw new CollapseError('E_BAD_MODEL_FILE', `${dir}: the tokenizer has ${tok.vocabSize} ids but config.json's vocab_size is ${vocabSize}`);
+  }
+  return tok;
 }
 
 function checkTokens(c: TokenCorpus, V: number): void {

@@ -91,7 +91,7 @@ describe('errors name the bad field', () => {
     ['realFraction: -0.1', { realFraction: -0.1 }, /realFraction/],
     ['model.order: 0', { model: { order: 0 } }, /model\.order/],
     ['model.order: 13', { model: { order: 13 } }, /model\.order/],
-    ['model.kind: transformer', { model: { kind: 'transformer' } }, /model\.kind/],
+    ['model.kind: lstm', { model: { kind: 'lstm' } }, /model\.kind/],
     ['model.smoothing: witten-bell', { model: { smoothing: 'witten-bell' } }, /model\.smoothing/],
     ['model.k: 0', { model: { k: 0 } }, /model\.k/],
     ['model.k: Infinity', { model: { k: Infinity } }, /model\.k/],
