@@ -128,7 +128,7 @@ void Model::conditional(const uint32_t* flat, const uint32_t* starts, size_t n, 
 
 struct Model::DecodeState {
   int slots = 0, maxLen = 0;
-  std::vector<float> kv;  // (slots, L, 2, maxLen, C)
+  std::vector<float> kv;  // (slots, L, 2, C, maxLen): keys and values transposed, per head contiguous along positions
   std::vector<float> x, ln, qkv, att, fch, mean, rstd;
   float* k(int slot, size_t l, size_t L, size_t C) { return kv.data() + ((static_cast<size_t>(slot) * L + l) * 2) * maxLen * C; }
   float* v(int slot, size_t l, size_t L, size_t C) { return k(slot, l, L, C) + static_cast<size_t>(maxLen) * C; }
@@ -152,12 +152,16 @@ void Model::decodeStep(DecodeState& st, const uint32_t* tokens, const int* slots
     for (int r = 0; r < n; ++r) {
       float* kc = st.k(slots[r], l, L_, C_);
       float* vc = st.v(slots[r], l, L_, C_);
-      std::memcpy(kc + static_cast<size_t>(pos[r]) * C_, st.qkv.data() + r * 3 * C_ + C_, sizeof(float) * C_);
-      std::memcpy(vc + static_cast<size_t>(pos[r]) * C_, st.qkv.data() + r * 3 * C_ + 2 * C_, sizeof(float) * C_);
+      const float* kn = st.qkv.data() + r * 3 * C_ + C_;
+      const float* vn = st.qkv.data() + r * 3 * C_ + 2 * C_;
+      for (size_t c = 0; c < C_; ++c) {
+        kc[c * st.maxLen + pos[r]] = kn[c];
+        vc[c * st.maxLen + pos[r]] = vn[c];
+      }
       kp[r] = kc;
       vp[r] = vc;
     }
-    k::attentionDecode(th, st.att.data(), st.qkv.data(), kp.data(), vp.data(), pos, n, C, H, cfg_.local[l] ? static_cast<int>(cfg_.window) : 0);
+    k::attentionDecode(th, st.att.data(), st.qkv.data(), kp.data(), vp.data(), static_cast<size_t>(st.maxLen), pos, n, C, H, cfg_.local[l] ? static_cast<int>(cfg_.window) : 0);
     // x += out_proj(att): init with x + bias, accumulate the product (in place over a copy).
     std::memcpy(st.ln.data(), x, sizeof(float) * n * C_);
     for (int r = 0; r < n; ++r)
@@ -179,18 +183,14 @@ namespace {
 // Draws one id from softmax(z / temperature) restricted by top-k then top-p (Hugging Face's
 // order; ties by id), with one uniform r. z (V) is overwritten.
 uint32_t drawToken(float* z, size_t V, double r, const SampleRequest& req, std::vector<uint32_t>& ids) {
-  double m = -INFINITY;
-  for (size_t v = 0; v < V; ++v) m = std::max(m, static_cast<double>(z[v]));
-  const double invT = 1.0 / req.temperature;
+  const float m = k::maxRow(z, V);
   const bool plain = req.topK == 0 && !(req.topP < 1.0);
-  // Unnormalised weights q(v) = exp((z_v - max) / T), in double.
-  thread_local std::vector<double> q;
+  // Unnormalised weights q(v) = exp((z_v - max) / T): float, vectorised; sums in double.
+  thread_local std::vector<float> q;
   q.resize(V);
+  k::expShiftRow(q.data(), z, V, m, static_cast<float>(1.0 / req.temperature));
   double total = 0;
-  for (size_t v = 0; v < V; ++v) {
-    q[v] = std::exp((static_cast<double>(z[v]) - m) * invT);
-    total += q[v];
-  }
+  for (size_t v = 0; v < V; ++v) total += q[v];
   if (plain) {
     const double target = r * total;
     double cum = 0;
@@ -212,7 +212,34 @@ uint32_t drawToken(float* z, size_t V, double r, const SampleRequest& req, std::
     std::nth_element(ids.begin(), ids.begin() + keep - 1, ids.end(), better);
     std::sort(ids.begin(), ids.begin() + keep, better);
   } else if (req.topP < 1.0) {
-    std::sort(ids.begin(), ids.end(), better);
+    // Only the head of the descending order is needed: sort the best 64, 256, … ids (the same
+    // elements in the same order as a full sort: `better` is a strict total order) until their
+    // mass reaches topP of the total.
+    const double need = req.topP * total;
+    for (size_t head = std::min<size_t>(V, 64);; head = std::min(V, head * 4)) {
+      std::partial_sort(ids.begin(), ids.begin() + head, ids.end(), better);
+      double cum = 0;
+      for (size_t i = 0; i < head; ++i) cum += q[ids[i]];
+      if (cum >= need || head == V) {
+        keep = head;
+        break;
+      }
+    }
+    // The smallest prefix whose mass reaches topP of the total mass, then a draw within it.
+    double cum = 0;
+    size_t i = 0;
+    while (i < keep) {
+      cum += q[ids[i++]];
+      if (cum >= need) break;
+    }
+    keep = std::max<size_t>(1, i);
+    const double target = r * cum;
+    double c2 = 0;
+    for (size_t j = 0; j < keep; ++j) {
+      c2 += q[ids[j]];
+      if (c2 > target) return ids[j];
+    }
+    return ids[keep - 1];
   }
   double kept = 0;
   for (size_t i = 0; i < keep; ++i) kept += q[ids[i]];

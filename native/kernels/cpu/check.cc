@@ -128,8 +128,9 @@ CheckResult checkKernel(const char* kernel, const int* dims, int ndims, uint64_t
       pos[r] = static_cast<int>(g.next() % T);
     }
     std::vector<float> o1(static_cast<size_t>(n) * C), o2(o1.size());
-    attentionDecode(threads, o1.data(), qkv.data(), kp.data(), vp.data(), pos.data(), n, C, H, window);
-    attentionDecodeNaive(o2.data(), qkv.data(), kp.data(), vp.data(), pos.data(), n, C, H, window);
+    // caches (C, T): transposed, ld = T
+    attentionDecode(threads, o1.data(), qkv.data(), kp.data(), vp.data(), static_cast<size_t>(T), pos.data(), n, C, H, window);
+    attentionDecodeNaive(o2.data(), qkv.data(), kp.data(), vp.data(), static_cast<size_t>(T), pos.data(), n, C, H, window);
     compare(r, o1, o2);
   } else if (k == "cross_entropy" || k == "softmax") {
     const int N = dim(dims, ndims, 0, kernel), V = dim(dims, ndims, 1, kernel);

@@ -78,11 +78,13 @@ void attentionBackwardNaive(float* dqkv, const float* dout, const float* qkv, co
                             int H, int window);
 
 // One decoding step with a KV cache: row r's query is qkv[r*3C + h*hd ..] and its keys/values
-// are rows 0..pos[r] of kcache[r] / vcache[r], each (maxLen, C). out (n, C).
-void attentionDecode(int threads, float* out, const float* qkv, const float* const* kcache, const float* const* vcache, const int* pos, int n,
-                     int C, int H, int window);
-void attentionDecodeNaive(float* out, const float* qkv, const float* const* kcache, const float* const* vcache, const int* pos, int n, int C,
-                          int H, int window);
+// are positions 0..pos[r] of kcache[r] / vcache[r], each stored transposed, (C, ld): the key of
+// position j, channel c (= h*hd + e) is kcache[r][c*ld + j], so each head's keys and values are
+// contiguous along positions and the step vectorises over them. out (n, C).
+void attentionDecode(int threads, float* out, const float* qkv, const float* const* kcache, const float* const* vcache, size_t ld, const int* pos,
+                     int n, int C, int H, int window);
+void attentionDecodeNaive(float* out, const float* qkv, const float* const* kcache, const float* const* vcache, size_t ld, const int* pos, int n,
+                          int C, int H, int window);
 
 // --- fused softmax + cross-entropy ----------------------------------------------------------------
 // For each row r of logits (N,V): losses[r] = logsumexp(row) - row[target]; when dscale != 0 the
@@ -91,6 +93,11 @@ void attentionDecodeNaive(float* out, const float* qkv, const float* const* kcac
 constexpr uint32_t kIgnore = 0xFFFFFFFFu;
 void crossEntropy(int threads, float* logits, float* losses, const uint32_t* targets, int N, int V, float dscale);
 void crossEntropyNaive(float* logits, float* losses, const uint32_t* targets, int N, int V, float dscale);
+
+// out[i] = exp((z[i] - m) * scale) for i < n (float, vectorised; ~2 ulp): the sampler's weights.
+void expShiftRow(float* out, const float* z, size_t n, float m, float scale);
+// max of z[0..n).
+float maxRow(const float* z, size_t n);
 
 // Row softmax in place (N,V), for conditional(): p = exp(z - max) / Σ.
 void softmaxRows(int threads, float* x, int N, int V);

@@ -1,4 +1,4 @@
-// Blocked matmul (GotoBLAS/BLIS structure): C is cut into NC-column panels and the inner
+// Blocked matmul (GotoBLAS/BLIS structure): all of op(B) is packed once into NR-wide slivers; C is cut into (row block × column group) tiles and the inner
 // dimension into KC-deep slices; each slice of op(B) is packed into NR-wide slivers (zero-padded),
 // each MC-row block of op(A) into MR-tall slivers, and an MR×NR register-blocked micro-kernel
 // (AVX2/FMA: 6×16 in 12 ymm accumulators; portable: the same loop in plain C++) adds their product
@@ -27,7 +27,7 @@ namespace cl::kernels {
 namespace {
 
 constexpr int MR = 6, NR = 16;
-constexpr int KC = 256, MC = 96, NC = 1024;
+constexpr int KC = 256, MC = 96;
 
 std::atomic<int> gIsa{0};
 
@@ -50,19 +50,26 @@ Buffer allocate(size_t n) {
   return Buffer(static_cast<float*>(p));
 }
 
-// Packs op(B)[k0..k0+kc, j0..j0+nc) sliver s (columns j0+s*NR ..) as kc rows of NR floats.
-void packBSliver(float* dst, const float* B, size_t rsB, size_t csB, int k0, int kc, int j0, int nc, int s) {
-  const int jb = j0 + s * NR;
-  const int w = std::min(NR, j0 + nc - jb);
-  for (int k = 0; k < kc; ++k) {
-    const float* src = B + static_cast<size_t>(k0 + k) * rsB + static_cast<size_t>(jb) * csB;
-    float* d = dst + static_cast<size_t>(k) * NR;
-    if (csB == 1) {
+// Packs all of op(B) column sliver s (columns s*NR .. s*NR+NR, zero-padded) as K rows of NR floats:
+// the KC slice starting at k0 is then the contiguous block dst + k0*NR.
+void packBSliver(float* dst, const float* B, size_t rsB, size_t csB, int K, int N, int s) {
+  const int jb = s * NR;
+  const int w = std::min(NR, N - jb);
+  if (csB == 1) {
+    for (int k = 0; k < K; ++k) {
+      const float* src = B + static_cast<size_t>(k) * rsB + jb;
+      float* d = dst + static_cast<size_t>(k) * NR;
       std::memcpy(d, src, sizeof(float) * w);
-    } else {
-      for (int j = 0; j < w; ++j) d[j] = src[static_cast<size_t>(j) * csB];
+      for (int j = w; j < NR; ++j) d[j] = 0.0f;
     }
-    for (int j = w; j < NR; ++j) d[j] = 0.0f;
+  } else {
+    // Column j of op(B) is read along k (contiguous when rsB == 1, the transposed-weight case).
+    for (int j = 0; j < w; ++j) {
+      const float* src = B + static_cast<size_t>(jb + j) * csB;
+      for (int k = 0; k < K; ++k) dst[static_cast<size_t>(k) * NR + j] = src[static_cast<size_t>(k) * rsB];
+    }
+    for (int j = w; j < NR; ++j)
+      for (int k = 0; k < K; ++k) dst[static_cast<size_t>(k) * NR + j] = 0.0f;
   }
 }
 
@@ -87,8 +94,13 @@ void packA(float* dst, const float* A, size_t rsA, size_t csA, int i0, int mc, i
   }
 }
 
-// c (MR×NR, row stride ldc) += a-sliver · b-sliver over kc.
-void microGeneric(int kc, const float* a, const float* b, float* c, size_t ldc) {
+// Store modes of a micro-kernel's MR×NR result acc: kAdd: c += acc; kBias: c = bias[j] + acc;
+// kSet: c = acc. The first KC slice of a product uses kBias/kSet (so C is never initialised in a
+// separate pass), later slices kAdd: C = (init + slice0) + slice1 + … as before.
+enum Mode : int { kAdd = 0, kBias = 1, kSet = 2 };
+
+// c (MR×NR, row stride ldc) (+)= a-sliver · b-sliver over kc.
+void microGeneric(int kc, const float* a, const float* b, float* c, size_t ldc, int mode, const float* bias) {
   float acc[MR][NR] = {};
   for (int k = 0; k < kc; ++k) {
     for (int i = 0; i < MR; ++i) {
@@ -97,11 +109,11 @@ void microGeneric(int kc, const float* a, const float* b, float* c, size_t ldc) 
     }
   }
   for (int i = 0; i < MR; ++i)
-    for (int j = 0; j < NR; ++j) c[i * ldc + j] += acc[i][j];
+    for (int j = 0; j < NR; ++j) c[i * ldc + j] = mode == kAdd ? c[i * ldc + j] + acc[i][j] : mode == kBias ? bias[j] + acc[i][j] : acc[i][j];
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx2,fma"))) void microAvx2(int kc, const float* a, const float* b, float* c, size_t ldc) {
+__attribute__((target("avx2,fma"))) void microAvx2(int kc, const float* a, const float* b, float* c, size_t ldc, int mode, const float* bias) {
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
   __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
@@ -128,9 +140,20 @@ __attribute__((target("avx2,fma"))) void microAvx2(int kc, const float* a, const
     a += MR;
     b += NR;
   }
-#define CL_ADD_ROW(r, lo, hi)                                                   \
-  _mm256_storeu_ps(c + r * ldc, _mm256_add_ps(_mm256_loadu_ps(c + r * ldc), lo)); \
-  _mm256_storeu_ps(c + r * ldc + 8, _mm256_add_ps(_mm256_loadu_ps(c + r * ldc + 8), hi));
+  __m256 i0 = _mm256_setzero_ps(), i1 = _mm256_setzero_ps();
+  if (mode == kSet) {
+    i0 = i1 = _mm256_setzero_ps();
+  } else if (mode == kBias) {
+    i0 = _mm256_loadu_ps(bias);
+    i1 = _mm256_loadu_ps(bias + 8);
+  }
+#define CL_ADD_ROW(r, lo, hi)                                                                       \
+  if (mode == kAdd) {                                                                               \
+    i0 = _mm256_loadu_ps(c + r * ldc);                                                              \
+    i1 = _mm256_loadu_ps(c + r * ldc + 8);                                                          \
+  }                                                                                                 \
+  _mm256_storeu_ps(c + r * ldc, mode == kSet ? lo : _mm256_add_ps(i0, lo));                         \
+  _mm256_storeu_ps(c + r * ldc + 8, mode == kSet ? hi : _mm256_add_ps(i1, hi));
   CL_ADD_ROW(0, c00, c01)
   CL_ADD_ROW(1, c10, c11)
   CL_ADD_ROW(2, c20, c21)
@@ -141,7 +164,7 @@ __attribute__((target("avx2,fma"))) void microAvx2(int kc, const float* a, const
 }
 #endif
 
-using Micro = void (*)(int, const float*, const float*, float*, size_t);
+using Micro = void (*)(int, const float*, const float*, float*, size_t, int, const float*);
 
 Micro micro() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -151,12 +174,17 @@ Micro micro() {
 }
 
 thread_local Buffer tlsA, tlsB;
+thread_local size_t tlsBSize = 0;
 float* threadPackA() {
   if (!tlsA) tlsA = allocate(static_cast<size_t>(MC) * KC);
   return tlsA.get();
 }
-float* threadPackB() {
-  if (!tlsB) tlsB = allocate(static_cast<size_t>(KC) * NC);
+// The calling thread's buffer for all of packed op(B) (workers only read it).
+float* callerPackB(size_t n) {
+  if (tlsBSize < n) {
+    tlsB = allocate(n);
+    tlsBSize = n;
+  }
   return tlsB.get();
 }
 
@@ -168,59 +196,70 @@ bool usingAvx2() { return gIsa.load(std::memory_order_relaxed) == 0 && cpuHasAvx
 void gemm(int threads, int M, int N, int K, const float* A, size_t rsA, size_t csA, const float* B, size_t rsB, size_t csB, float* C,
           const float* bias, bool accumulate) {
   if (M <= 0 || N <= 0) return;
-  if (!accumulate) {
-    for (int i = 0; i < M; ++i) {
-      float* c = C + static_cast<size_t>(i) * N;
-      if (bias)
-        std::memcpy(c, bias, sizeof(float) * N);
-      else
-        std::memset(c, 0, sizeof(float) * N);
-    }
+  if (K <= 0) {
+    if (!accumulate)
+      for (int i = 0; i < M; ++i) {
+        float* c = C + static_cast<size_t>(i) * N;
+        if (bias)
+          std::memcpy(c, bias, sizeof(float) * N);
+        else
+          std::memset(c, 0, sizeof(float) * N);
+      }
+    return;
   }
-  if (K <= 0) return;
   const Micro kernel = micro();
-  float* bp = threadPackB();
+  const int firstMode = accumulate ? kAdd : bias ? kBias : kSet;
+  // 1. Pack all of op(B), sliver by sliver (one barrier).
+  const int slivers = (N + NR - 1) / NR;
+  const size_t sliverSize = static_cast<size_t>(K) * NR;
+  float* bp = callerPackB(static_cast<size_t>(slivers) * sliverSize);
+  parallelRun(threads, static_cast<size_t>((slivers + 1) / 2), [&](size_t t) {
+    const int s1 = std::min<int>(slivers, static_cast<int>(t) * 2 + 2);
+    for (int s = static_cast<int>(t) * 2; s < s1; ++s) packBSliver(bp + static_cast<size_t>(s) * sliverSize, B, rsB, csB, K, N, s);
+  });
+  // 2. Tiles of (row block) × (column group), each run through all KC slices by one task: no
+  // barrier per slice. Row blocks are MR multiples of about equal size (at most MC); column groups
+  // are narrowed when there are too few tiles to keep the threads busy. The blocking depends on the
+  // shape only; each C element gets init + slice 0 + slice 1 + … from the same micro-kernel whatever
+  // the blocking or the threads, so the bits never change.
   const int rowBlocks = (M + MC - 1) / MC;
-  for (int j0 = 0; j0 < N; j0 += NC) {
-    const int nc = std::min(NC, N - j0);
-    const int slivers = (nc + NR - 1) / NR;
-    // Column groups: split the panel when there are too few row blocks to keep threads busy.
-    const int groupSlivers = rowBlocks >= 2 * threads ? slivers : std::max(1, std::min(slivers, 4));
-    const int groups = (slivers + groupSlivers - 1) / groupSlivers;
+  const int rowsPer = ((M + rowBlocks - 1) / rowBlocks + MR - 1) / MR * MR;
+  int groupSlivers = std::min(slivers, 256 / NR);
+  while (groupSlivers > 4 && static_cast<long>(rowBlocks) * ((slivers + groupSlivers - 1) / groupSlivers) < 8) groupSlivers /= 2;
+  const int groups = (slivers + groupSlivers - 1) / groupSlivers;
+  parallelRun(threads, static_cast<size_t>(rowBlocks) * groups, [&](size_t t) {
+    const int rb = static_cast<int>(t / groups), g = static_cast<int>(t % groups);
+    const int i0 = rb * rowsPer, mc = std::min(rowsPer, M - i0);
+    if (mc <= 0) return;
+    float* ap = threadPackA();
+    alignas(64) float tile[MR * NR];
+    const int s0 = g * groupSlivers, s1 = std::min(slivers, s0 + groupSlivers);
     for (int k0 = 0; k0 < K; k0 += KC) {
       const int kc = std::min(KC, K - k0);
-      const size_t packTasks = static_cast<size_t>((slivers + 3) / 4);
-      parallelRun(threads, packTasks, [&](size_t t) {
-        const int s1 = std::min<int>(slivers, static_cast<int>(t) * 4 + 4);
-        for (int s = static_cast<int>(t) * 4; s < s1; ++s) packBSliver(bp + static_cast<size_t>(s) * kc * NR, B, rsB, csB, k0, kc, j0, nc, s);
-      });
-      parallelRun(threads, static_cast<size_t>(rowBlocks) * groups, [&](size_t t) {
-        const int rb = static_cast<int>(t / groups), g = static_cast<int>(t % groups);
-        const int i0 = rb * MC, mc = std::min(MC, M - i0);
-        float* ap = threadPackA();
-        packA(ap, A, rsA, csA, i0, mc, k0, kc);
-        alignas(64) float tile[MR * NR];
-        const int s0 = g * groupSlivers, s1 = std::min(slivers, s0 + groupSlivers);
-        for (int s = s0; s < s1; ++s) {
-          const int jb = j0 + s * NR, w = std::min(NR, N - jb);
-          const float* b = bp + static_cast<size_t>(s) * kc * NR;
-          for (int r = 0; r * MR < mc; ++r) {
-            const int ib = i0 + r * MR, h = std::min(MR, M - ib);
-            const float* a = ap + static_cast<size_t>(r) * MR * kc;
-            float* c = C + static_cast<size_t>(ib) * N + jb;
-            if (h == MR && w == NR) {
-              kernel(kc, a, b, c, static_cast<size_t>(N));
-            } else {
-              std::memset(tile, 0, sizeof(tile));
-              kernel(kc, a, b, tile, NR);
-              for (int i = 0; i < h; ++i)
-                for (int j = 0; j < w; ++j) c[static_cast<size_t>(i) * N + j] += tile[i * NR + j];
-            }
+      const int mode = k0 == 0 ? firstMode : kAdd;
+      packA(ap, A, rsA, csA, i0, mc, k0, kc);
+      for (int s = s0; s < s1; ++s) {
+        const int jb = s * NR, w = std::min(NR, N - jb);
+        const float* b = bp + static_cast<size_t>(s) * sliverSize + static_cast<size_t>(k0) * NR;
+        const float* bj = bias ? bias + jb : nullptr;
+        for (int r = 0; r * MR < mc; ++r) {
+          const int ib = i0 + r * MR, h = std::min(MR, M - ib);
+          const float* a = ap + static_cast<size_t>(r) * MR * kc;
+          float* c = C + static_cast<size_t>(ib) * N + jb;
+          if (h == MR && w == NR) {
+            kernel(kc, a, b, c, static_cast<size_t>(N), mode, bj);
+          } else {
+            kernel(kc, a, b, tile, NR, kSet, nullptr);
+            for (int i = 0; i < h; ++i)
+              for (int j = 0; j < w; ++j) {
+                float& x = c[static_cast<size_t>(i) * N + j];
+                x = mode == kAdd ? x + tile[i * NR + j] : mode == kBias ? bj[j] + tile[i * NR + j] : tile[i * NR + j];
+              }
           }
         }
-      });
+      }
     }
-  }
+  });
 }
 
 void gemmNaive(int M, int N, int K, const float* A, size_t rsA, size_t csA, const float* B, size_t rsB, size_t csB, float* C,

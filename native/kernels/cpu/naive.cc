@@ -161,7 +161,7 @@ void attentionBackwardNaive(float* dqkv, const float* dout, const float* qkv, co
   for (size_t i = 0; i < grad.size(); ++i) dqkv[i] = static_cast<float>(grad[i]);
 }
 
-void attentionDecodeNaive(float* out, const float* qkv, const float* const* kcache, const float* const* vcache, const int* pos, int n, int C,
+void attentionDecodeNaive(float* out, const float* qkv, const float* const* kcache, const float* const* vcache, size_t ld, const int* pos, int n, int C,
                           int H, int window) {
   const int hd = C / H;
   for (int r = 0; r < n; ++r)
@@ -173,7 +173,7 @@ void attentionDecodeNaive(float* out, const float* qkv, const float* const* kcac
       for (int j = 0; j <= i; ++j) {
         if (!visible(i, j, window)) continue;
         double d = 0;
-        for (int e = 0; e < hd; ++e) d += static_cast<double>(q[e]) * kcache[r][static_cast<size_t>(j) * C + h * hd + e];
+        for (int e = 0; e < hd; ++e) d += static_cast<double>(q[e]) * kcache[r][static_cast<size_t>(h * hd + e) * ld + j];
         s[j] = d;
         m = std::max(m, d);
       }
@@ -183,7 +183,7 @@ void attentionDecodeNaive(float* out, const float* qkv, const float* const* kcac
       for (int e = 0; e < hd; ++e) {
         double o = 0;
         for (int j = 0; j <= i; ++j)
-          if (visible(i, j, window)) o += std::exp(s[j] - m) / sum * vcache[r][static_cast<size_t>(j) * C + h * hd + e];
+          if (visible(i, j, window)) o += std::exp(s[j] - m) / sum * vcache[r][static_cast<size_t>(h * hd + e) * ld + j];
         out[static_cast<size_t>(r) * C + h * hd + e] = static_cast<float>(o);
       }
     }

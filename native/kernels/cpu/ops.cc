@@ -79,6 +79,188 @@ CL_INLINE float max8(const float* x, int n) {
   return m;
 }
 
+// --- row helpers, portable (A = false) and AVX2/FMA (A = true) -------------------------------------
+// The AVX2 ones use explicit intrinsics (GCC does not vectorise expApprox's loops by itself): 8
+// lanes, combined in combine8's order, so a result depends only on the data, never on threads.
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CL_HAVE_X86 1
+CL_AVX2 inline __m256 exp256(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+  const __m256 t = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(12582912.0f));
+  const __m256 n = _mm256_sub_ps(t, _mm256_set1_ps(12582912.0f));
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  const __m256 y = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+CL_AVX2 inline float hsum256(__m256 v) {
+  alignas(32) float a[8];
+  _mm256_store_ps(a, v);
+  return combine8(a);
+}
+CL_AVX2 inline float hmax256(__m256 v) {
+  alignas(32) float a[8];
+  _mm256_store_ps(a, v);
+  float m = a[0];
+  for (int l = 1; l < 8; ++l) m = m > a[l] ? m : a[l];
+  return m;
+}
+// Lanes j >= n of the last partial vector: a mask of the first n lanes.
+CL_AVX2 inline __m256i tailMask(int n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+CL_AVX2 float vmaxAvx(const float* x, int n) {
+  __m256 m = _mm256_set1_ps(-INFINITY);
+  int j = 0;
+  for (; j + 8 <= n; j += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + j));
+  float r = hmax256(m);
+  for (; j < n; ++j) r = r > x[j] ? r : x[j];
+  return r;
+}
+// s[j] = exp(s[j] - m) (when store), returns Σ.
+template <bool kStore>
+CL_AVX2 float vexpSubSumAvx(float* s, int n, float m) {
+  const __m256 vm = _mm256_set1_ps(m);
+  __m256 acc = _mm256_setzero_ps();
+  int j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(s + j), vm));
+    if (kStore) _mm256_storeu_ps(s + j, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  if (j < n) {
+    const __m256i mk = tailMask(n - j);
+    const __m256 e = _mm256_and_ps(exp256(_mm256_sub_ps(_mm256_maskload_ps(s + j, mk), vm)), _mm256_castsi256_ps(mk));
+    if (kStore) _mm256_maskstore_ps(s + j, mk, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  return hsum256(acc);
+}
+CL_AVX2 void vscaleAvx(float* s, int n, float k) {
+  const __m256 vk = _mm256_set1_ps(k);
+  int j = 0;
+  for (; j + 8 <= n; j += 8) _mm256_storeu_ps(s + j, _mm256_mul_ps(_mm256_loadu_ps(s + j), vk));
+  for (; j < n; ++j) s[j] *= k;
+}
+CL_AVX2 float vdotAvx(const float* x, const float* y, int n) {
+  __m256 acc = _mm256_setzero_ps();
+  int j = 0;
+  for (; j + 8 <= n; j += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + j), _mm256_loadu_ps(y + j), acc);
+  if (j < n) {
+    const __m256i mk = tailMask(n - j);
+    acc = _mm256_fmadd_ps(_mm256_maskload_ps(x + j, mk), _mm256_maskload_ps(y + j, mk), acc);
+  }
+  return hsum256(acc);
+}
+// Attention backward row: p[j] = exp(p[j] - l); dp[j] = p[j] * (dp[j] - D).
+CL_AVX2 void vsoftmaxGradAvx(float* p, float* dp, int n, float l, float D) {
+  const __m256 vl = _mm256_set1_ps(l), vD = _mm256_set1_ps(D);
+  int j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(p + j), vl));
+    _mm256_storeu_ps(p + j, e);
+    _mm256_storeu_ps(dp + j, _mm256_mul_ps(e, _mm256_sub_ps(_mm256_loadu_ps(dp + j), vD)));
+  }
+  for (; j < n; ++j) {
+    p[j] = expApprox(p[j] - l);
+    dp[j] = p[j] * (dp[j] - D);
+  }
+}
+// s[j] = Σ_d q[d] · kt[d*ld + j] for j < n: all hd products of a position in one register.
+CL_AVX2 void vscoresAvx(float* s, const float* q, const float* kt, size_t ld, int hd, int n) {
+  int j = 0;
+  for (; j + 16 <= n; j += 16) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    for (int d = 0; d < hd; ++d) {
+      const __m256 qd = _mm256_broadcast_ss(q + d);
+      a0 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(kt + d * ld + j), a0);
+      a1 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(kt + d * ld + j + 8), a1);
+    }
+    _mm256_storeu_ps(s + j, a0);
+    _mm256_storeu_ps(s + j + 8, a1);
+  }
+  for (; j < n; j += 8) {
+    const __m256i mk = tailMask(n - j);
+    __m256 a0 = _mm256_setzero_ps();
+    for (int d = 0; d < hd; ++d) a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(q + d), _mm256_maskload_ps(kt + d * ld + j, mk), a0);
+    _mm256_maskstore_ps(s + j, mk, a0);
+  }
+}
+#endif
+
+template <bool A>
+CL_INLINE void vscores(float* s, const float* q, const float* kt, size_t ld, int hd, int n) {
+#ifdef CL_HAVE_X86
+  if (A) return vscoresAvx(s, q, kt, ld, hd, n);
+#endif
+  for (int j = 0; j < n; ++j) s[j] = 0.0f;
+  for (int d = 0; d < hd; ++d) {
+    const float qd = q[d];
+    const float* kr = kt + d * ld;
+    for (int j = 0; j < n; ++j) s[j] += qd * kr[j];
+  }
+}
+
+template <bool A>
+CL_INLINE float vmax(const float* x, int n) {
+#ifdef CL_HAVE_X86
+  if (A) return vmaxAvx(x, n);
+#endif
+  return max8(x, n);
+}
+template <bool A, bool kStore = true>
+CL_INLINE float vexpSubSum(float* s, int n, float m) {
+#ifdef CL_HAVE_X86
+  if (A) return vexpSubSumAvx<kStore>(s, n, m);
+#endif
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int l = 0; l < 8; ++l) {
+      const float e = expApprox(s[j + l] - m);
+      if (kStore) s[j + l] = e;
+      acc[l] += e;
+    }
+  for (int l = 0; j < n; ++j, ++l) {
+    const float e = expApprox(s[j] - m);
+    if (kStore) s[j] = e;
+    acc[l] += e;
+  }
+  return combine8(acc);
+}
+template <bool A>
+CL_INLINE void vscale(float* s, int n, float k) {
+#ifdef CL_HAVE_X86
+  if (A) return vscaleAvx(s, n, k);
+#endif
+  for (int j = 0; j < n; ++j) s[j] *= k;
+}
+template <bool A>
+CL_INLINE float vdot(const float* x, const float* y, int n) {
+#ifdef CL_HAVE_X86
+  if (A) return vdotAvx(x, y, n);
+#endif
+  return dot8(x, y, n);
+}
+template <bool A>
+CL_INLINE void vsoftmaxGrad(float* p, float* dp, int n, float l, float D) {
+#ifdef CL_HAVE_X86
+  if (A) return vsoftmaxGradAvx(p, dp, n, l, D);
+#endif
+  for (int j = 0; j < n; ++j) {
+    p[j] = expApprox(p[j] - l);
+    dp[j] = p[j] * (dp[j] - D);
+  }
+}
+
 // --- layernorm -----------------------------------------------------------------------------------
 CL_INLINE void lnForwardRows(float* out, float* mean, float* rstd, const float* inp, const float* w, const float* b, int r0, int r1, int C) {
   for (int r = r0; r < r1; ++r) {
@@ -189,7 +371,26 @@ CL_INLINE void geluFwd(float* out, const float* x, size_t n) {
     out[i] = 0.5f * v * (1.0f + th);
   }
 }
+#ifdef CL_HAVE_X86
+// tanh(u) = 1 - 2 / (1 + exp(2u)), as the portable body, vectorised.
+CL_AVX2 inline __m256 tanhGelu(__m256 v) {
+  const __m256 v3 = _mm256_mul_ps(_mm256_mul_ps(v, v), v);
+  const __m256 u = _mm256_mul_ps(_mm256_set1_ps(kGeluC), _mm256_fmadd_ps(_mm256_set1_ps(0.044715f), v3, v));
+  const __m256 e = exp256(_mm256_add_ps(u, u));
+  return _mm256_sub_ps(_mm256_set1_ps(1.0f), _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), e)));
+}
+CL_AVX2 void geluFwdAvx2(float* out, const float* x, size_t n) {
+  size_t i = 0;
+  const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, tanhGelu(v))));
+  }
+  geluFwd(out + i, x + i, n - i);
+}
+#else
 CL_AVX2 void geluFwdAvx2(float* out, const float* x, size_t n) { geluFwd(out, x, n); }
+#endif
 void geluFwdGeneric(float* out, const float* x, size_t n) { geluFwd(out, x, n); }
 
 CL_INLINE void geluBwd(float* d, const float* x, const float* g, size_t n) {
@@ -201,10 +402,28 @@ CL_INLINE void geluBwd(float* d, const float* x, const float* g, size_t n) {
     d[i] = (0.5f * (1.0f + th) + 0.5f * v * (1.0f - th * th) * du) * g[i];
   }
 }
+#ifdef CL_HAVE_X86
+CL_AVX2 void geluBwdAvx2(float* d, const float* x, const float* g, size_t n) {
+  size_t i = 0;
+  const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+  const __m256 c = _mm256_set1_ps(kGeluC), c3 = _mm256_set1_ps(kGeluC * 3.0f * 0.044715f);
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    const __m256 th = tanhGelu(v);
+    const __m256 du = _mm256_fmadd_ps(c3, _mm256_mul_ps(v, v), c);
+    const __m256 a = _mm256_mul_ps(half, _mm256_add_ps(one, th));
+    const __m256 b = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_fnmadd_ps(th, th, one)), du);
+    _mm256_storeu_ps(d + i, _mm256_mul_ps(_mm256_add_ps(a, b), _mm256_loadu_ps(g + i)));
+  }
+  geluBwd(d + i, x + i, g + i, n - i);
+}
+#else
 CL_AVX2 void geluBwdAvx2(float* d, const float* x, const float* g, size_t n) { geluBwd(d, x, g, n); }
+#endif
 void geluBwdGeneric(float* d, const float* x, const float* g, size_t n) { geluBwd(d, x, g, n); }
 
 // --- softmax / cross-entropy ----------------------------------------------------------------------------
+template <bool A>
 CL_INLINE void ceRows(float* logits, float* losses, const uint32_t* targets, int r0, int r1, int V, float dscale) {
   for (int r = r0; r < r1; ++r) {
     float* z = logits + static_cast<size_t>(r) * V;
@@ -214,43 +433,40 @@ CL_INLINE void ceRows(float* logits, float* losses, const uint32_t* targets, int
       if (dscale != 0.0f) std::memset(z, 0, sizeof(float) * V);
       continue;
     }
-    const float m = max8(z, V);
-    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int j = 0;
-    for (; j + 8 <= V; j += 8)
-      for (int l = 0; l < 8; ++l) acc[l] += expApprox(z[j + l] - m);
-    for (int l = 0; j < V; ++j, ++l) acc[l] += expApprox(z[j] - m);
-    const float sum = combine8(acc);
-    const float lse = m + std::log(sum);
-    losses[r] = lse - z[t];
-    if (dscale != 0.0f) {
-      const float k = dscale / sum;
-      for (int i = 0; i < V; ++i) z[i] = expApprox(z[i] - m) * k;
-      z[t] -= dscale;
+    const float m = vmax<A>(z, V);
+    const float zt = z[t];
+    if (dscale == 0.0f) {
+      losses[r] = m + std::log(vexpSubSum<A, false>(z, V, m)) - zt;
+      continue;
     }
+    const float sum = vexpSubSum<A>(z, V, m);  // z = exp(z - m)
+    losses[r] = m + std::log(sum) - zt;
+    vscale<A>(z, V, dscale / sum);
+    z[t] -= dscale;
   }
 }
 CL_AVX2 void ceRowsAvx2(float* logits, float* losses, const uint32_t* targets, int r0, int r1, int V, float dscale) {
-  ceRows(logits, losses, targets, r0, r1, V, dscale);
+  ceRows<true>(logits, losses, targets, r0, r1, V, dscale);
 }
 void ceRowsGeneric(float* logits, float* losses, const uint32_t* targets, int r0, int r1, int V, float dscale) {
-  ceRows(logits, losses, targets, r0, r1, V, dscale);
+  ceRows<false>(logits, losses, targets, r0, r1, V, dscale);
 }
 
+template <bool A>
 CL_INLINE void softmaxRowsBody(float* x, int r0, int r1, int V) {
   for (int r = r0; r < r1; ++r) {
     float* z = x + static_cast<size_t>(r) * V;
-    const float m = max8(z, V);
-    for (int i = 0; i < V; ++i) z[i] = expApprox(z[i] - m);
-    const float k = 1.0f / sum8(z, V);
-    for (int i = 0; i < V; ++i) z[i] *= k;
+    const float m = vmax<A>(z, V);
+    const float k = 1.0f / vexpSubSum<A>(z, V, m);
+    vscale<A>(z, V, k);
   }
 }
-CL_AVX2 void softmaxRowsAvx2(float* x, int r0, int r1, int V) { softmaxRowsBody(x, r0, r1, V); }
-void softmaxRowsGeneric(float* x, int r0, int r1, int V) { softmaxRowsBody(x, r0, r1, V); }
+CL_AVX2 void softmaxRowsAvx2(float* x, int r0, int r1, int V) { softmaxRowsBody<true>(x, r0, r1, V); }
+void softmaxRowsGeneric(float* x, int r0, int r1, int V) { softmaxRowsBody<false>(x, r0, r1, V); }
 
 // --- attention -------------------------------------------------------------------------------------------
 // One (b, h) pair. Scratch: kt, vt (hd × T, transposed keys/values), s (T).
+template <bool A>
 CL_INLINE void attnFwdHead(float* out, float* lse, const float* qkv, int b, int h, int T, int C, int H, int window, float* kt, float* vt,
                            float* s) {
   const int hd = C / H;
@@ -268,31 +484,26 @@ CL_INLINE void attnFwdHead(float* out, float* lse, const float* qkv, int b, int 
     const float* q = base + i * C3 + h * hd;
     const int lo = window > 0 ? std::max(0, i - window + 1) : 0;
     const int n = i - lo + 1;
-    for (int j = 0; j < n; ++j) s[j] = 0.0f;
-    for (int d = 0; d < hd; ++d) {
-      const float qd = q[d];
-      const float* kr = kt + static_cast<size_t>(d) * T + lo;
-      for (int j = 0; j < n; ++j) s[j] += qd * kr[j];
-    }
-    const float m = max8(s, n);
-    for (int j = 0; j < n; ++j) s[j] = expApprox(s[j] - m);
-    const float sum = sum8(s, n);
+    vscores<A>(s, q, kt + lo, static_cast<size_t>(T), hd, n);
+    const float m = vmax<A>(s, n);
+    const float sum = vexpSubSum<A>(s, n, m);
     const float inv = 1.0f / sum;
     float* o = out + (static_cast<size_t>(b) * T + i) * C + h * hd;
-    for (int d = 0; d < hd; ++d) o[d] = dot8(s, vt + static_cast<size_t>(d) * T + lo, n) * inv;
+    for (int d = 0; d < hd; ++d) o[d] = vdot<A>(s, vt + static_cast<size_t>(d) * T + lo, n) * inv;
     lse[(static_cast<size_t>(b) * H + h) * T + i] = m + std::log(sum);
   }
 }
 CL_AVX2 void attnFwdHeadAvx2(float* out, float* lse, const float* qkv, int b, int h, int T, int C, int H, int window, float* kt, float* vt,
                              float* s) {
-  attnFwdHead(out, lse, qkv, b, h, T, C, H, window, kt, vt, s);
+  attnFwdHead<true>(out, lse, qkv, b, h, T, C, H, window, kt, vt, s);
 }
 void attnFwdHeadGeneric(float* out, float* lse, const float* qkv, int b, int h, int T, int C, int H, int window, float* kt, float* vt,
                         float* s) {
-  attnFwdHead(out, lse, qkv, b, h, T, C, H, window, kt, vt, s);
+  attnFwdHead<false>(out, lse, qkv, b, h, T, C, H, window, kt, vt, s);
 }
 
 // Scratch: kt, vt, dkt, dvt (hd × T each), p, dp (T each).
+template <bool A>
 CL_INLINE void attnBwdHead(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int b, int h, int T, int C,
                            int H, int window, float* kt, float* vt, float* dkt, float* dvt, float* p, float* dp) {
   const int hd = C / H;
@@ -316,28 +527,14 @@ CL_INLINE void attnBwdHead(float* dqkv, const float* dout, const float* qkv, con
     const float l = lse[(static_cast<size_t>(b) * H + h) * T + i];
     const int lo = window > 0 ? std::max(0, i - window + 1) : 0;
     const int n = i - lo + 1;
-    for (int j = 0; j < n; ++j) {
-      p[j] = 0.0f;
-      dp[j] = 0.0f;
-    }
-    for (int d = 0; d < hd; ++d) {
-      const float qd = q[d], gd = g[d];
-      const float* kr = kt + static_cast<size_t>(d) * T + lo;
-      const float* vr = vt + static_cast<size_t>(d) * T + lo;
-      for (int j = 0; j < n; ++j) {
-        p[j] += qd * kr[j];
-        dp[j] += gd * vr[j];
-      }
-    }
+    vscores<A>(p, q, kt + lo, static_cast<size_t>(T), hd, n);
+    vscores<A>(dp, g, vt + lo, static_cast<size_t>(T), hd, n);
     float D = 0.0f;
     for (int d = 0; d < hd; ++d) D += g[d] * o[d];
-    for (int j = 0; j < n; ++j) {
-      p[j] = expApprox(p[j] - l);
-      dp[j] = p[j] * (dp[j] - D);  // dp now holds d(score)
-    }
+    vsoftmaxGrad<A>(p, dp, n, l, D);  // p = softmax row, dp = d(score)
     float* dq = dbase + i * C3 + h * hd;
     for (int d = 0; d < hd; ++d) {
-      dq[d] = dot8(dp, kt + static_cast<size_t>(d) * T + lo, n);
+      dq[d] = vdot<A>(dp, kt + static_cast<size_t>(d) * T + lo, n);
       const float qd = q[d], gd = g[d];
       float* dk = dkt + static_cast<size_t>(d) * T + lo;
       float* dv = dvt + static_cast<size_t>(d) * T + lo;
@@ -358,43 +555,38 @@ CL_INLINE void attnBwdHead(float* dqkv, const float* dout, const float* qkv, con
 }
 CL_AVX2 void attnBwdHeadAvx2(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int b, int h, int T, int C,
                              int H, int window, float* kt, float* vt, float* dkt, float* dvt, float* p, float* dp) {
-  attnBwdHead(dqkv, dout, qkv, out, lse, b, h, T, C, H, window, kt, vt, dkt, dvt, p, dp);
+  attnBwdHead<true>(dqkv, dout, qkv, out, lse, b, h, T, C, H, window, kt, vt, dkt, dvt, p, dp);
 }
 void attnBwdHeadGeneric(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int b, int h, int T, int C, int H,
                         int window, float* kt, float* vt, float* dkt, float* dvt, float* p, float* dp) {
-  attnBwdHead(dqkv, dout, qkv, out, lse, b, h, T, C, H, window, kt, vt, dkt, dvt, p, dp);
+  attnBwdHead<false>(dqkv, dout, qkv, out, lse, b, h, T, C, H, window, kt, vt, dkt, dvt, p, dp);
 }
 
-CL_INLINE void attnDecodeHead(float* out, const float* qkv, const float* kc, const float* vc, int pos, int r, int h, int C, int H, int window,
-                              float* s) {
+// All heads of decode row r; kc, vc (C, ld) transposed caches. Scratch s: pos + 1 floats.
+template <bool A>
+CL_INLINE void attnDecodeRow(float* out, const float* qkv, const float* kc, const float* vc, size_t ld, int pos, int r, int C, int H, int window,
+                             float* s) {
   const int hd = C / H;
-  const float* q = qkv + static_cast<size_t>(r) * 3 * C + h * hd;
   const int lo = window > 0 ? std::max(0, pos - window + 1) : 0;
   const int n = pos - lo + 1;
-  for (int j = 0; j < n; ++j) {
-    const float* kr = kc + static_cast<size_t>(lo + j) * C + h * hd;
-    float d = 0.0f;
-    for (int e = 0; e < hd; ++e) d += q[e] * kr[e];
-    s[j] = d;
-  }
-  const float m = max8(s, n);
-  for (int j = 0; j < n; ++j) s[j] = expApprox(s[j] - m);
-  const float inv = 1.0f / sum8(s, n);
-  float* o = out + static_cast<size_t>(r) * C + h * hd;
-  for (int e = 0; e < hd; ++e) o[e] = 0.0f;
-  for (int j = 0; j < n; ++j) {
-    const float* vr = vc + static_cast<size_t>(lo + j) * C + h * hd;
-    const float pj = s[j] * inv;
-    for (int e = 0; e < hd; ++e) o[e] += pj * vr[e];
+  for (int h = 0; h < H; ++h) {
+    const float* q = qkv + static_cast<size_t>(r) * 3 * C + h * hd;
+    const float* kt = kc + static_cast<size_t>(h) * hd * ld + lo;
+    const float* vt = vc + static_cast<size_t>(h) * hd * ld + lo;
+    vscores<A>(s, q, kt, ld, hd, n);
+    const float m = vmax<A>(s, n);
+    const float inv = 1.0f / vexpSubSum<A>(s, n, m);
+    float* o = out + static_cast<size_t>(r) * C + h * hd;
+    for (int e = 0; e < hd; ++e) o[e] = vdot<A>(s, vt + static_cast<size_t>(e) * ld, n) * inv;
   }
 }
-CL_AVX2 void attnDecodeHeadAvx2(float* out, const float* qkv, const float* kc, const float* vc, int pos, int r, int h, int C, int H, int window,
-                                float* s) {
-  attnDecodeHead(out, qkv, kc, vc, pos, r, h, C, H, window, s);
+CL_AVX2 void attnDecodeRowAvx2(float* out, const float* qkv, const float* kc, const float* vc, size_t ld, int pos, int r, int C, int H,
+                               int window, float* s) {
+  attnDecodeRow<true>(out, qkv, kc, vc, ld, pos, r, C, H, window, s);
 }
-void attnDecodeHeadGeneric(float* out, const float* qkv, const float* kc, const float* vc, int pos, int r, int h, int C, int H, int window,
-                           float* s) {
-  attnDecodeHead(out, qkv, kc, vc, pos, r, h, C, H, window, s);
+void attnDecodeRowGeneric(float* out, const float* qkv, const float* kc, const float* vc, size_t ld, int pos, int r, int C, int H, int window,
+                          float* s) {
+  attnDecodeRow<false>(out, qkv, kc, vc, ld, pos, r, C, H, window, s);
 }
 
 thread_local std::vector<float> tlsScratch;
@@ -466,6 +658,33 @@ void crossEntropy(int threads, float* logits, float* losses, const uint32_t* tar
   });
 }
 
+namespace {
+CL_INLINE void expShiftBody(float* out, const float* z, size_t n, float m, float scale) {
+  for (size_t i = 0; i < n; ++i) out[i] = expApprox((z[i] - m) * scale);
+}
+#ifdef CL_HAVE_X86
+CL_AVX2 void expShiftAvx2(float* out, const float* z, size_t n, float m, float scale) {
+  const __m256 vm = _mm256_set1_ps(m), vs = _mm256_set1_ps(scale);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, exp256(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(z + i), vm), vs)));
+  expShiftBody(out + i, z + i, n - i, m, scale);
+}
+#else
+void expShiftAvx2(float* out, const float* z, size_t n, float m, float scale) { expShiftBody(out, z, n, m, scale); }
+#endif
+void expShiftGeneric(float* out, const float* z, size_t n, float m, float scale) { expShiftBody(out, z, n, m, scale); }
+}  // namespace
+
+void expShiftRow(float* out, const float* z, size_t n, float m, float scale) {
+  (usingAvx2() ? expShiftAvx2 : expShiftGeneric)(out, z, n, m, scale);
+}
+float maxRow(const float* z, size_t n) {
+#ifdef CL_HAVE_X86
+  if (usingAvx2()) return vmaxAvx(z, static_cast<int>(n));
+#endif
+  return max8(z, static_cast<int>(n));
+}
+
 void softmaxRows(int threads, float* x, int N, int V) {
   auto f = usingAvx2() ? softmaxRowsAvx2 : softmaxRowsGeneric;
   parallelRun(threads, (N + 3) / 4, [&](size_t t) {
@@ -484,12 +703,11 @@ void attentionForward(int threads, float* out, float* lse, const float* qkv, int
   });
 }
 
-void attentionDecode(int threads, float* out, const float* qkv, const float* const* kcache, const float* const* vcache, const int* pos, int n,
-                     int C, int H, int window) {
-  auto f = usingAvx2() ? attnDecodeHeadAvx2 : attnDecodeHeadGeneric;
-  parallelRun(threads, static_cast<size_t>(n) * H, [&](size_t t) {
-    const int r = static_cast<int>(t / H), h = static_cast<int>(t % H);
-    f(out, qkv, kcache[r], vcache[r], pos[r], r, h, C, H, window, scratch(static_cast<size_t>(pos[r]) + 1));
+void attentionDecode(int threads, float* out, const float* qkv, const float* const* kcache, const float* const* vcache, size_t ld, const int* pos,
+                     int n, int C, int H, int window) {
+  auto f = usingAvx2() ? attnDecodeRowAvx2 : attnDecodeRowGeneric;
+  parallelRun(threads, static_cast<size_t>(n), [&](size_t r) {
+    f(out, qkv, kcache[r], vcache[r], ld, pos[r], static_cast<int>(r), C, H, window, scratch(static_cast<size_t>(pos[r]) + 8));
   });
 }
 
