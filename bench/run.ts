@@ -1,6 +1,7 @@
 /** `npm run bench`: runs every suite and prints a Markdown table (the one in the README). */
 import { cpus } from 'node:os';
 import { ngramBench, type BenchRow } from './ngram.bench.js';
+import { transformerBench } from './transformer.bench.js';
 
 const fmt = (x: number) => (x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)} k` : x.toFixed(1));
 
@@ -15,6 +16,17 @@ async function main() {
     const mean = r.meanMs ? `${r.meanMs.toFixed(1)} ms` : '';
     const best = r.minMs ? `${r.minMs.toFixed(1)} ms` : '';
     console.log(`| ${r.task} | ${mean} | ${best} | ${fmt(r.rate)} ${r.unit} |`);
+  }
+  if (!only || only === 'transformer') {
+    // The transformer suite runs the PyTorch peer (bench/pytorch_peer.py) first when torch is importable.
+    const trows = await transformerBench([2], !process.argv.includes('--no-peer'));
+    const hasPeer = trows.some((r) => r.peer !== undefined);
+    console.log(`\n| transformer task | mean | best | rate (best) |${hasPeer ? ' PyTorch | best / PyTorch |' : ''}`);
+    console.log(`|---|---:|---:|---:|${hasPeer ? '---:|---:|' : ''}`);
+    for (const r of trows) {
+      const peer = r.peer !== undefined ? ` ${fmt(r.peer)} | ${(r.bestRate / r.peer).toFixed(2)}× |` : hasPeer ? ' – | – |' : '';
+      console.log(`| ${r.task} | ${r.meanMs.toFixed(1)} ms | ${r.minMs.toFixed(1)} ms | ${fmt(r.bestRate)} ${r.unit} |${peer}`);
+    }
   }
 }
 
