@@ -10,8 +10,10 @@ async function main() {
   const rows: BenchRow[] = [];
   if (!only || only === 'ngram') rows.push(...(await ngramBench()));
   console.log(`\nmachine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.versions.node}\n`);
-  console.log('| task | mean | best | rate |');
-  console.log('|---|---:|---:|---:|');
+  if (rows.length) {
+    console.log('| task | mean | best | rate |');
+    console.log('|---|---:|---:|---:|');
+  }
   for (const r of rows) {
     const mean = r.meanMs ? `${r.meanMs.toFixed(1)} ms` : '';
     const best = r.minMs ? `${r.minMs.toFixed(1)} ms` : '';
