@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "addon/args.hh"
 #include "addon/async.hh"
 #include "common/errors.hh"
 #include "common/parallel.hh"
@@ -32,24 +33,6 @@ double getF64(const Napi::Object& o, const char* key, double def) {
   Napi::Value v = o.Get(key);
   if (!v.IsNumber()) fail("E_BAD_ARGUMENT", std::string(key) + " must be a number");
   return v.As<Napi::Number>().DoubleValue();
-}
-
-Napi::Uint32Array u32Array(const Napi::Value& v, const char* what) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array)
-    fail("E_BAD_ARGUMENT", std::string(what) + " must be a Uint32Array");
-  return v.As<Napi::Uint32Array>();
-}
-
-// Converts cl::Error (and friends) thrown on the JS thread into a JS exception with a code.
-template <class F>
-Napi::Value guard(Napi::Env env, F&& f) {
-  try {
-    return f();
-  } catch (const cl::Error& e) {
-    throw makeError(env, e.code(), e.what());
-  } catch (const std::bad_alloc&) {
-    throw makeError(env, "E_OUT_OF_MEMORY", "out of memory");
-  }
 }
 
 }  // namespace
@@ -199,17 +182,7 @@ class NGramWrap : public Napi::ObjectWrap<NGramWrap> {
       auto out = std::make_shared<ngram::SampleOutput>();
       auto* w = new PromiseWorker(
           env, [model, req, threads, out] { *out = model->sample(req, threads); },
-          [out](Napi::Env e) -> Napi::Value {
-            Napi::Object o = Napi::Object::New(e);
-            auto t = Napi::Uint32Array::New(e, out->tokens.size());
-            std::copy(out->tokens.begin(), out->tokens.end(), t.Data());
-            auto f = Napi::Uint32Array::New(e, out->offsets.size());
-            std::copy(out->offsets.begin(), out->offsets.end(), f.Data());
-            o.Set("tokens", t);
-            o.Set("offsets", f);
-            o.Set("truncated", static_cast<double>(out->truncated));
-            return o;
-          });
+          [out](Napi::Env e) -> Napi::Value { return sampleToJs(e, *out); });
       w->Queue();
       return w->promise();
     });

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "addon/args.hh"
 #include "addon/async.hh"
 #include "common/errors.hh"
 #include "common/parallel.hh"
@@ -33,12 +34,6 @@ constexpr napi_type_tag kSupportTag = {0x6c3f0e2a9b1d4c57ull, 0xa4e1d2c3b4a59687
 struct SupportHolder {
   std::shared_ptr<const stats::Support> support;
 };
-
-Napi::Uint32Array u32Array(const Napi::Value& v, const char* what) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array)
-    fail("E_BAD_ARGUMENT", std::string(what) + " must be a Uint32Array");
-  return v.As<Napi::Uint32Array>();
-}
 
 uint32_t u32Arg(const Napi::Value& v, const char* what, uint32_t lo, uint32_t hi) {
   if (!v.IsNumber()) fail("E_BAD_ARGUMENT", std::string(what) + " must be a number");
@@ -67,31 +62,6 @@ std::shared_ptr<const stats::Support> supportArg(const Napi::Value& v) {
   if (!v.IsExternal() || !v.As<Napi::External<SupportHolder>>().CheckTypeTag(&kSupportTag))
     fail("E_BAD_ARGUMENT", "expected a reference support handle made by supportBuild");
   return v.As<Napi::External<SupportHolder>>().Data()->support;
-}
-
-template <class T>
-Napi::Uint32Array toU32(Napi::Env env, const std::vector<T>& v) {
-  auto a = Napi::Uint32Array::New(env, v.size());
-  std::copy(v.begin(), v.end(), a.Data());
-  return a;
-}
-
-Napi::Float64Array toF64(Napi::Env env, const std::vector<double>& v) {
-  auto a = Napi::Float64Array::New(env, v.size());
-  std::copy(v.begin(), v.end(), a.Data());
-  return a;
-}
-
-// Converts cl::Error thrown on the JS thread into a JS exception with a code.
-template <class F>
-Napi::Value guard(Napi::Env env, F&& f) {
-  try {
-    return f();
-  } catch (const cl::Error& e) {
-    throw makeError(env, e.code(), e.what());
-  } catch (const std::bad_alloc&) {
-    throw makeError(env, "E_OUT_OF_MEMORY", "out of memory");
-  }
 }
 
 Napi::Value SupportBuild(const Napi::CallbackInfo& info) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "addon/args.hh"
 #include "addon/async.hh"
 #include "common/errors.hh"
 #include "theory/accounting.hh"
@@ -13,11 +14,6 @@
 namespace cl::addon {
 
 namespace {
-Napi::Uint32Array u32(const Napi::Value& v, const char* what) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array)
-    fail("E_BAD_ARGUMENT", std::string(what) + " must be a Uint32Array");
-  return v.As<Napi::Uint32Array>();
-}
 uint32_t u32arg(const Napi::Value& v, const char* what) {
   if (!v.IsNumber()) fail("E_BAD_ARGUMENT", std::string(what) + " must be a number");
   const double d = v.As<Napi::Number>().DoubleValue();
@@ -31,9 +27,9 @@ uint32_t u32arg(const Napi::Value& v, const char* what) {
 Napi::Value ContextCounts(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   try {
-    auto tokens = u32(info[0], "tokens");
-    auto offsets = u32(info[1], "offsets");
-    auto contexts = u32(info[2], "contexts");
+    auto tokens = u32Array(info[0], "tokens");
+    auto offsets = u32Array(info[1], "offsets");
+    auto contexts = u32Array(info[2], "contexts");
     const uint32_t width = u32arg(info[3], "width");
     const uint32_t V = u32arg(info[4], "vocabSize");
     const uint32_t bos = u32arg(info[5], "bos");
@@ -79,8 +75,8 @@ std::shared_ptr<const ngram::Model> ngramModelOf(const Napi::Value& v);
 
 namespace {
 ngram::CorpusView corpusArg(const Napi::Value& tokens, const Napi::Value& offsets, std::vector<Napi::Value>& keep) {
-  auto t = u32(tokens, "tokens");
-  auto o = u32(offsets, "offsets");
+  auto t = u32Array(tokens, "tokens");
+  auto o = u32Array(offsets, "offsets");
   keep.push_back(t);
   keep.push_back(o);
   ngram::CorpusView c;
@@ -106,7 +102,7 @@ class AccountingWrap : public Napi::ObjectWrap<AccountingWrap> {
       if (info.Length() < 3 || !info[0].IsObject()) fail("E_BAD_ARGUMENT", "Accounting expects (options, tokens, offsets)");
       Napi::Object o = info[0].As<Napi::Object>();
       theory::AccountingConfig c;
-      auto ctx = u32(o.Get("contexts"), "contexts");
+      auto ctx = u32Array(o.Get("contexts"), "contexts");
       c.contexts.assign(ctx.Data(), ctx.Data() + ctx.ElementLength());
       c.width = u32arg(o.Get("width"), "width");
       Napi::Value w = o.Get("weights");
@@ -144,7 +140,7 @@ class AccountingWrap : public Napi::ObjectWrap<AccountingWrap> {
       in.trainIsPool = info[4].IsNull() || info[4].IsUndefined();
       if (!in.trainIsPool) in.train = corpusArg(info[4], info[5], keep);
       in.real = info[6].ToBoolean().Value();
-      auto syn = u32(info[7], "synthetic");
+      auto syn = u32Array(info[7], "synthetic");
       for (size_t i = 0; i < syn.ElementLength(); ++i) in.synthetic.push_back(static_cast<int>(syn[i]));
       const int threads = static_cast<int>(u32arg(info[8], "threads"));
       auto acc = acc_;

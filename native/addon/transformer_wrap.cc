@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "addon/args.hh"
 #include "addon/async.hh"
 #include "common/errors.hh"
 #include "common/parallel.hh"
@@ -40,23 +41,6 @@ uint64_t getInt(const Napi::Object& o, const char* key, double def, double lo, d
     fail("E_BAD_ARGUMENT", std::string(key) + " must be an integer in [" + std::to_string(static_cast<uint64_t>(lo)) + ", " +
                                std::to_string(static_cast<uint64_t>(hi)) + "], got " + std::to_string(d));
   return static_cast<uint64_t>(d);
-}
-
-Napi::Uint32Array u32(const Napi::Value& v, const char* what) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array)
-    fail("E_BAD_ARGUMENT", std::string(what) + " must be a Uint32Array");
-  return v.As<Napi::Uint32Array>();
-}
-
-template <class F>
-Napi::Value guard(Napi::Env env, F&& f) {
-  try {
-    return f();
-  } catch (const cl::Error& e) {
-    throw makeError(env, e.code(), e.what());
-  } catch (const std::bad_alloc&) {
-    throw makeError(env, "E_OUT_OF_MEMORY", "out of memory");
-  }
 }
 
 tf::CorpusView corpusView(const Napi::Uint32Array& tokens, const Napi::Uint32Array& offsets) {
@@ -154,8 +138,8 @@ class TransformerWrap : public Napi::ObjectWrap<TransformerWrap> {
   Napi::Value Train(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guard(env, [&]() -> Napi::Value {
-      auto tokens = u32(info[0], "tokens");
-      auto offsets = u32(info[1], "offsets");
+      auto tokens = u32Array(info[0], "tokens");
+      auto offsets = u32Array(info[1], "offsets");
       if (info.Length() < 3 || !info[2].IsObject()) fail("E_BAD_ARGUMENT", "train expects an options object");
       Napi::Object o = info[2].As<Napi::Object>();
       tf::TrainRequest r;
@@ -225,8 +209,8 @@ class TransformerWrap : public Napi::ObjectWrap<TransformerWrap> {
   Napi::Value Evaluate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guard(env, [&]() -> Napi::Value {
-      auto tokens = u32(info[0], "tokens");
-      auto offsets = u32(info[1], "offsets");
+      auto tokens = u32Array(info[0], "tokens");
+      auto offsets = u32Array(info[1], "offsets");
       const double st = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : 0;
       if (!(st >= 0 && st <= 4294967295.0 && st == std::floor(st))) fail("E_BAD_ARGUMENT", "stride must be a non-negative integer");
       const uint32_t stride = static_cast<uint32_t>(st);
@@ -276,17 +260,7 @@ class TransformerWrap : public Napi::ObjectWrap<TransformerWrap> {
       auto out = std::make_shared<tf::SampleOutput>();
       auto* w = makeJob(
           env, [req, out](tf::Model& m) { *out = m.sample(req); },
-          [out](Napi::Env e) -> Napi::Value {
-            Napi::Object o = Napi::Object::New(e);
-            auto t = Napi::Uint32Array::New(e, out->tokens.size());
-            std::copy(out->tokens.begin(), out->tokens.end(), t.Data());
-            auto f = Napi::Uint32Array::New(e, out->offsets.size());
-            std::copy(out->offsets.begin(), out->offsets.end(), f.Data());
-            o.Set("tokens", t);
-            o.Set("offsets", f);
-            o.Set("truncated", static_cast<double>(out->truncated));
-            return o;
-          });
+          [out](Napi::Env e) -> Napi::Value { return sampleToJs(e, *out); });
       w->Queue();
       return w->promise();
     });
@@ -296,8 +270,8 @@ class TransformerWrap : public Napi::ObjectWrap<TransformerWrap> {
   Napi::Value Conditional(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guard(env, [&]() -> Napi::Value {
-      auto flat = u32(info[0], "prefixes");
-      auto starts = u32(info[1], "starts");
+      auto flat = u32Array(info[0], "prefixes");
+      auto starts = u32Array(info[1], "starts");
       const size_t ns = starts.ElementLength();
       if (ns == 0) fail("E_BAD_ARGUMENT", "starts must have n + 1 entries");
       const size_t n = ns - 1;
@@ -334,8 +308,8 @@ class TransformerWrap : public Napi::ObjectWrap<TransformerWrap> {
   Napi::Value ForwardBackward(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guard(env, [&]() -> Napi::Value {
-      auto in = u32(info[0], "inputs");
-      auto tg = u32(info[1], "targets");
+      auto in = u32Array(info[0], "inputs");
+      auto tg = u32Array(info[1], "targets");
       const double B = info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : 0, T = info[3].IsNumber() ? info[3].As<Napi::Number>().DoubleValue() : 0;
       checkBatch(in, tg, B, T, model_->config().vocabSize);
       if (T > model_->config().contextLength) fail("E_BAD_ARGUMENT", "T is longer than the context");
@@ -378,8 +352,8 @@ class TransformerWrap : public Napi::ObjectWrap<TransformerWrap> {
   Napi::Value Loss(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guard(env, [&]() -> Napi::Value {
-      auto in = u32(info[0], "inputs");
-      auto tg = u32(info[1], "targets");
+      auto in = u32Array(info[0], "inputs");
+      auto tg = u32Array(info[1], "targets");
       const double B = info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : 0, T = info[3].IsNumber() ? info[3].As<Napi::Number>().DoubleValue() : 0;
       checkBatch(in, tg, B, T, model_->config().vocabSize);
       if (T > model_->config().contextLength) fail("E_BAD_ARGUMENT", "T is longer than the context");
