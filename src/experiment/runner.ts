@@ -281,7 +281,10 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
         return null;
       }
       const t = tcfg!;
-      await model.init(deriveSeed(config.seed, 'init', name, n));
+      // Generation 0 trains on the same T_0 = D under every paradigm but Accumulate-Subsample: its
+      // seeds do not depend on the paradigm, so those paradigms start from one and the same model.
+      const who = n === 0 ? 'generation-0' : name;
+      await model.init(deriveSeed(config.seed, 'init', who, n));
       return model.train(train, {
         epochs: t.epochs,
         batchSize: t.batchSize,
@@ -291,7 +294,7 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
         warmup: t.warmup,
         weightDecay: t.weightDecay,
         clip: t.clip,
-        seed: deriveSeed(config.seed, 'train', name, n),
+        seed: deriveSeed(config.seed, 'train', who, n),
         ...(onStep ? { onProgress: onStep } : {}),
         ...(signal ? { signal } : {}),
       });
