@@ -242,6 +242,8 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
   };
 
   let failedEarly = false;
+  /** Transformer runs: generation 0's model when trained on T_0 = D, shared by the paradigms. */
+  let generationZero: { params: { name: string; data: Float32Array }[]; steps: number; loss: number } | null = null;
   const stopIfFailed = () => {
     if (failedEarly) throw new CollapseError('E_ABORTED', 'stopped: another paradigm failed');
   };
@@ -280,6 +282,12 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
         await model.fit(train, signal ? { signal } : {});
         return null;
       }
+      // Paradigms whose T_0 is D itself train the very same first model (same data, same seeds):
+      // train it once and hand its parameters to the others.
+      if (n === 0 && train === D && generationZero) {
+        await model.setParameters(generationZero.params);
+        return { steps: generationZero.steps, loss: generationZero.loss };
+      }
       const t = tcfg!;
       // Generation 0 trains on the same T_0 = D under every paradigm but Accumulate-Subsample: its
       // seeds do not depend on the paradigm, so those paradigms start from one and the same model.
@@ -297,6 +305,9 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
         seed: deriveSeed(config.seed, 'train', who, n),
         ...(onStep ? { onProgress: onStep } : {}),
         ...(signal ? { signal } : {}),
+      }).then(async (r) => {
+        if (n === 0 && train === D) generationZero = { params: await model.parameters(), steps: r.steps, loss: r.loss };
+        return r;
       });
     };
     const probeRows = (): Promise<Float32Array | Float64Array> =>
