@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,13 @@ inline Napi::Uint32Array u32Array(const Napi::Value& v, const char* what) {
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array)
     fail("E_BAD_ARGUMENT", std::string(what) + " must be a Uint32Array");
   return v.As<Napi::Uint32Array>();
+}
+
+// A run seed: an integer in [0, 2^53) (what a JS number holds exactly).
+inline uint64_t seedArg(double s) {
+  if (!(s >= 0 && s <= 9007199254740991.0 && s == static_cast<double>(static_cast<uint64_t>(s))))
+    fail("E_BAD_ARGUMENT", "seed must be an integer in [0, 2^53)");
+  return static_cast<uint64_t>(s);
 }
 
 // Runs f on the JS thread, turning cl::Error (and out-of-memory) into a JS exception with a code.

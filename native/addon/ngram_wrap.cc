@@ -170,10 +170,9 @@ class NGramWrap : public Napi::ObjectWrap<NGramWrap> {
       const double seqs = getF64(o, "sequences", 0), toks = getF64(o, "tokens", 0), seed = getF64(o, "seed", 0);
       if (!(seqs >= 0 && seqs <= 4e9 && seqs == std::floor(seqs))) fail("E_BAD_ARGUMENT", "sequences must be a non-negative integer");
       if (!(toks >= 0 && toks <= 4e9 && toks == std::floor(toks))) fail("E_BAD_ARGUMENT", "tokens must be a non-negative integer");
-      if (!(seed >= 0 && seed <= 9007199254740991.0 && seed == std::floor(seed))) fail("E_BAD_ARGUMENT", "seed must be an integer in [0, 2^53)");
       req.sequences = static_cast<uint64_t>(seqs);
       req.tokens = static_cast<uint64_t>(toks);
-      req.seed = static_cast<uint64_t>(seed);
+      req.seed = seedArg(seed);
       req.maxLength = getU32(o, "maxLength", 0, 1, 0xFFFFFFF0u);
       req.temperature = getF64(o, "temperature", 1.0);
       req.topK = getU32(o, "topK", 0, 0, 0xFFFFFFFFu);

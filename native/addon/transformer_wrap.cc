@@ -125,9 +125,7 @@ class TransformerWrap : public Napi::ObjectWrap<TransformerWrap> {
   Napi::Value Init(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guard(env, [&]() -> Napi::Value {
-      const double s = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
-      if (!(s >= 0 && s <= 9007199254740991.0 && s == std::floor(s))) fail("E_BAD_ARGUMENT", "seed must be an integer in [0, 2^53)");
-      const uint64_t seed = static_cast<uint64_t>(s);
+      const uint64_t seed = seedArg(info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1);
       auto* w = makeJob(env, [seed](tf::Model& m) { m.init(seed); }, [](Napi::Env e) { return e.Undefined(); });
       w->Queue();
       return w->promise();
