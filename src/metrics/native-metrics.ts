@@ -18,6 +18,7 @@ import { type NativeSupportHandle, loadNative } from '../native.js';
 import { DEFAULT_BOS, DEFAULT_EOS, checkCorpus, checkInt, checkTokenId, sequenceCount } from './corpus-view.js';
 import type { DiversityStats } from './diversity.js';
 import {
+  resolveOrders,
   MAX_NGRAM_ORDER,
   type SupportOptions,
   type SupportOrderStats,
@@ -48,20 +49,6 @@ export interface NativeNgramSupport {
   readonly bytes: number;
   /** The engine's handle (internal: only supportStatsAsync reads it). */
   readonly handle: NativeSupportHandle;
-}
-
-function resolveOrders(orders: number[] | undefined): number[] {
-  const list = orders ?? [1, 2, 3];
-  if (!Array.isArray(list) || list.length === 0) {
-    throw new CollapseError('E_BAD_ARGUMENT', 'orders must be a non-empty array of n-gram orders');
-  }
-  const seen = new Set<number>();
-  for (const o of list) {
-    checkInt(o, 'order', 1, MAX_NGRAM_ORDER);
-    if (seen.has(o)) throw new CollapseError('E_BAD_ARGUMENT', `order ${o} is listed twice`);
-    seen.add(o);
-  }
-  return list.slice();
 }
 
 function threadsOf(options: NativeMetricsOptions): number | undefined {

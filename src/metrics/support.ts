@@ -68,7 +68,8 @@ export interface SupportOrderStats {
   coverage: number;
 }
 
-function resolveOrders(orders: number[] | undefined): number[] {
+/** The n-gram orders to count (default 1–3), checked: integers in range, no repeats. */
+export function resolveOrders(orders: number[] | undefined): number[] {
   const list = orders ?? [1, 2, 3];
   if (!Array.isArray(list) || list.length === 0) {
     throw new CollapseError('E_BAD_ARGUMENT', 'orders must be a non-empty array of n-gram orders');
