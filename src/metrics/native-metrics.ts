@@ -18,6 +18,7 @@ import { type NativeSupportHandle, loadNative } from '../native.js';
 import { DEFAULT_BOS, DEFAULT_EOS, checkCorpus, checkInt, checkTokenId, sequenceCount } from './corpus-view.js';
 import type { DiversityStats } from './diversity.js';
 import {
+  checkSameSupportOptions,
   resolveOrders,
   MAX_NGRAM_ORDER,
   type SupportOptions,
@@ -102,14 +103,7 @@ export async function supportStatsAsync(
   let ref: NativeNgramSupport;
   if (isNativeSupport(reference)) {
     ref = reference;
-    const same =
-      (options.orders === undefined ||
-        (options.orders.length === ref.orders.length && options.orders.every((o, i) => o === ref.orders[i]))) &&
-      (options.bos === undefined || options.bos === ref.bos) &&
-      (options.eos === undefined || options.eos === ref.eos);
-    if (!same) {
-      throw new CollapseError('E_BAD_ARGUMENT', 'supportStatsAsync: options differ from those the reference support was built with');
-    }
+    checkSameSupportOptions(ref, options, 'supportStatsAsync');
   } else {
     ref = await ngramSupportAsync(reference, options);
   }

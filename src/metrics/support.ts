@@ -68,6 +68,17 @@ export interface SupportOrderStats {
   coverage: number;
 }
 
+/** Throws unless `options` (where given) match those a prebuilt reference support was built with. */
+export function checkSameSupportOptions(ref: { orders: readonly number[]; bos: number; eos: number }, options: SupportOptions, caller: string): void {
+  const same =
+    (options.orders === undefined || (options.orders.length === ref.orders.length && options.orders.every((o, i) => o === ref.orders[i]))) &&
+    (options.bos === undefined || options.bos === ref.bos) &&
+    (options.eos === undefined || options.eos === ref.eos);
+  if (!same) {
+    throw new CollapseError('E_BAD_ARGUMENT', `${caller}: options differ from those the reference support was built with`);
+  }
+}
+
 /** The n-gram orders to count (default 1–3), checked: integers in range, no repeats. */
 export function resolveOrders(orders: number[] | undefined): number[] {
   const list = orders ?? [1, 2, 3];
@@ -125,14 +136,7 @@ export function supportStats(
   let ref: NgramSupport;
   if (isNgramSupport(reference)) {
     ref = reference;
-    const same =
-      (options.orders === undefined ||
-        (options.orders.length === ref.orders.length && options.orders.every((o, i) => o === ref.orders[i]))) &&
-      (options.bos === undefined || options.bos === ref.bos) &&
-      (options.eos === undefined || options.eos === ref.eos);
-    if (!same) {
-      throw new CollapseError('E_BAD_ARGUMENT', 'supportStats: options differ from those the reference support was built with');
-    }
+    checkSameSupportOptions(ref, options, 'supportStats');
   } else {
     ref = ngramSupport(reference, options);
   }
