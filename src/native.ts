@@ -31,19 +31,27 @@ export interface NativeEvalResult {
   zeroProbability: number;
 }
 
+/** What both native models take and give for sampling. */
+export interface NativeSampleRequest {
+  sequences?: number;
+  tokens?: number;
+  maxLength: number;
+  seed: number;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+}
+export interface NativeSampleResult {
+  tokens: Uint32Array;
+  offsets: Uint32Array;
+  truncated: number;
+}
+
 export interface NativeNGram {
   fit(tokens: Uint32Array, offsets: Uint32Array): Promise<void>;
   evaluate(tokens: Uint32Array, offsets: Uint32Array, perPosition: false): Promise<NativeEvalResult>;
   evaluate(tokens: Uint32Array, offsets: Uint32Array, perPosition: true): { promise: Promise<NativeEvalResult>; logProbs: Float64Array };
-  sample(options: {
-    sequences?: number;
-    tokens?: number;
-    maxLength: number;
-    seed: number;
-    temperature?: number;
-    topK?: number;
-    topP?: number;
-  }): Promise<{ tokens: Uint32Array; offsets: Uint32Array; truncated: number }>;
+  sample(options: NativeSampleRequest): Promise<NativeSampleResult>;
   conditional(contexts: Uint32Array, width: number, float64: boolean): { promise: Promise<void>; rows: Float32Array | Float64Array };
   counts(contexts: Uint32Array, width: number): { promise: Promise<void>; rows: Float64Array; totals: Float64Array };
   serialize(): Promise<Buffer>;
@@ -155,15 +163,7 @@ export interface NativeTransformer {
     stride: number,
     perPosition: boolean,
   ): { promise: Promise<{ logLikelihood: number; positions: number }>; logProbs?: Float64Array };
-  sample(options: {
-    sequences?: number;
-    tokens?: number;
-    maxLength: number;
-    seed: number;
-    temperature?: number;
-    topK?: number;
-    topP?: number;
-  }): Promise<{ tokens: Uint32Array; offsets: Uint32Array; truncated: number }>;
+  sample(options: NativeSampleRequest): Promise<NativeSampleResult>;
   /** Prefix i is prefixes[starts[i] .. starts[i+1]); rows is n × vocabSize. */
   conditional(prefixes: Uint32Array, starts: Uint32Array): { promise: Promise<void>; rows: Float32Array };
   /** One forward + backward (no update); targets may hold 0xFFFFFFFF (ignored). Gradients stay in the model. */
