@@ -129,6 +129,30 @@ struct Sampler {
   std::vector<double> sP;
   uint32_t epoch = 0;
 
+  // Appends to sIds, in ascending order, every word that is a child of the contexts at levels
+  // lv[from..nl) of `chain` (each once); sIds must hold none of them already.
+  void childUnion(const int* lv, int from, int nl, const uint32_t* chain) {
+    const auto& L = m.levels_;
+    if (++epoch == 0) {
+      std::fill(mark.begin(), mark.end(), 0);
+      epoch = 1;
+    }
+    const size_t start = sIds.size();
+    for (int j = from; j < nl; ++j) {
+      const Level& ctx = L[lv[j]];
+      const Level& ch = L[lv[j] + 1];
+      for (uint32_t i = ctx.childBegin[chain[lv[j]]], e = ctx.childBegin[chain[lv[j]] + 1]; i < e; ++i) {
+        const uint32_t v = ch.word[i];
+        if (mark[v] != epoch) {
+          mark[v] = epoch;
+          sIds.push_back(v);
+        }
+      }
+    }
+    // One run is already sorted by word.
+    if (nl - from > 1) std::sort(sIds.begin() + static_cast<std::ptrdiff_t>(start), sIds.end());
+  }
+
   Sampler(const Model& model, const SampleRequest& r)
       : m(model), req(r), transformed(r.temperature != 1.0 || r.topK > 0 || r.topP < 1.0) {
     if (transformed) {
@@ -271,23 +295,8 @@ struct Sampler {
     if (nl < 2 || lv[0] != 1) return false;
     const Entry& P = parentEntry(chain[1]);
     // Deeper children (levels lv[1..]) and their exact p(v|h), as denseRow computes it.
-    if (++epoch == 0) {
-      std::fill(mark.begin(), mark.end(), 0);
-      epoch = 1;
-    }
     sIds.clear();
-    for (int j = 1; j < nl; ++j) {
-      const Level& ctx = L[lv[j]];
-      const Level& ch = L[lv[j] + 1];
-      for (uint32_t i = ctx.childBegin[chain[lv[j]]], e = ctx.childBegin[chain[lv[j]] + 1]; i < e; ++i) {
-        const uint32_t v = ch.word[i];
-        if (mark[v] != epoch) {
-          mark[v] = epoch;
-          sIds.push_back(v);
-        }
-      }
-    }
-    std::sort(sIds.begin(), sIds.end());
+    childUnion(lv, 1, nl, chain);
     const std::vector<double>& p1 = tb[0]->base;
     sP.resize(sIds.size());
     for (size_t t = 0; t < sIds.size(); ++t) sP[t] = p1[sIds[t]];
@@ -384,22 +393,7 @@ struct Sampler {
     if (!kn || nl == 0) return 0;  // MLE/add-k reach the root only when no context has children
     for (int j = 0; j < nl; ++j) A *= L[lv[j]].gamma[chain[lv[j]]];
     // Union of the children runs (each sorted by word): mark, collect, sort.
-    if (++epoch == 0) {
-      std::fill(mark.begin(), mark.end(), 0);
-      epoch = 1;
-    }
-    for (int j = 0; j < nl; ++j) {
-      const Level& ctx = L[lv[j]];
-      const Level& ch = L[lv[j] + 1];
-      for (uint32_t i = ctx.childBegin[chain[lv[j]]], e = ctx.childBegin[chain[lv[j]] + 1]; i < e; ++i) {
-        const uint32_t v = ch.word[i];
-        if (mark[v] != epoch) {
-          mark[v] = epoch;
-          sIds.push_back(v);
-        }
-      }
-    }
-    if (nl > 1) std::sort(sIds.begin(), sIds.end());
+    childUnion(lv, 0, nl, chain);
     // p(v) as denseRow computes it: acc = p1(v); acc = acc * g + u per level.
     const std::vector<double>& p1 = tb[0]->base;
     sP.resize(sIds.size());
