@@ -74,6 +74,9 @@ describe('kernels: fast = naive reference', () => {
     ['attention_backward', [1, 33, 64, 16, 1]],
     ['attention_decode', [5, 20, 16, 4, 0]],
     ['attention_decode', [5, 40, 24, 3, 6]],
+    ['attention_decode', [4, 19, 8, 8, 5]],
+    ['attention_decode', [3, 29, 12, 6, 0]],
+    ['attention_decode', [3, 37, 32, 2, 0]],
     ['cross_entropy', [9, 13]],
     ['cross_entropy', [21, 1001]],
     ['softmax', [9, 13]],
@@ -452,6 +455,35 @@ describe('determinism', () => {
     expect(Buffer.from(a.ev.logProbs!.buffer).equals(Buffer.from(b.ev.logProbs!.buffer))).toBe(true);
     expect([...a.s.tokens]).toEqual([...b.s.tokens]);
     expect([...a.s.offsets]).toEqual([...b.s.offsets]);
+  });
+});
+
+describe('sampling lanes', () => {
+  // sample() runs one lane per thread, each with its own few cache slots; what a sequence draws
+  // must not depend on which lane ran it, on the lanes' timing, or on how many there are.
+  test.each([
+    ['head dim 4 (fused decode)', 32, 8],
+    ['head dim 16', 32, 2],
+  ])('%s: tokens mode and sequences mode agree across 1, 2 and 3 threads', async (_, hidden, heads) => {
+    // A 1 MiB KV cache per sequence at maxLength 2048 keeps a lane to a few slots, so the lanes
+    // take turns on the sequence counter (random weights: EOS ends a sequence after ~40 tokens).
+    const cfg: TransformerConfigOptions = { vocabSize: 41, hidden, layers: 2, heads, window: 6, contextLength: 2048, bos: 1, eos: 2 };
+    const draw = async (threads: number) => {
+      const m = new Transformer({ ...cfg, threads });
+      await m.init(11);
+      return { t: await m.sample({ tokens: 900, maxLength: 2048, seed: 4 }), s: await m.sample({ sequences: 37, maxLength: 2048, seed: 4 }) };
+    };
+    const one = await draw(1);
+    for (const threads of [2, 3]) {
+      const other = await draw(threads);
+      expect([...other.t.offsets]).toEqual([...one.t.offsets]);
+      expect([...other.t.tokens]).toEqual([...one.t.tokens]);
+      expect([...other.s.tokens]).toEqual([...one.s.tokens]);
+    }
+    // tokens mode keeps the first sequences whose positions reach the count, as sequences mode draws them
+    const n = one.t.offsets.length - 1;
+    expect(one.t.tokens.length + n).toBeGreaterThanOrEqual(900);
+    expect([...one.t.offsets.subarray(0, Math.min(n, 37) + 1)]).toEqual([...one.s.offsets.subarray(0, Math.min(n, 37) + 1)]);
   });
 });
 

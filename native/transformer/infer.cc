@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <mutex>
 #include <numeric>
 
 #include "common/errors.hh"
@@ -125,30 +126,45 @@ void Model::conditional(const uint32_t* flat, const uint32_t* starts, size_t n, 
 }
 
 // --- sampling ---------------------------------------------------------------------------------------
+//
+// Sampling runs in lanes, one per thread: each lane owns a few cache slots and decodes its
+// sequences step after step with single-threaded kernels, taking the next sequence index from a
+// shared counter whenever one of its sequences ends. One dispatch per sample() call instead of
+// dozens per step (the per-step matmuls of decoding are far too small to split across threads),
+// and a lane's KV cache stays small enough to live in cache between steps: decoding is otherwise
+// bound by reading the cache from memory. The weights are packed once per call and shared.
+
+struct Model::DecodeWeights {
+  std::vector<k::PackedB> qkv, attproj, fc, proj;  // per layer
+  k::PackedB lmHead;                               // wteᵀ
+};
 
 struct Model::DecodeState {
   int slots = 0, maxLen = 0;
   std::vector<float> kv;  // (slots, L, 2, C, maxLen): keys and values transposed, per head contiguous along positions
   std::vector<float> x, ln, qkv, att, fch, mean, rstd;
+  std::vector<const float*> kp, vp;
   float* k(int slot, size_t l, size_t L, size_t C) { return kv.data() + ((static_cast<size_t>(slot) * L + l) * 2) * maxLen * C; }
   float* v(int slot, size_t l, size_t L, size_t C) { return k(slot, l, L, C) + static_cast<size_t>(maxLen) * C; }
 };
 
 // logits (n, V) for n rows: row r feeds tokens[r] at position pos[r] of cache slot slots[r].
-void Model::decodeStep(DecodeState& st, const uint32_t* tokens, const int* slots, const int* pos, int n, float* logits) {
-  const int th = threads_;
-  const int C = static_cast<int>(C_), I = static_cast<int>(I_), H = static_cast<int>(H_);
+// Single-threaded (a lane's step).
+void Model::decodeStep(DecodeState& st, const DecodeWeights& w, const uint32_t* tokens, const int* slots, const int* pos, int n, float* logits) {
+  constexpr int th = 1;
+  const int C = static_cast<int>(C_), H = static_cast<int>(H_);
   float* x = st.x.data();
   for (int r = 0; r < n; ++r) {
     const float* te = p_.wte + static_cast<size_t>(tokens[r]) * C_;
     const float* pe = p_.wpe + static_cast<size_t>(pos[r]) * C_;
     for (size_t c = 0; c < C_; ++c) x[r * C_ + c] = te[c] + pe[c];
   }
-  std::vector<const float*> kp(n), vp(n);
+  st.kp.resize(n);
+  st.vp.resize(n);
   for (size_t l = 0; l < L_; ++l) {
     const LayerParams& p = p_.layer[l];
     k::layernormForward(th, st.ln.data(), st.mean.data(), st.rstd.data(), x, p.ln1w, p.ln1b, n, C);
-    k::matmulForward(th, st.qkv.data(), st.ln.data(), p.qkvw, nullptr, n, C, 3 * C);
+    k::matmulForwardPacked(th, st.qkv.data(), st.ln.data(), w.qkv[l], nullptr, n);
     for (int r = 0; r < n; ++r) {
       float* kc = st.k(slots[r], l, L_, C_);
       float* vc = st.v(slots[r], l, L_, C_);
@@ -158,24 +174,25 @@ void Model::decodeStep(DecodeState& st, const uint32_t* tokens, const int* slots
         kc[c * st.maxLen + pos[r]] = kn[c];
         vc[c * st.maxLen + pos[r]] = vn[c];
       }
-      kp[r] = kc;
-      vp[r] = vc;
+      st.kp[r] = kc;
+      st.vp[r] = vc;
     }
-    k::attentionDecode(th, st.att.data(), st.qkv.data(), kp.data(), vp.data(), static_cast<size_t>(st.maxLen), pos, n, C, H, cfg_.local[l] ? static_cast<int>(cfg_.window) : 0);
+    k::attentionDecode(th, st.att.data(), st.qkv.data(), st.kp.data(), st.vp.data(), static_cast<size_t>(st.maxLen), pos, n, C, H,
+                       cfg_.local[l] ? static_cast<int>(cfg_.window) : 0);
     // x += out_proj(att): init with x + bias, accumulate the product (in place over a copy).
     std::memcpy(st.ln.data(), x, sizeof(float) * n * C_);
     for (int r = 0; r < n; ++r)
       for (size_t c = 0; c < C_; ++c) x[r * C_ + c] = st.ln[r * C_ + c] + p.attprojb[c];
-    k::gemm(th, n, C, C, st.att.data(), C, 1, p.attprojw, 1, C, x, nullptr, true);
+    k::gemmPacked(th, n, st.att.data(), C_, 1, w.attproj[l], x, nullptr, true);
     k::layernormForward(th, st.ln.data(), st.mean.data(), st.rstd.data(), x, p.ln2w, p.ln2b, n, C);
-    k::matmulForward(th, st.fch.data(), st.ln.data(), p.fcw, p.fcb, n, C, I);
+    k::matmulForwardPacked(th, st.fch.data(), st.ln.data(), w.fc[l], p.fcb, n);
     k::geluForward(th, st.fch.data(), st.fch.data(), static_cast<size_t>(n) * I_);
     for (int r = 0; r < n; ++r)
       for (size_t c = 0; c < C_; ++c) x[r * C_ + c] += p.projb[c];
-    k::gemm(th, n, C, I, st.fch.data(), I, 1, p.projw, 1, I, x, nullptr, true);
+    k::gemmPacked(th, n, st.fch.data(), I_, 1, w.proj[l], x, nullptr, true);
   }
   k::layernormForward(th, st.ln.data(), st.mean.data(), st.rstd.data(), x, p_.lnfw, p_.lnfb, n, C);
-  k::matmulForward(th, logits, st.ln.data(), p_.wte, nullptr, n, C, static_cast<int>(V_));
+  k::matmulForwardPacked(th, logits, st.ln.data(), w.lmHead, nullptr, n);
 }
 
 namespace {
@@ -189,19 +206,40 @@ uint32_t drawToken(float* z, size_t V, double r, const SampleRequest& req, std::
   thread_local std::vector<float> q;
   q.resize(V);
   k::expShiftRow(q.data(), z, V, m, static_cast<float>(1.0 / req.temperature));
+  // Sums of blocks of 64 weights (four interleaved double chains each): the total, and a walk
+  // that skips whole blocks.
+  constexpr size_t kBlock = 64;
+  thread_local std::vector<double> blocks;
+  const size_t nb = (V + kBlock - 1) / kBlock;
+  blocks.resize(nb);
   double total = 0;
-  for (size_t v = 0; v < V; ++v) total += q[v];
+  for (size_t b = 0; b < nb; ++b) {
+    const size_t v0 = b * kBlock, v1 = std::min(V, v0 + kBlock);
+    double a[4] = {0, 0, 0, 0};
+    size_t v = v0;
+    for (; v + 4 <= v1; v += 4)
+      for (int l = 0; l < 4; ++l) a[l] += q[v + l];
+    for (int l = 0; v < v1; ++v, ++l) a[l] += q[v];
+    blocks[b] = (a[0] + a[1]) + (a[2] + a[3]);
+    total += blocks[b];
+  }
   if (plain) {
     const double target = r * total;
     double cum = 0;
-    size_t last = 0;
-    for (size_t v = 0; v < V; ++v) {
+    size_t b = 0;
+    while (b + 1 < nb && !(cum + blocks[b] > target)) cum += blocks[b++];
+    // Within block b (a weight's own rounding may leave cum just short: then its last positive id).
+    size_t last = V;
+    for (size_t v = b * kBlock, v1 = std::min(V, v + kBlock); v < v1; ++v) {
       if (q[v] <= 0) continue;
       cum += q[v];
       last = v;
       if (cum > target) return static_cast<uint32_t>(v);
     }
-    return static_cast<uint32_t>(last);
+    if (last < V) return static_cast<uint32_t>(last);
+    for (size_t v = V; v-- > 0;)  // block b all zero (cannot happen when total > 0): the last positive id
+      if (q[v] > 0) return static_cast<uint32_t>(v);
+    return 0;
   }
   ids.resize(V);
   std::iota(ids.begin(), ids.end(), 0u);
@@ -266,6 +304,63 @@ uint32_t drawToken(float* z, size_t V, double r, const SampleRequest& req, std::
 
 }  // namespace
 
+// The sequences of one sample() call, shared by its lanes: which index to start next, the finished
+// sequences, and (tokens mode) how many sequences the output keeps — the first count, in index
+// order, whose positions reach the requested tokens. Each sequence's tokens depend only on its
+// index, so the lanes' timing changes the work done (a lane may start a sequence past the final
+// count, and drop it) but never the output.
+class SequenceBook {
+ public:
+  SequenceBook(uint64_t sequences, uint64_t tokens) : tokens_(tokens), limit_(sequences > 0 ? sequences : UINT64_MAX) {}
+
+  // The next index to draw, or false when no more are needed.
+  bool claim(uint64_t& index) {
+    std::lock_guard<std::mutex> lk(m_);
+    if (next_ >= limit_) return false;
+    index = next_++;
+    return true;
+  }
+  bool needed(uint64_t index) {
+    std::lock_guard<std::mutex> lk(m_);
+    return index < limit_;
+  }
+  void finish(uint64_t index, std::vector<uint32_t>&& toks, bool truncated) {
+    std::lock_guard<std::mutex> lk(m_);
+    if (done_.size() <= index) {
+      done_.resize(index + 1);
+      truncated_.resize(index + 1, 0);
+      finished_.resize(index + 1, 0);
+    }
+    done_[index] = std::move(toks);
+    truncated_[index] = truncated;
+    finished_[index] = 1;
+    while (prefixDone_ < finished_.size() && finished_[prefixDone_]) {
+      prefixPositions_ += done_[prefixDone_].size() + 1;
+      ++prefixDone_;
+      if (tokens_ > 0 && prefixPositions_ >= tokens_ && limit_ == UINT64_MAX) limit_ = prefixDone_;
+    }
+  }
+  SampleOutput output() {
+    SampleOutput out;
+    const uint64_t count = std::min<uint64_t>(limit_, done_.size());
+    out.offsets.reserve(count + 1);
+    out.offsets.push_back(0);
+    for (uint64_t i = 0; i < count; ++i) {
+      out.tokens.insert(out.tokens.end(), done_[i].begin(), done_[i].end());
+      out.offsets.push_back(static_cast<uint32_t>(out.tokens.size()));
+      out.truncated += truncated_[i];
+    }
+    return out;
+  }
+
+ private:
+  std::mutex m_;
+  const uint64_t tokens_;
+  uint64_t limit_, next_ = 0, prefixDone_ = 0, prefixPositions_ = 0;
+  std::vector<std::vector<uint32_t>> done_;
+  std::vector<uint8_t> truncated_, finished_;
+};
+
 SampleOutput Model::sample(const SampleRequest& req) {
   if (req.maxLength < 1 || req.maxLength > P_)
     fail("E_BAD_ARGUMENT", "maxLength must be in [1, contextLength = " + std::to_string(P_) + "], got " + std::to_string(req.maxLength));
@@ -273,14 +368,45 @@ SampleOutput Model::sample(const SampleRequest& req) {
   if (!(req.topP > 0 && req.topP <= 1)) fail("E_BAD_ARGUMENT", "topP must be in (0, 1]");
   if ((req.sequences > 0) == (req.tokens > 0)) fail("E_BAD_ARGUMENT", "sample needs exactly one of sequences or tokens");
   const int maxLen = static_cast<int>(req.maxLength);
-  // Slots: up to 64 sequences at once, fewer if their KV cache would pass 512 MiB.
+  // Lanes and their slots. Each step of a lane reads its whole KV cache and all the weights.
+  // Small models (weights that stay in cache): a lane's KV cache is kept near kLaneCacheBytes so
+  // that it stays in cache too (measured: S at 64 × 256 runs 2× faster with 4–6 slots per lane
+  // than with 16), with at least kMinSlots slots so the matmuls still fill most of the
+  // micro-kernel's rows. Large models: reading the weights dominates, so as many slots as fit in
+  // kMaxCacheBytes of KV cache over all lanes.
+  constexpr size_t kLaneCacheBytes = size_t{6} << 20, kSmallWeightsBytes = size_t{16} << 20, kMaxCacheBytes = size_t{512} << 20;
+  constexpr size_t kMinSlots = 4, kMaxSlots = 64;
   const size_t perSlot = L_ * 2 * static_cast<size_t>(maxLen) * C_;
-  size_t slots = std::min<size_t>(64, std::max<size_t>(1, (size_t{128} << 20) / perSlot));
-  if (req.sequences > 0) slots = std::min<size_t>(slots, req.sequences);
+  const size_t weightBytes = sizeof(float) * (V_ * C_ + L_ * (4 * C_ * C_ + 2 * C_ * I_));
+  size_t lanes = static_cast<size_t>(std::max(1, threads_));
+  size_t slots = weightBytes <= kSmallWeightsBytes ? std::clamp<size_t>(kLaneCacheBytes / (perSlot * sizeof(float)), kMinSlots, kMaxSlots) : kMaxSlots;
+  slots = std::max<size_t>(1, std::min(slots, kMaxCacheBytes / (perSlot * sizeof(float) * lanes)));
+  if (req.sequences > 0) {
+    lanes = std::min<size_t>(lanes, req.sequences);
+    slots = std::min<size_t>(slots, (req.sequences + lanes - 1) / lanes);
+  }
+  DecodeWeights w;
+  const int C = static_cast<int>(C_), I = static_cast<int>(I_);
+  for (size_t l = 0; l < L_; ++l) {
+    const LayerParams& p = p_.layer[l];
+    w.qkv.push_back(k::packLinear(threads_, p.qkvw, C, 3 * C));
+    w.attproj.push_back(k::packLinear(threads_, p.attprojw, C, C));
+    w.fc.push_back(k::packLinear(threads_, p.fcw, C, I));
+    w.proj.push_back(k::packLinear(threads_, p.projw, I, C));
+  }
+  w.lmHead = k::packLinear(threads_, p_.wte, C, static_cast<int>(V_));
+  SequenceBook book(req.sequences, req.tokens);
+  k::parallelRun(threads_, lanes, [&](size_t) { sampleLane(w, book, req, static_cast<int>(slots)); });
+  return book.output();
+}
+
+// One lane: `slots` sequences at a time until the book needs no more.
+void Model::sampleLane(const DecodeWeights& w, SequenceBook& book, const SampleRequest& req, int slots) {
+  const int maxLen = static_cast<int>(req.maxLength);
   DecodeState st;
-  st.slots = static_cast<int>(slots);
+  st.slots = slots;
   st.maxLen = maxLen;
-  st.kv.assign(slots * perSlot, 0.0f);
+  st.kv.assign(static_cast<size_t>(slots) * L_ * 2 * static_cast<size_t>(maxLen) * C_, 0.0f);
   st.x.resize(slots * C_);
   st.ln.resize(slots * C_);
   st.qkv.resize(slots * 3 * C_);
@@ -289,7 +415,6 @@ SampleOutput Model::sample(const SampleRequest& req) {
   st.mean.resize(slots);
   st.rstd.resize(slots);
   std::vector<float> logits(slots * V_);
-
   struct Seq {
     uint64_t index = 0;
     SplitMix64 rng{0};
@@ -297,78 +422,40 @@ SampleOutput Model::sample(const SampleRequest& req) {
     bool active = false;
   };
   std::vector<Seq> slot(slots);
-  std::vector<std::vector<uint32_t>> done;  // by sequence index
-  std::vector<uint8_t> truncated, finished;
-  uint64_t nextIndex = 0;
-  // tokens mode: the first sequence count whose positions reach req.tokens, once known.
-  uint64_t limit = req.sequences > 0 ? req.sequences : UINT64_MAX;
-  uint64_t prefixDone = 0, prefixPositions = 0;
   auto start = [&](Seq& s) {
-    s.index = nextIndex++;
+    if (!book.claim(s.index)) return;
     s.rng = SplitMix64(streamKey(req.seed, kSampleSequence, s.index));
     s.toks.clear();
     s.active = true;
   };
-  for (auto& s : slot)
-    if (nextIndex < limit) start(s);
-  std::vector<uint32_t> inTok(slots);
-  std::vector<int> inSlot(slots), inPos(slots), rowOf(slots);
-  std::vector<double> u(slots);
-  std::vector<uint32_t> drawn(slots);
+  for (auto& s : slot) start(s);
+  std::vector<uint32_t> inTok(slots), ids;
+  std::vector<int> inSlot(slots), inPos(slots);
   for (;;) {
     int n = 0;
-    for (size_t s = 0; s < slots; ++s) {
-      if (!slot[s].active) continue;
-      inTok[n] = slot[s].toks.empty() ? cfg_.bos : slot[s].toks.back();
-      inSlot[n] = static_cast<int>(s);
-      inPos[n] = static_cast<int>(slot[s].toks.size());
-      rowOf[n] = static_cast<int>(s);
-      u[n] = slot[s].rng.uniform();
+    for (int s = 0; s < slots; ++s) {
+      Seq& q = slot[s];
+      if (q.active && !book.needed(q.index)) q.active = false;  // past the final count
+      if (!q.active) continue;
+      inTok[n] = q.toks.empty() ? cfg_.bos : q.toks.back();
+      inSlot[n] = s;
+      inPos[n] = static_cast<int>(q.toks.size());
       ++n;
     }
     if (n == 0) break;
-    decodeStep(st, inTok.data(), inSlot.data(), inPos.data(), n, logits.data());
-    k::parallelRun(threads_, static_cast<size_t>(n), [&](size_t r) {
-      thread_local std::vector<uint32_t> ids;
-      drawn[r] = drawToken(logits.data() + r * V_, V_, u[r], req, ids);
-    });
+    decodeStep(st, w, inTok.data(), inSlot.data(), inPos.data(), n, logits.data());
     for (int r = 0; r < n; ++r) {
-      Seq& s = slot[rowOf[r]];
-      const bool eos = drawn[r] == cfg_.eos;
-      if (!eos) s.toks.push_back(drawn[r]);
-      if (!eos && s.toks.size() < static_cast<size_t>(maxLen)) continue;
-      // finished
-      if (done.size() <= s.index) {
-        done.resize(s.index + 1);
-        truncated.resize(s.index + 1, 0);
-        finished.resize(s.index + 1, 0);
-      }
-      done[s.index] = std::move(s.toks);
-      truncated[s.index] = !eos;
-      finished[s.index] = 1;
-      s.toks = {};
-      s.active = false;
-      while (prefixDone < finished.size() && finished[prefixDone]) {
-        prefixPositions += done[prefixDone].size() + 1;
-        ++prefixDone;
-        if (req.tokens > 0 && prefixPositions >= req.tokens && limit == UINT64_MAX) limit = prefixDone;
-      }
-      if (nextIndex < limit) start(s);
+      Seq& q = slot[inSlot[r]];
+      const uint32_t t = drawToken(logits.data() + r * V_, V_, q.rng.uniform(), req, ids);
+      const bool eos = t == cfg_.eos;
+      if (!eos) q.toks.push_back(t);
+      if (!eos && q.toks.size() < static_cast<size_t>(maxLen)) continue;
+      book.finish(q.index, std::move(q.toks), !eos);
+      q.toks = {};
+      q.active = false;
+      start(q);
     }
-    // Sequences past the limit are not needed any more.
-    for (auto& s : slot)
-      if (s.active && s.index >= limit) s.active = false;
   }
-  SampleOutput out;
-  const uint64_t count = std::min<uint64_t>(limit, done.size());
-  out.offsets.reserve(count + 1);
-  out.offsets.push_back(0);
-  for (uint64_t i = 0; i < count; ++i) {
-    out.tokens.insert(out.tokens.end(), done[i].begin(), done[i].end());
-    out.offsets.push_back(static_cast<uint32_t>(out.tokens.size()));
-    out.truncated += truncated[i];
-  }
-  return out;
 }
 
 }  // namespace cl::transformer

@@ -109,6 +109,8 @@ struct SampleOutput {
   uint64_t truncated = 0;
 };
 
+class SequenceBook;  // infer.cc
+
 class Model {
  public:
   explicit Model(const Config& config);  // validates; parameters are zero until init()/setParams
@@ -210,6 +212,7 @@ class Model {
     float* dfch;   // (BT, I)
   };
   struct DecodeState;
+  struct DecodeWeights;
 
   void layoutParams();
   void bindActs(int B, int T, bool backward);
@@ -217,7 +220,8 @@ class Model {
   int logitChunk(int BT) const;
   float* layerInput(int l, size_t BTC) { return l == 0 ? acts_.encoded : acts_.res3 + static_cast<size_t>(l - 1) * BTC; }
   double adamw(const TrainRequest& req, double lr, uint64_t t, double* gradNorm);
-  void decodeStep(DecodeState& st, const uint32_t* tokens, const int* slots, const int* pos, int n, float* logits);
+  void decodeStep(DecodeState& st, const DecodeWeights& w, const uint32_t* tokens, const int* slots, const int* pos, int n, float* logits);
+  void sampleLane(const DecodeWeights& w, SequenceBook& book, const SampleRequest& req, int slots);
 
   Config cfg_;
   size_t C_, I_, H_, L_, V_, P_;

@@ -12,6 +12,8 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 
 namespace cl::kernels {
 
@@ -29,6 +31,31 @@ void gemm(int threads, int M, int N, int K, const float* A, size_t rsA, size_t c
           size_t csB, float* C, const float* bias, bool accumulate);
 void gemmNaive(int M, int N, int K, const float* A, size_t rsA, size_t csA, const float* B, size_t rsB, size_t csB,
                float* C, const float* bias, bool accumulate);
+
+// op(B) packed once for many products with the same B (decoding reuses every weight at each step).
+class PackedB {
+ public:
+  PackedB() = default;
+  // Packs op(B) (K×N), element (k,j) at B[k*rsB + j*csB].
+  PackedB(int threads, int K, int N, const float* B, size_t rsB, size_t csB);
+  int k() const { return k_; }
+  int n() const { return n_; }
+  const float* data() const { return data_.get(); }
+
+ private:
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  int k_ = 0, n_ = 0;
+  std::unique_ptr<float, Free> data_;
+};
+// gemm with a packed op(B): identical bits to gemm() on the same operands.
+void gemmPacked(int threads, int M, const float* A, size_t rsA, size_t csA, const PackedB& B, float* C, const float* bias, bool accumulate);
+// A Linear layer's weight (OC,IC) packed for matmulForward's op(B) = weightᵀ.
+inline PackedB packLinear(int threads, const float* weight, int IC, int OC) { return PackedB(threads, IC, OC, weight, 1, static_cast<size_t>(IC)); }
+inline void matmulForwardPacked(int threads, float* out, const float* inp, const PackedB& weight, const float* bias, int BT) {
+  gemmPacked(threads, BT, inp, static_cast<size_t>(weight.k()), 1, weight, out, bias, false);
+}
 
 // Linear forward: out (BT,OC) = inp (BT,IC) · weight (OC,IC)ᵀ + bias (OC) [bias may be null].
 inline void matmulForward(int threads, float* out, const float* inp, const float* weight, const float* bias, int BT, int IC, int OC) {

@@ -193,35 +193,31 @@ float* callerPackB(size_t n) {
 void setIsa(Isa isa) { gIsa.store(static_cast<int>(isa)); }
 bool usingAvx2() { return gIsa.load(std::memory_order_relaxed) == 0 && cpuHasAvx2(); }
 
-void gemm(int threads, int M, int N, int K, const float* A, size_t rsA, size_t csA, const float* B, size_t rsB, size_t csB, float* C,
-          const float* bias, bool accumulate) {
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0) {
-    if (!accumulate)
-      for (int i = 0; i < M; ++i) {
-        float* c = C + static_cast<size_t>(i) * N;
-        if (bias)
-          std::memcpy(c, bias, sizeof(float) * N);
-        else
-          std::memset(c, 0, sizeof(float) * N);
-      }
-    return;
-  }
-  const Micro kernel = micro();
-  const int firstMode = accumulate ? kAdd : bias ? kBias : kSet;
-  // 1. Pack all of op(B), sliver by sliver (one barrier).
+namespace {
+
+// Packs all of op(B) (K×N) into `bp` as NR-wide slivers, two per task.
+void packAll(int threads, float* bp, const float* B, size_t rsB, size_t csB, int K, int N) {
   const int slivers = (N + NR - 1) / NR;
   const size_t sliverSize = static_cast<size_t>(K) * NR;
-  float* bp = callerPackB(static_cast<size_t>(slivers) * sliverSize);
   parallelRun(threads, static_cast<size_t>((slivers + 1) / 2), [&](size_t t) {
     const int s1 = std::min<int>(slivers, static_cast<int>(t) * 2 + 2);
     for (int s = static_cast<int>(t) * 2; s < s1; ++s) packBSliver(bp + static_cast<size_t>(s) * sliverSize, B, rsB, csB, K, N, s);
   });
-  // 2. Tiles of (row block) × (column group), each run through all KC slices by one task: no
+}
+
+// C (M×N) (+)= op(A) · packed op(B) (see gemm).
+void gemmCore(int threads, int M, int N, int K, const float* A, size_t rsA, size_t csA, const float* bp, float* C, const float* bias,
+              bool accumulate) {
+  const Micro kernel = micro();
+  const int firstMode = accumulate ? kAdd : bias ? kBias : kSet;
+  const int slivers = (N + NR - 1) / NR;
+  const size_t sliverSize = static_cast<size_t>(K) * NR;
+  // Tiles of (row block) × (column group), each run through all KC slices by one task: no
   // barrier per slice. Row blocks are MR multiples of about equal size (at most MC); column groups
   // are narrowed when there are too few tiles to keep the threads busy. The blocking depends on the
   // shape only; each C element gets init + slice 0 + slice 1 + … from the same micro-kernel whatever
-  // the blocking or the threads, so the bits never change.
+  // the blocking or the threads, so the bits never change (nor do they depend on the other rows
+  // of A: a row's result is the same in any batch).
   const int rowBlocks = (M + MC - 1) / MC;
   const int rowsPer = ((M + rowBlocks - 1) / rowBlocks + MR - 1) / MR * MR;
   int groupSlivers = std::min(slivers, 256 / NR);
@@ -260,6 +256,45 @@ void gemm(int threads, int M, int N, int K, const float* A, size_t rsA, size_t c
       }
     }
   });
+}
+
+// C rows get init (bias, zero or kept) when K is 0.
+void gemmEmptyK(int M, int N, float* C, const float* bias, bool accumulate) {
+  if (accumulate) return;
+  for (int i = 0; i < M; ++i) {
+    float* c = C + static_cast<size_t>(i) * N;
+    if (bias)
+      std::memcpy(c, bias, sizeof(float) * N);
+    else
+      std::memset(c, 0, sizeof(float) * N);
+  }
+}
+
+}  // namespace
+
+void gemm(int threads, int M, int N, int K, const float* A, size_t rsA, size_t csA, const float* B, size_t rsB, size_t csB, float* C,
+          const float* bias, bool accumulate) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) return gemmEmptyK(M, N, C, bias, accumulate);
+  // 1. Pack all of op(B), sliver by sliver (one barrier). 2. The tiles.
+  float* bp = callerPackB(static_cast<size_t>((N + NR - 1) / NR) * K * NR);
+  packAll(threads, bp, B, rsB, csB, K, N);
+  gemmCore(threads, M, N, K, A, rsA, csA, bp, C, bias, accumulate);
+}
+
+PackedB::PackedB(int threads, int K, int N, const float* B, size_t rsB, size_t csB) : k_(K), n_(N) {
+  if (K <= 0 || N <= 0) return;
+  const size_t n = static_cast<size_t>((N + NR - 1) / NR) * K * NR;
+  void* p = std::aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64);
+  if (!p) throw std::bad_alloc();
+  data_.reset(static_cast<float*>(p));
+  packAll(threads, data_.get(), B, rsB, csB, K, N);
+}
+
+void gemmPacked(int threads, int M, const float* A, size_t rsA, size_t csA, const PackedB& B, float* C, const float* bias, bool accumulate) {
+  if (M <= 0 || B.n() <= 0) return;
+  if (B.k() <= 0) return gemmEmptyK(M, B.n(), C, bias, accumulate);
+  gemmCore(threads, M, B.n(), B.k(), A, rsA, csA, B.data(), C, bias, accumulate);
 }
 
 void gemmNaive(int M, int N, int K, const float* A, size_t rsA, size_t csA, const float* B, size_t rsB, size_t csB, float* C,

@@ -580,8 +580,64 @@ CL_INLINE void attnDecodeRow(float* out, const float* qkv, const float* kc, cons
     for (int e = 0; e < hd; ++e) o[e] = vdot<A>(s, vt + static_cast<size_t>(e) * ld, n) * inv;
   }
 }
+#ifdef CL_HAVE_X86
+// Decoding one head with HD ≤ 8 in two passes instead of 3 + HD: scores and their max, then the
+// weights exp(s - m), their sum and the HD output sums together. Same operations in the same
+// order as the generic loop above (vscores, vmax, vexpSubSum, vdot), so the same bits.
+template <int HD>
+CL_AVX2 void attnDecodeHeadAvx2(float* o, const float* q, const float* kt, const float* vt, size_t ld, int n, float* s) {
+  __m256 qd[HD];
+  for (int d = 0; d < HD; ++d) qd[d] = _mm256_broadcast_ss(q + d);
+  __m256 mx = _mm256_set1_ps(-INFINITY);
+  int j = 0;
+  for (; j + 8 <= n; j += 8) {
+    __m256 a = _mm256_setzero_ps();
+    for (int d = 0; d < HD; ++d) a = _mm256_fmadd_ps(qd[d], _mm256_loadu_ps(kt + d * ld + j), a);
+    _mm256_storeu_ps(s + j, a);
+    mx = _mm256_max_ps(mx, a);
+  }
+  float m = hmax256(mx);
+  if (j < n) {
+    const __m256i mk = tailMask(n - j);
+    __m256 a = _mm256_setzero_ps();
+    for (int d = 0; d < HD; ++d) a = _mm256_fmadd_ps(qd[d], _mm256_maskload_ps(kt + d * ld + j, mk), a);
+    _mm256_maskstore_ps(s + j, mk, a);
+    for (int t = j; t < n; ++t) m = m > s[t] ? m : s[t];
+  }
+  const __m256 vm = _mm256_set1_ps(m);
+  __m256 acc[HD];
+  for (int d = 0; d < HD; ++d) acc[d] = _mm256_setzero_ps();
+  __m256 sum = _mm256_setzero_ps();
+  j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(s + j), vm));
+    sum = _mm256_add_ps(sum, e);
+    for (int d = 0; d < HD; ++d) acc[d] = _mm256_fmadd_ps(e, _mm256_loadu_ps(vt + d * ld + j), acc[d]);
+  }
+  if (j < n) {
+    const __m256i mk = tailMask(n - j);
+    const __m256 e = _mm256_and_ps(exp256(_mm256_sub_ps(_mm256_maskload_ps(s + j, mk), vm)), _mm256_castsi256_ps(mk));
+    sum = _mm256_add_ps(sum, e);
+    for (int d = 0; d < HD; ++d) acc[d] = _mm256_fmadd_ps(e, _mm256_maskload_ps(vt + d * ld + j, mk), acc[d]);
+  }
+  const float inv = 1.0f / hsum256(sum);
+  for (int d = 0; d < HD; ++d) o[d] = hsum256(acc[d]) * inv;
+}
+#endif
 CL_AVX2 void attnDecodeRowAvx2(float* out, const float* qkv, const float* kc, const float* vc, size_t ld, int pos, int r, int C, int H,
                                int window, float* s) {
+#ifdef CL_HAVE_X86
+  const int hd = C / H;
+  using Head = void (*)(float*, const float*, const float*, const float*, size_t, int, float*);
+  const Head f = hd == 1 ? attnDecodeHeadAvx2<1> : hd == 2 ? attnDecodeHeadAvx2<2> : hd == 4 ? attnDecodeHeadAvx2<4> : hd == 8 ? attnDecodeHeadAvx2<8> : nullptr;
+  if (f) {
+    const int lo = window > 0 ? std::max(0, pos - window + 1) : 0;
+    for (int h = 0; h < H; ++h)
+      f(out + static_cast<size_t>(r) * C + h * hd, qkv + static_cast<size_t>(r) * 3 * C + h * hd, kc + static_cast<size_t>(h) * hd * ld + lo,
+        vc + static_cast<size_t>(h) * hd * ld + lo, ld, pos - lo + 1, s);
+    return;
+  }
+#endif
   attnDecodeRow<true>(out, qkv, kc, vc, ld, pos, r, C, H, window, s);
 }
 void attnDecodeRowGeneric(float* out, const float* qkv, const float* kc, const float* vc, size_t ld, int pos, int r, int C, int H, int window,
