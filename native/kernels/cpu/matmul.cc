@@ -93,6 +93,23 @@ void packA(float* dst, const float* A, size_t rsA, size_t csA, int i0, int mc, i
     }
   }
 }
+// packA for a transposed A (rsA == 1: op(A)'s column k is contiguous along i, as dout is in the
+// weight gradient): each of the kc source rows is read once, whole, and dealt out to the slivers
+// (sliver by sliver it would stride through memory kc times per sliver: measured 14% of training).
+void packAT(float* dst, const float* A, size_t csA, int i0, int mc, int k0, int kc) {
+  const int slivers = (mc + MR - 1) / MR, full = mc / MR;
+  for (int k = 0; k < kc; ++k) {
+    const float* src = A + static_cast<size_t>(k0 + k) * csA + i0;
+    float* d = dst + static_cast<size_t>(k) * MR;
+    for (int r = 0; r < full; ++r, src += MR, d += static_cast<size_t>(MR) * kc)
+      for (int i = 0; i < MR; ++i) d[i] = src[i];
+    if (full < slivers) {
+      const int h = mc - full * MR;
+      for (int i = 0; i < h; ++i) d[i] = src[i];
+      for (int i = h; i < MR; ++i) d[i] = 0.0f;
+    }
+  }
+}
 
 // Store modes of a micro-kernel's MR×NR result acc: kAdd: c += acc; kBias: c = bias[j] + acc;
 // kSet: c = acc. The first KC slice of a product uses kBias/kSet (so C is never initialised in a
@@ -233,7 +250,10 @@ void gemmCore(int threads, int M, int N, int K, const float* A, size_t rsA, size
     for (int k0 = 0; k0 < K; k0 += KC) {
       const int kc = std::min(KC, K - k0);
       const int mode = k0 == 0 ? firstMode : kAdd;
-      packA(ap, A, rsA, csA, i0, mc, k0, kc);
+      if (rsA == 1 && csA != 1)
+        packAT(ap, A, csA, i0, mc, k0, kc);
+      else
+        packA(ap, A, rsA, csA, i0, mc, k0, kc);
       for (int s = s0; s < s1; ++s) {
         const int jb = s * NR, w = std::min(NR, N - jb);
         const float* b = bp + static_cast<size_t>(s) * sliverSize + static_cast<size_t>(k0) * NR;
