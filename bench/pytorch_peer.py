@@ -8,7 +8,7 @@ loop in plain torch (2 threads), so the engine's figures can be read beside PyTo
 Prints one JSON object on stdout:
     {"torch": "1.13.1", "threads": 2, "blas": "/usr/lib/.../libblas.so.3",
      "matmul": {"512": GFLOP/s, "2048": GFLOP/s},
-     "train": {"S": tokens/s, "M": tokens/s},
+     "train": {"S": tokens/s, "M": tokens/s, "T1M": tokens/s},
      "sample": {"S_64x256": tokens/s, "S_1x256": tokens/s}}
 
 The model is test/fixtures/transformer/make_reference.py's GPT-Neo (Hugging Face's
@@ -31,6 +31,7 @@ import torch.nn.functional as F
 
 S = dict(vocab=4096, hidden=64, layers=8, heads=16, window=256, ctx=2048)
 M = dict(vocab=8192, hidden=128, layers=4, heads=8, window=256, ctx=2048)
+T1M = dict(vocab=50257, hidden=64, layers=8, heads=16, window=256, ctx=2048)  # TinyStories-1M
 B, T = 16, 256
 
 
@@ -183,7 +184,7 @@ def main():
     q = args.quick
     out = {"torch": torch.__version__, "threads": args.threads}
     out["matmul"] = {"512": bench_matmul(512, 5 if q else 20), "2048": bench_matmul(2048, 2 if q else 3)}
-    out["train"] = {"S": bench_train(S, 2 if q else 3), "M": bench_train(M, 2 if q else 3)}
+    out["train"] = {"S": bench_train(S, 2 if q else 3), "M": bench_train(M, 2 if q else 3), "T1M": bench_train(T1M, 2)}
     out["sample"] = {"S_64x256": bench_sample(S, 64, 256, 1), "S_1x256": bench_sample(S, 1, 256, 1 if q else 2)}
     out["blas"] = blas_library()
     json.dump(out, sys.stdout)

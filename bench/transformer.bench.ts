@@ -18,6 +18,8 @@ import type { BenchRow } from './ngram.bench.js';
 
 const S: TransformerConfigOptions = { vocabSize: 4096, hidden: 64, layers: 8, heads: 16, window: 256, contextLength: 2048, bos: 1, eos: 2 };
 const M: TransformerConfigOptions = { vocabSize: 8192, hidden: 128, layers: 4, heads: 8, window: 256, contextLength: 2048, bos: 1, eos: 2 };
+/** TinyStories-1M's architecture (GPT-2's 50257-token vocabulary). */
+const T1M: TransformerConfigOptions = { vocabSize: 50257, hidden: 64, layers: 8, heads: 16, window: 256, contextLength: 2048, bos: 50256, eos: 50256 };
 
 /** A corpus of `n` random sequences of 40–400 tokens (ids 3..V-1), deterministic. */
 function syntheticCorpus(V: number, tokens: number): { tokens: Uint32Array; offsets: Uint32Array } {
@@ -112,7 +114,12 @@ export async function transformerBench(threads: number[] = [2], withPeer = true)
       bench.add(name, fn);
     };
     const B = 16, T = 256;
-    for (const [label, cfg, key] of [['S (h64 L8 H16 V4096)', S, 'S'], ['M (h128 L4 H8 V8192)', M, 'M']] as const) {
+    const configs = [
+      ['S (h64 L8 H16 V4096)', S, 'S'],
+      ['M (h128 L4 H8 V8192)', M, 'M'],
+      ['TinyStories-1M (h64 L8 H16 V50257)', T1M, 'T1M'],
+    ] as const;
+    for (const [label, cfg, key] of configs) {
       const m = new Transformer({ ...cfg, threads: t });
       await m.init(1);
       const corpus = syntheticCorpus(cfg.vocabSize, B * T * 3 + 1);

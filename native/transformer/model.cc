@@ -156,7 +156,16 @@ void Model::validateCorpus(const CorpusView& c) const {
                                 std::to_string(V_) + ")");
 }
 
-int Model::logitChunk(int BT) const { return std::max(1, std::min(BT, static_cast<int>((size_t{1} << 21) / V_))); }
+// Rows of logits at a time: about 8 MiB of them, and at least 256 rows (a large vocabulary
+// would otherwise cut the lm_head products into slivers too thin to run fast).
+int Model::logitChunk(int BT) const { return std::max(1, std::min(BT, static_cast<int>(std::max<size_t>(256, (size_t{1} << 21) / V_)))); }
+
+// wte packed for the lm_head's products (once per forward: the weights change every step).
+void Model::packLmHead(bool backward) {
+  const int C = static_cast<int>(C_), V = static_cast<int>(V_);
+  wteT_.pack(threads_, C, V, p_.wte, 1, C_);  // logits = lnf · wteᵀ
+  if (backward) wteN_.pack(threads_, V, C, p_.wte, C_, 1);  // dlnf = dlogits · wte
+}
 
 void Model::bindActs(int B, int T, bool backward) {
   const size_t BT = static_cast<size_t>(B) * T, C = C_, I = I_, L = L_;
@@ -272,9 +281,10 @@ double Model::forwardLoss(const uint32_t* inputs, const uint32_t* targets, int B
   bindActs(B, T, false);
   forward(inputs, B, T);
   const int BT = B * T, chunk = logitChunk(BT);
+  packLmHead(false);
   for (int r0 = 0; r0 < BT; r0 += chunk) {
     const int n = std::min(chunk, BT - r0);
-    k::matmulForward(threads_, acts_.logits, acts_.lnf + static_cast<size_t>(r0) * C_, p_.wte, nullptr, n, static_cast<int>(C_), static_cast<int>(V_));
+    k::matmulForwardPacked(threads_, acts_.logits, acts_.lnf + static_cast<size_t>(r0) * C_, wteT_, nullptr, n);
     k::crossEntropy(threads_, acts_.logits, acts_.losses + r0, targets + r0, n, static_cast<int>(V_), 0.0f);
   }
   double sum = 0;
@@ -299,12 +309,13 @@ double Model::forwardBackward(const uint32_t* inputs, const uint32_t* targets, i
   // lm_head + softmax–cross-entropy, fused by row chunks: logits (n,V) = lnf · wteᵀ, overwritten
   // by dlogits; dlnf = dlogits · wte; dwte += dlogitsᵀ · lnf.
   const int chunk = logitChunk(BT);
+  packLmHead(true);
   for (int r0 = 0; r0 < BT; r0 += chunk) {
     const int n = std::min(chunk, BT - r0);
     const float* lnf = a.lnf + static_cast<size_t>(r0) * C_;
-    k::matmulForward(th, a.logits, lnf, p_.wte, nullptr, n, C, V);
+    k::matmulForwardPacked(th, a.logits, lnf, wteT_, nullptr, n);
     k::crossEntropy(th, a.logits, a.losses + r0, targets + r0, n, V, dscale);
-    k::matmulBackwardInput(th, a.dln + static_cast<size_t>(r0) * C_, a.logits, p_.wte, n, C, V, false);
+    k::gemmPacked(th, n, a.logits, V_, 1, wteN_, a.dln + static_cast<size_t>(r0) * C_, nullptr, false);
     k::matmulBackwardWeight(th, g_.wte, a.logits, lnf, n, C, V);
   }
   double loss = 0;

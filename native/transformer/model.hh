@@ -27,6 +27,8 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/kernels.hh"
+
 namespace cl::transformer {
 
 struct Config {
@@ -218,6 +220,7 @@ class Model {
   void bindActs(int B, int T, bool backward);
   void forward(const uint32_t* inputs, int B, int T);  // up to acts_.lnf
   int logitChunk(int BT) const;
+  void packLmHead(bool backward);
   float* layerInput(int l, size_t BTC) { return l == 0 ? acts_.encoded : acts_.res3 + static_cast<size_t>(l - 1) * BTC; }
   double adamw(const TrainRequest& req, double lr, uint64_t t, double* gradNorm);
   void decodeStep(DecodeState& st, const DecodeWeights& w, const uint32_t* tokens, const int* slots, const int* pos, int n, float* logits);
@@ -232,6 +235,7 @@ class Model {
   Acts acts_{};
   size_t actCapacity_ = 0;
   int threads_ = 1;
+  cl::kernels::PackedB wteT_, wteN_;  // packLmHead
   std::mutex mutex_;
 };
 

@@ -37,7 +37,9 @@ class PackedB {
  public:
   PackedB() = default;
   // Packs op(B) (K×N), element (k,j) at B[k*rsB + j*csB].
-  PackedB(int threads, int K, int N, const float* B, size_t rsB, size_t csB);
+  PackedB(int threads, int K, int N, const float* B, size_t rsB, size_t csB) { pack(threads, K, N, B, rsB, csB); }
+  // The same into this object, reusing its memory when large enough.
+  void pack(int threads, int K, int N, const float* B, size_t rsB, size_t csB);
   int k() const { return k_; }
   int n() const { return n_; }
   const float* data() const { return data_.get(); }
@@ -47,6 +49,7 @@ class PackedB {
     void operator()(float* p) const { std::free(p); }
   };
   int k_ = 0, n_ = 0;
+  size_t capacity_ = 0;
   std::unique_ptr<float, Free> data_;
 };
 // gemm with a packed op(B): identical bits to gemm() on the same operands.

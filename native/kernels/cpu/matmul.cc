@@ -116,12 +116,25 @@ void packAT(float* dst, const float* A, size_t csA, int i0, int mc, int k0, int 
 // separate pass), later slices kAdd: C = (init + slice0) + slice1 + … as before.
 enum Mode : int { kAdd = 0, kBias = 1, kSet = 2 };
 
-// c (MR×NR, row stride ldc) (+)= a-sliver · b-sliver over kc.
-void microGeneric(int kc, const float* a, const float* b, float* c, size_t ldc, int mode, const float* bias) {
+// c (MR×NR, row stride ldc) (+)= a-sliver · b-sliver over kc. Element (i,k) of the a-sliver is
+// a[k*acs + i] (acs = MR: packed; a larger acs: read in place from a transposed A) or, in the
+// *Rows kernels, a[i*lda + k] (read in place from a row-major A).
+void microGeneric(int kc, const float* a, size_t acs, const float* b, float* c, size_t ldc, int mode, const float* bias) {
   float acc[MR][NR] = {};
   for (int k = 0; k < kc; ++k) {
     for (int i = 0; i < MR; ++i) {
-      const float ai = a[k * MR + i];
+      const float ai = a[k * acs + i];
+      for (int j = 0; j < NR; ++j) acc[i][j] += ai * b[k * NR + j];
+    }
+  }
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NR; ++j) c[i * ldc + j] = mode == kAdd ? c[i * ldc + j] + acc[i][j] : mode == kBias ? bias[j] + acc[i][j] : acc[i][j];
+}
+void microGenericRows(int kc, const float* a, size_t lda, const float* b, float* c, size_t ldc, int mode, const float* bias) {
+  float acc[MR][NR] = {};
+  for (int k = 0; k < kc; ++k) {
+    for (int i = 0; i < MR; ++i) {
+      const float ai = a[i * lda + k];
       for (int j = 0; j < NR; ++j) acc[i][j] += ai * b[k * NR + j];
     }
   }
@@ -130,31 +143,39 @@ void microGeneric(int kc, const float* a, const float* b, float* c, size_t ldc, 
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx2,fma"))) void microAvx2(int kc, const float* a, const float* b, float* c, size_t ldc, int mode, const float* bias) {
+template <bool kRows>
+__attribute__((target("avx2,fma"))) inline void microAvx2Body(int kc, const float* a, size_t as, const float* b, float* c, size_t ldc, int mode,
+                                                                const float* bias) {
+  // kRows: rows i of the sliver start at a + i*as and run along k; else element (i,k) is a[k*as + i].
+  const float* a1 = a + as;
+  const float* a2 = a + 2 * as;
+  const float* a3 = a + 3 * as;
+  const float* a4 = a + 4 * as;
+  const float* a5 = a + 5 * as;
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
   __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
   for (int k = 0; k < kc; ++k) {
     const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
-    __m256 x = _mm256_broadcast_ss(a + 0);
+    __m256 x = _mm256_broadcast_ss(kRows ? a + k : a + 0);
     c00 = _mm256_fmadd_ps(x, b0, c00);
     c01 = _mm256_fmadd_ps(x, b1, c01);
-    x = _mm256_broadcast_ss(a + 1);
+    x = _mm256_broadcast_ss(kRows ? a1 + k : a + 1);
     c10 = _mm256_fmadd_ps(x, b0, c10);
     c11 = _mm256_fmadd_ps(x, b1, c11);
-    x = _mm256_broadcast_ss(a + 2);
+    x = _mm256_broadcast_ss(kRows ? a2 + k : a + 2);
     c20 = _mm256_fmadd_ps(x, b0, c20);
     c21 = _mm256_fmadd_ps(x, b1, c21);
-    x = _mm256_broadcast_ss(a + 3);
+    x = _mm256_broadcast_ss(kRows ? a3 + k : a + 3);
     c30 = _mm256_fmadd_ps(x, b0, c30);
     c31 = _mm256_fmadd_ps(x, b1, c31);
-    x = _mm256_broadcast_ss(a + 4);
+    x = _mm256_broadcast_ss(kRows ? a4 + k : a + 4);
     c40 = _mm256_fmadd_ps(x, b0, c40);
     c41 = _mm256_fmadd_ps(x, b1, c41);
-    x = _mm256_broadcast_ss(a + 5);
+    x = _mm256_broadcast_ss(kRows ? a5 + k : a + 5);
     c50 = _mm256_fmadd_ps(x, b0, c50);
     c51 = _mm256_fmadd_ps(x, b1, c51);
-    a += MR;
+    if (!kRows) a += as;
     b += NR;
   }
   __m256 i0 = _mm256_setzero_ps(), i1 = _mm256_setzero_ps();
@@ -179,15 +200,29 @@ __attribute__((target("avx2,fma"))) void microAvx2(int kc, const float* a, const
   CL_ADD_ROW(5, c50, c51)
 #undef CL_ADD_ROW
 }
+__attribute__((target("avx2,fma"))) void microAvx2(int kc, const float* a, size_t acs, const float* b, float* c, size_t ldc, int mode,
+                                                   const float* bias) {
+  microAvx2Body<false>(kc, a, acs, b, c, ldc, mode, bias);
+}
+__attribute__((target("avx2,fma"))) void microAvx2Rows(int kc, const float* a, size_t lda, const float* b, float* c, size_t ldc, int mode,
+                                                       const float* bias) {
+  microAvx2Body<true>(kc, a, lda, b, c, ldc, mode, bias);
+}
 #endif
 
-using Micro = void (*)(int, const float*, const float*, float*, size_t, int, const float*);
+using Micro = void (*)(int, const float*, size_t, const float*, float*, size_t, int, const float*);
 
 Micro micro() {
 #if defined(__x86_64__) || defined(__i386__)
   if (usingAvx2()) return microAvx2;
 #endif
   return microGeneric;
+}
+Micro microRows() {
+#if defined(__x86_64__) || defined(__i386__)
+  if (usingAvx2()) return microAvx2Rows;
+#endif
+  return microGenericRows;
 }
 
 thread_local Buffer tlsA, tlsB;
@@ -225,9 +260,16 @@ void packAll(int threads, float* bp, const float* B, size_t rsB, size_t csB, int
 // C (M×N) (+)= op(A) · packed op(B) (see gemm).
 void gemmCore(int threads, int M, int N, int K, const float* A, size_t rsA, size_t csA, const float* bp, float* C, const float* bias,
               bool accumulate) {
-  const Micro kernel = micro();
+  const Micro kernel = micro(), kernelRows = microRows();
   const int firstMode = accumulate ? kAdd : bias ? kBias : kSet;
   const int slivers = (N + NR - 1) / NR;
+  // A row-major A (csA == 1) is read in place, six row streams, rather than packed: packing cost
+  // up to half the time of the narrow products (N = hidden: the input gradients, the lm_head's
+  // dlnf) and saved nothing measurable on square ones (measured here: 69 → 100 GFLOP/s for
+  // 256×64×14116, 108 → 167 for 1024×64×256, 512³ unchanged). Same operations in the same order:
+  // the same bits either way. A transposed A (the weight gradients) is still packed: read in
+  // place it strides through memory by whole rows and ran slower.
+  const bool inPlace = csA == 1;
   const size_t sliverSize = static_cast<size_t>(K) * NR;
   // Tiles of (row block) × (column group), each run through all KC slices by one task: no
   // barrier per slice. Row blocks are MR multiples of about equal size (at most MC); column groups
@@ -250,22 +292,42 @@ void gemmCore(int threads, int M, int N, int K, const float* A, size_t rsA, size
     for (int k0 = 0; k0 < K; k0 += KC) {
       const int kc = std::min(KC, K - k0);
       const int mode = k0 == 0 ? firstMode : kAdd;
-      if (rsA == 1 && csA != 1)
+      if (inPlace) {
+        // Only a last, partial sliver is packed (zero-padded to MR rows).
+        const int full = (M - i0) / MR * MR;
+        if (full < mc) packA(ap, A, rsA, csA, i0 + full, mc - full, k0, kc);
+      } else if (rsA == 1 && csA != 1) {
         packAT(ap, A, csA, i0, mc, k0, kc);
-      else
+      } else {
         packA(ap, A, rsA, csA, i0, mc, k0, kc);
+      }
       for (int s = s0; s < s1; ++s) {
         const int jb = s * NR, w = std::min(NR, N - jb);
         const float* b = bp + static_cast<size_t>(s) * sliverSize + static_cast<size_t>(k0) * NR;
         const float* bj = bias ? bias + jb : nullptr;
         for (int r = 0; r * MR < mc; ++r) {
           const int ib = i0 + r * MR, h = std::min(MR, M - ib);
-          const float* a = ap + static_cast<size_t>(r) * MR * kc;
           float* c = C + static_cast<size_t>(ib) * N + jb;
-          if (h == MR && w == NR) {
-            kernel(kc, a, b, c, static_cast<size_t>(N), mode, bj);
+          // The sliver's kernel and where it reads A: in place, or from the pack.
+          Micro f = kernel;
+          const float* a;
+          size_t as = MR;
+          if (!inPlace) {
+            a = ap + static_cast<size_t>(r) * MR * kc;
+          } else if (h < MR) {
+            a = ap;
+          } else if (csA == 1) {
+            f = kernelRows;
+            a = A + static_cast<size_t>(ib) * rsA + k0;
+            as = rsA;
           } else {
-            kernel(kc, a, b, tile, NR, kSet, nullptr);
+            a = A + static_cast<size_t>(k0) * csA + ib;
+            as = csA;
+          }
+          if (h == MR && w == NR) {
+            f(kc, a, as, b, c, static_cast<size_t>(N), mode, bj);
+          } else {
+            f(kc, a, as, b, tile, NR, kSet, nullptr);
             for (int i = 0; i < h; ++i)
               for (int j = 0; j < w; ++j) {
                 float& x = c[static_cast<size_t>(i) * N + j];
@@ -302,12 +364,18 @@ void gemm(int threads, int M, int N, int K, const float* A, size_t rsA, size_t c
   gemmCore(threads, M, N, K, A, rsA, csA, bp, C, bias, accumulate);
 }
 
-PackedB::PackedB(int threads, int K, int N, const float* B, size_t rsB, size_t csB) : k_(K), n_(N) {
+void PackedB::pack(int threads, int K, int N, const float* B, size_t rsB, size_t csB) {
+  k_ = K;
+  n_ = N;
   if (K <= 0 || N <= 0) return;
   const size_t n = static_cast<size_t>((N + NR - 1) / NR) * K * NR;
-  void* p = std::aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64);
-  if (!p) throw std::bad_alloc();
-  data_.reset(static_cast<float*>(p));
+  if (n > capacity_) {
+    data_.reset();
+    void* p = std::aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64);
+    if (!p) throw std::bad_alloc();
+    data_.reset(static_cast<float*>(p));
+    capacity_ = n;
+  }
   packAll(threads, data_.get(), B, rsB, csB, K, N);
 }
 

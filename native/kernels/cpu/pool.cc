@@ -37,14 +37,15 @@ class Pool {
       tasks_ = tasks;
       next_.store(0, std::memory_order_relaxed);
       helpers_ = want - 1;
-      pending_ = want - 1;
+      pending_.store(want - 1, std::memory_order_relaxed);
       error_ = nullptr;
-      ++gen_;
+      gen_.fetch_add(1, std::memory_order_release);
     }
     cv_.notify_all();
     work();
+    spinWhile([&] { return pending_.load(std::memory_order_acquire) != 0; });
     std::unique_lock<std::mutex> lk(m_);
-    done_.wait(lk, [&] { return pending_ == 0; });
+    done_.wait(lk, [&] { return pending_.load(std::memory_order_acquire) == 0; });
     fn_ = nullptr;
     if (error_) std::rethrow_exception(error_);
   }
@@ -60,21 +61,40 @@ class Pool {
     }
   }
 
+  // Waiting spins a little before it sleeps: a training step or a decoding step dispatches
+  // hundreds of short parallel regions, and a futex sleep + wake-up per region costs more than
+  // the smaller ones take (the region's data is read under m_ after the wait either way).
+  template <class Cond>
+  static void spinWhile(Cond cond) {
+    for (int i = 0; i < kSpins && cond(); ++i) cpuRelax();
+  }
+  static void cpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#else
+    std::this_thread::yield();
+#endif
+  }
+
   void loop(int id) {
     uint64_t seen = 0;
     for (;;) {
+      spinWhile([&] { return gen_.load(std::memory_order_acquire) == seen; });
       {
         std::unique_lock<std::mutex> lk(m_);
-        cv_.wait(lk, [&] { return gen_ != seen; });
-        seen = gen_;
+        cv_.wait(lk, [&] { return gen_.load(std::memory_order_relaxed) != seen; });
+        seen = gen_.load(std::memory_order_relaxed);
         if (id >= helpers_) continue;
       }
       work();
-      std::lock_guard<std::mutex> lk(m_);
-      if (--pending_ == 0) done_.notify_one();
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lk(m_);
+        done_.notify_one();
+      }
     }
   }
 
+  static constexpr int kSpins = 4000;  // ~50 µs of pause instructions
   std::mutex busy_;  // one parallel region at a time
   std::mutex m_;
   std::condition_variable cv_, done_;
@@ -82,8 +102,9 @@ class Pool {
   const std::function<void(size_t)>* fn_ = nullptr;
   std::atomic<size_t> next_{0};
   size_t tasks_ = 0;
-  int helpers_ = 0, pending_ = 0;
-  uint64_t gen_ = 0;
+  int helpers_ = 0;
+  std::atomic<int> pending_{0};
+  std::atomic<uint64_t> gen_{0};
   std::exception_ptr error_;
 };
 
