@@ -33,6 +33,7 @@ struct Window {
 
 EvalResult Model::evaluate(const CorpusView& corpus, uint32_t stride, double* logProbs) {
   validateCorpus(corpus);
+  const LmHeadScope lmHead{this};
   const size_t nseq = corpus.sequences();
   const size_t ctx = P_;
   if (stride == 0 || stride > ctx) stride = static_cast<uint32_t>(std::max<size_t>(1, ctx / 2));

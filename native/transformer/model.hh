@@ -221,6 +221,15 @@ class Model {
   void forward(const uint32_t* inputs, int B, int T);  // up to acts_.lnf
   int logitChunk(int BT) const;
   void packLmHead(bool backward);
+  // Frees the packed lm_head when a train() or evaluate() call ends (2 × V × C floats: 300 MB for
+  // TinyStories-33M), however it ends.
+  struct LmHeadScope {
+    Model* m;
+    ~LmHeadScope() {
+      m->wteT_ = {};
+      m->wteN_ = {};
+    }
+  };
   float* layerInput(int l, size_t BTC) { return l == 0 ? acts_.encoded : acts_.res3 + static_cast<size_t>(l - 1) * BTC; }
   double adamw(const TrainRequest& req, double lr, uint64_t t, double* gradNorm);
   void decodeStep(DecodeState& st, const DecodeWeights& w, const uint32_t* tokens, const int* slots, const int* pos, int n, float* logits);

@@ -39,6 +39,7 @@ TrainResult Model::train(const CorpusView& corpus, const TrainRequest& req, cons
     fail("E_BAD_ARGUMENT", "seqLen must be in [1, contextLength = " + std::to_string(P_) + "], got " + std::to_string(req.seqLen));
   if (!(req.lr >= 0) || !std::isfinite(req.lr)) fail("E_BAD_ARGUMENT", "lr must be a finite number >= 0");
 
+  const LmHeadScope lmHead{this};
   // Token stream.
   const uint32_t bos = cfg_.bos, eos = cfg_.eos;
   std::vector<uint32_t> stream;
