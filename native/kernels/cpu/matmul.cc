@@ -119,27 +119,23 @@ enum Mode : int { kAdd = 0, kBias = 1, kSet = 2 };
 // c (MR×NR, row stride ldc) (+)= a-sliver · b-sliver over kc. Element (i,k) of the a-sliver is
 // a[k*acs + i] (acs = MR: packed; a larger acs: read in place from a transposed A) or, in the
 // *Rows kernels, a[i*lda + k] (read in place from a row-major A).
-void microGeneric(int kc, const float* a, size_t acs, const float* b, float* c, size_t ldc, int mode, const float* bias) {
+template <bool kRows>
+void microGenericBody(int kc, const float* a, size_t as, const float* b, float* c, size_t ldc, int mode, const float* bias) {
   float acc[MR][NR] = {};
   for (int k = 0; k < kc; ++k) {
     for (int i = 0; i < MR; ++i) {
-      const float ai = a[k * acs + i];
+      const float ai = kRows ? a[i * as + k] : a[k * as + i];
       for (int j = 0; j < NR; ++j) acc[i][j] += ai * b[k * NR + j];
     }
   }
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NR; ++j) c[i * ldc + j] = mode == kAdd ? c[i * ldc + j] + acc[i][j] : mode == kBias ? bias[j] + acc[i][j] : acc[i][j];
 }
+void microGeneric(int kc, const float* a, size_t acs, const float* b, float* c, size_t ldc, int mode, const float* bias) {
+  microGenericBody<false>(kc, a, acs, b, c, ldc, mode, bias);
+}
 void microGenericRows(int kc, const float* a, size_t lda, const float* b, float* c, size_t ldc, int mode, const float* bias) {
-  float acc[MR][NR] = {};
-  for (int k = 0; k < kc; ++k) {
-    for (int i = 0; i < MR; ++i) {
-      const float ai = a[i * lda + k];
-      for (int j = 0; j < NR; ++j) acc[i][j] += ai * b[k * NR + j];
-    }
-  }
-  for (int i = 0; i < MR; ++i)
-    for (int j = 0; j < NR; ++j) c[i * ldc + j] = mode == kAdd ? c[i * ldc + j] + acc[i][j] : mode == kBias ? bias[j] + acc[i][j] : acc[i][j];
+  microGenericBody<true>(kc, a, lda, b, c, ldc, mode, bias);
 }
 
 #if defined(__x86_64__) || defined(__i386__)
