@@ -316,7 +316,7 @@ double Model::forwardBackward(const uint32_t* inputs, const uint32_t* targets, i
     k::matmulForwardPacked(th, a.logits, lnf, wteT_, nullptr, n);
     k::crossEntropy(th, a.logits, a.losses + r0, targets + r0, n, V, dscale);
     k::gemmPacked(th, n, a.logits, V_, 1, wteN_, a.dln + static_cast<size_t>(r0) * C_, nullptr, false);
-    k::matmulBackwardWeight(th, g_.wte, a.logits, lnf, n, C, V);
+    k::matmulBackwardWeightT(th, g_.wte, a.logits, lnf, n, C, V);
   }
   double loss = 0;
   for (int r = 0; r < BT; ++r) loss += a.losses[r];

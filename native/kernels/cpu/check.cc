@@ -1,5 +1,6 @@
 // checkKernel: runs one fast kernel and its naive reference on the same random inputs and reports
 // the largest difference. The tests call it through the addon for many shapes.
+#include <cstring>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -53,6 +54,16 @@ CheckResult checkKernel(const char* kernel, const int* dims, int ndims, uint64_t
       gemmNaive(M, N, K, A.data(), rsA, csA, B.data(), rsB, csB, c2.data(), bp, acc == 1);
       compare(r, c1, c2);
     }
+  } else if (k == "weight_grad_t") {
+    // matmulBackwardWeightT against the naive product and, bit for bit, against matmulBackwardWeight.
+    const int BT = dim(dims, ndims, 0, kernel), IC = dim(dims, ndims, 1, kernel), OC = dim(dims, ndims, 2, kernel);
+    const auto dout = randomVec(static_cast<size_t>(BT) * OC, g), inp = randomVec(static_cast<size_t>(BT) * IC, g);
+    auto w1 = randomVec(static_cast<size_t>(OC) * IC, g), w2 = w1, w3 = w1;
+    matmulBackwardWeightT(threads, w1.data(), dout.data(), inp.data(), BT, IC, OC);
+    matmulBackwardWeight(threads, w3.data(), dout.data(), inp.data(), BT, IC, OC);
+    gemmNaive(OC, IC, BT, dout.data(), 1, OC, inp.data(), IC, 1, w2.data(), nullptr, true);
+    compare(r, w1, w2);
+    if (std::memcmp(w1.data(), w3.data(), sizeof(float) * w1.size()) != 0) r.maxError = std::max(r.maxError, 1.0);
   } else if (k == "bias_backward") {
     const int BT = dim(dims, ndims, 0, kernel), OC = dim(dims, ndims, 1, kernel);
     const auto d = randomVec(static_cast<size_t>(BT) * OC, g);

@@ -72,6 +72,10 @@ inline void matmulBackwardInput(int threads, float* dinp, const float* dout, con
 inline void matmulBackwardWeight(int threads, float* dweight, const float* dout, const float* inp, int BT, int IC, int OC) {
   gemm(threads, OC, IC, BT, dout, 1, OC, inp, IC, 1, dweight, nullptr, true);
 }
+// The same product computed as its transpose, inpᵀ · dout, with dout read in place and the
+// result added transposed (same bits as matmulBackwardWeight): for a wide OC (the lm_head's
+// vocabulary) this skips packing all of dout.
+void matmulBackwardWeightT(int threads, float* dweight, const float* dout, const float* inp, int BT, int IC, int OC);
 // dbias (OC) += Σ_rows dout (BT,OC).
 void biasBackward(int threads, float* dbias, const float* dout, int BT, int OC);
 void biasBackwardNaive(float* dbias, const float* dout, int BT, int OC);
@@ -137,7 +141,7 @@ void softmaxRowsNaive(float* x, int N, int V);
 // `kernel` names one of: matmul_nt, matmul_nn, matmul_tn, bias_backward, layernorm_forward,
 // layernorm_backward, gelu_forward, gelu_backward, attention_forward, attention_backward,
 // cross_entropy, softmax. dims: matmul (M,N,K); layernorm (N,C); gelu (n); attention (B,T,C,H,window);
-// cross_entropy/softmax (N,V); bias_backward (BT,OC); attention_decode (n,T,C,H,window). Returns the largest |fast - naive| / (1 + |naive|).
+// cross_entropy/softmax (N,V); bias_backward (BT,OC); weight_grad_t (BT,IC,OC: also bit-identical to matmulBackwardWeight); attention_decode (n,T,C,H,window). Returns the largest |fast - naive| / (1 + |naive|).
 struct CheckResult {
   double maxError = 0;
   size_t compared = 0;

@@ -120,28 +120,32 @@ enum Mode : int { kAdd = 0, kBias = 1, kSet = 2 };
 // a[k*acs + i] (acs = MR: packed; a larger acs: read in place from a transposed A) or, in the
 // *Rows kernels, a[i*lda + k] (read in place from a row-major A).
 template <bool kRows>
-void microGenericBody(int kc, const float* a, size_t as, const float* b, float* c, size_t ldc, int mode, const float* bias) {
+void microGenericBody(int kc, const float* a, size_t as, const float* b, size_t bs, float* c, size_t ldc, int mode, const float* bias) {
   float acc[MR][NR] = {};
   for (int k = 0; k < kc; ++k) {
     for (int i = 0; i < MR; ++i) {
       const float ai = kRows ? a[i * as + k] : a[k * as + i];
-      for (int j = 0; j < NR; ++j) acc[i][j] += ai * b[k * NR + j];
+      for (int j = 0; j < NR; ++j) acc[i][j] += ai * b[k * bs + j];
     }
   }
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NR; ++j) c[i * ldc + j] = mode == kAdd ? c[i * ldc + j] + acc[i][j] : mode == kBias ? bias[j] + acc[i][j] : acc[i][j];
 }
 void microGeneric(int kc, const float* a, size_t acs, const float* b, float* c, size_t ldc, int mode, const float* bias) {
-  microGenericBody<false>(kc, a, acs, b, c, ldc, mode, bias);
+  microGenericBody<false>(kc, a, acs, b, NR, c, ldc, mode, bias);
 }
 void microGenericRows(int kc, const float* a, size_t lda, const float* b, float* c, size_t ldc, int mode, const float* bias) {
-  microGenericBody<true>(kc, a, lda, b, c, ldc, mode, bias);
+  microGenericBody<true>(kc, a, lda, b, NR, c, ldc, mode, bias);
+}
+// B read in place: row k of the b-sliver is b + k*bs (16 floats, any alignment).
+void microGenericB(int kc, const float* a, size_t acs, const float* b, size_t bs, float* c, size_t ldc, int mode, const float* bias) {
+  microGenericBody<false>(kc, a, acs, b, bs, c, ldc, mode, bias);
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-template <bool kRows>
+template <bool kRows, bool kBInPlace = false>
 __attribute__((target("avx2,fma"))) inline void microAvx2Body(int kc, const float* a, size_t as, const float* b, float* c, size_t ldc, int mode,
-                                                                const float* bias) {
+                                                                const float* bias, size_t bs = NR) {
   // kRows: rows i of the sliver start at a + i*as and run along k; else element (i,k) is a[k*as + i].
   const float* a1 = a + as;
   const float* a2 = a + 2 * as;
@@ -152,7 +156,7 @@ __attribute__((target("avx2,fma"))) inline void microAvx2Body(int kc, const floa
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
   __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
   for (int k = 0; k < kc; ++k) {
-    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    const __m256 b0 = kBInPlace ? _mm256_loadu_ps(b) : _mm256_load_ps(b), b1 = kBInPlace ? _mm256_loadu_ps(b + 8) : _mm256_load_ps(b + 8);
     __m256 x = _mm256_broadcast_ss(kRows ? a + k : a + 0);
     c00 = _mm256_fmadd_ps(x, b0, c00);
     c01 = _mm256_fmadd_ps(x, b1, c01);
@@ -172,7 +176,7 @@ __attribute__((target("avx2,fma"))) inline void microAvx2Body(int kc, const floa
     c50 = _mm256_fmadd_ps(x, b0, c50);
     c51 = _mm256_fmadd_ps(x, b1, c51);
     if (!kRows) a += as;
-    b += NR;
+    b += kBInPlace ? bs : NR;
   }
   __m256 i0 = _mm256_setzero_ps(), i1 = _mm256_setzero_ps();
   if (mode == kSet) {
@@ -204,6 +208,10 @@ __attribute__((target("avx2,fma"))) void microAvx2Rows(int kc, const float* a, s
                                                        const float* bias) {
   microAvx2Body<true>(kc, a, lda, b, c, ldc, mode, bias);
 }
+__attribute__((target("avx2,fma"))) void microAvx2B(int kc, const float* a, size_t acs, const float* b, size_t bs, float* c, size_t ldc, int mode,
+                                                    const float* bias) {
+  microAvx2Body<false, true>(kc, a, acs, b, c, ldc, mode, bias, bs);
+}
 #endif
 
 using Micro = void (*)(int, const float*, size_t, const float*, float*, size_t, int, const float*);
@@ -213,6 +221,13 @@ Micro micro() {
   if (usingAvx2()) return microAvx2;
 #endif
   return microGeneric;
+}
+using MicroB = void (*)(int, const float*, size_t, const float*, size_t, float*, size_t, int, const float*);
+MicroB microB() {
+#if defined(__x86_64__) || defined(__i386__)
+  if (usingAvx2()) return microAvx2B;
+#endif
+  return microGenericB;
 }
 Micro microRows() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -243,6 +258,33 @@ bool usingAvx2() { return gIsa.load(std::memory_order_relaxed) == 0 && cpuHasAvx
 
 namespace {
 
+// Tiles of (row block) × (column group), each run through all KC slices by one task: no barrier
+// per slice. Row blocks are MR multiples of about equal size (at most MC); column groups are
+// narrowed (down to minGroup slivers) when there are too few tiles to keep the threads busy.
+// Tasks are numbered group-major: consecutive tasks share a column group, whose B slivers stay in
+// cache (a 50k-word lm_head packs to 51 MB: row-major order streamed it from memory per row block).
+// The blocking depends on the shape only; each C element gets init + slice 0 + slice 1 + … from
+// the same micro-kernel whatever the blocking or the threads, so the bits never change (nor do
+// they depend on the other rows of A: a row's result is the same in any batch).
+struct Blocking {
+  int slivers, rowBlocks, rowsPer, groupSlivers, groups;
+  Blocking(int M, int N, int minGroup) : slivers((N + NR - 1) / NR), rowBlocks((M + MC - 1) / MC) {
+    rowsPer = ((M + rowBlocks - 1) / rowBlocks + MR - 1) / MR * MR;
+    groupSlivers = std::min(slivers, 256 / NR);
+    while (groupSlivers > minGroup && static_cast<long>(rowBlocks) * ((slivers + groupSlivers - 1) / groupSlivers) < 8) groupSlivers /= 2;
+    groups = (slivers + groupSlivers - 1) / groupSlivers;
+  }
+  size_t tasks() const { return static_cast<size_t>(rowBlocks) * groups; }
+  // Task t's rows [i0, i0 + mc) (mc <= 0: none) and slivers [s0, s1).
+  void task(size_t t, int M, int& i0, int& mc, int& s0, int& s1) const {
+    const int g = static_cast<int>(t / rowBlocks), rb = static_cast<int>(t % rowBlocks);
+    i0 = rb * rowsPer;
+    mc = std::min(rowsPer, M - i0);
+    s0 = g * groupSlivers;
+    s1 = std::min(slivers, s0 + groupSlivers);
+  }
+};
+
 // Packs all of op(B) (K×N) into `bp` as NR-wide slivers, two per task.
 void packAll(int threads, float* bp, const float* B, size_t rsB, size_t csB, int K, int N) {
   const int slivers = (N + NR - 1) / NR;
@@ -258,7 +300,6 @@ void gemmCore(int threads, int M, int N, int K, const float* A, size_t rsA, size
               bool accumulate) {
   const Micro kernel = micro(), kernelRows = microRows();
   const int firstMode = accumulate ? kAdd : bias ? kBias : kSet;
-  const int slivers = (N + NR - 1) / NR;
   // A row-major A (csA == 1) is read in place, six row streams, rather than packed: packing cost
   // up to half the time of the narrow products (N = hidden: the input gradients, the lm_head's
   // dlnf) and saved nothing measurable on square ones (measured here: 69 → 100 GFLOP/s for
@@ -267,26 +308,13 @@ void gemmCore(int threads, int M, int N, int K, const float* A, size_t rsA, size
   // place it strides through memory by whole rows and ran slower.
   const bool inPlace = csA == 1;
   const size_t sliverSize = static_cast<size_t>(K) * NR;
-  // Tiles of (row block) × (column group), each run through all KC slices by one task: no
-  // barrier per slice. Row blocks are MR multiples of about equal size (at most MC); column groups
-  // are narrowed when there are too few tiles to keep the threads busy. The blocking depends on the
-  // shape only; each C element gets init + slice 0 + slice 1 + … from the same micro-kernel whatever
-  // the blocking or the threads, so the bits never change (nor do they depend on the other rows
-  // of A: a row's result is the same in any batch).
-  const int rowBlocks = (M + MC - 1) / MC;
-  const int rowsPer = ((M + rowBlocks - 1) / rowBlocks + MR - 1) / MR * MR;
-  int groupSlivers = std::min(slivers, 256 / NR);
-  while (groupSlivers > 4 && static_cast<long>(rowBlocks) * ((slivers + groupSlivers - 1) / groupSlivers) < 8) groupSlivers /= 2;
-  const int groups = (slivers + groupSlivers - 1) / groupSlivers;
-  parallelRun(threads, static_cast<size_t>(rowBlocks) * groups, [&](size_t t) {
-    // Group-major: consecutive tasks share a column group, whose B slivers stay in cache (a
-    // 50k-word lm_head packs to 51 MB: row-major order streamed it from memory per row block).
-    const int g = static_cast<int>(t / rowBlocks), rb = static_cast<int>(t % rowBlocks);
-    const int i0 = rb * rowsPer, mc = std::min(rowsPer, M - i0);
+  const Blocking bl(M, N, 4);
+  parallelRun(threads, bl.tasks(), [&](size_t t) {
+    int i0, mc, s0, s1;
+    bl.task(t, M, i0, mc, s0, s1);
     if (mc <= 0) return;
     float* ap = threadPackA();
     alignas(64) float tile[MR * NR];
-    const int s0 = g * groupSlivers, s1 = std::min(slivers, s0 + groupSlivers);
     for (int k0 = 0; k0 < K; k0 += KC) {
       const int kc = std::min(KC, K - k0);
       const int mode = k0 == 0 ? firstMode : kAdd;
@@ -381,6 +409,49 @@ void gemmPacked(int threads, int M, const float* A, size_t rsA, size_t csA, cons
   if (M <= 0 || B.n() <= 0) return;
   if (B.k() <= 0) return gemmEmptyK(M, B.n(), C, bias, accumulate);
   gemmCore(threads, M, B.n(), B.k(), A, rsA, csA, B.data(), C, bias, accumulate);
+}
+
+void matmulBackwardWeightT(int threads, float* dweight, const float* dout, const float* inp, int BT, int IC, int OC) {
+  // dweightᵀ (IC,OC) += inpᵀ · dout: M = IC rows from the transposed inp (packed, small), N = OC
+  // columns of dout read in place (no packing of the wide operand), added transposed into dweight.
+  const int M = IC, N = OC, K = BT;
+  if (M <= 0 || N <= 0 || K <= 0) return;
+  const Micro packed = micro();
+  const MicroB inPlace = microB();
+  const Blocking bl(M, N, 1);
+  parallelRun(threads, bl.tasks(), [&](size_t t) {
+    int i0, mc, s0, s1;
+    bl.task(t, M, i0, mc, s0, s1);
+    if (mc <= 0) return;
+    float* ap = threadPackA();
+    alignas(64) float tile[MR * NR];
+    alignas(64) float edge[KC * NR];  // a last, partial column sliver, zero-padded
+    for (int k0 = 0; k0 < K; k0 += KC) {
+      const int kc = std::min(KC, K - k0);
+      packAT(ap, inp, static_cast<size_t>(IC), i0, mc, k0, kc);
+      for (int s = s0; s < s1; ++s) {
+        const int jb = s * NR, w = std::min(NR, N - jb);
+        const float* b = dout + static_cast<size_t>(k0) * OC + jb;
+        if (w < NR)
+          for (int k = 0; k < kc; ++k) {
+            for (int j = 0; j < w; ++j) edge[k * NR + j] = b[static_cast<size_t>(k) * OC + j];
+            for (int j = w; j < NR; ++j) edge[k * NR + j] = 0.0f;
+          }
+        for (int r = 0; r * MR < mc; ++r) {
+          const int ib = i0 + r * MR, h = std::min(MR, M - ib);
+          const float* a = ap + static_cast<size_t>(r) * MR * kc;
+          if (w < NR)
+            packed(kc, a, MR, edge, tile, NR, kSet, nullptr);
+          else
+            inPlace(kc, a, MR, b, static_cast<size_t>(OC), tile, NR, kSet, nullptr);
+          for (int j = 0; j < w; ++j) {
+            float* d = dweight + static_cast<size_t>(jb + j) * IC + ib;
+            for (int i = 0; i < h; ++i) d[i] += tile[i * NR + j];
+          }
+        }
+      }
+    }
+  });
 }
 
 void gemmNaive(int M, int N, int K, const float* A, size_t rsA, size_t csA, const float* B, size_t rsB, size_t csB, float* C,
