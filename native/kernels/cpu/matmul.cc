@@ -268,7 +268,7 @@ namespace {
 // they depend on the other rows of A: a row's result is the same in any batch).
 struct Blocking {
   int slivers, rowBlocks, rowsPer, groupSlivers, groups;
-  Blocking(int M, int N, int minGroup) : slivers((N + NR - 1) / NR), rowBlocks((M + MC - 1) / MC) {
+  Blocking(int M, int N, int minGroup, int maxRows = MC) : slivers((N + NR - 1) / NR), rowBlocks((M + maxRows - 1) / maxRows) {
     rowsPer = ((M + rowBlocks - 1) / rowBlocks + MR - 1) / MR * MR;
     groupSlivers = std::min(slivers, 256 / NR);
     while (groupSlivers > minGroup && static_cast<long>(rowBlocks) * ((slivers + groupSlivers - 1) / groupSlivers) < 8) groupSlivers /= 2;
@@ -308,7 +308,9 @@ void gemmCore(int threads, int M, int N, int K, const float* A, size_t rsA, size
   // place it strides through memory by whole rows and ran slower.
   const bool inPlace = csA == 1;
   const size_t sliverSize = static_cast<size_t>(K) * NR;
-  const Blocking bl(M, N, 4);
+  // In place, A needs no pack buffer: taller row blocks read each B sliver fewer times (the
+  // lm_head's dlnf streams all of the packed vocabulary once per row block).
+  const Blocking bl(M, N, 4, inPlace ? 2 * MC : MC);
   parallelRun(threads, bl.tasks(), [&](size_t t) {
     int i0, mc, s0, s1;
     bl.task(t, M, i0, mc, s0, s1);
