@@ -160,6 +160,28 @@ CL_AVX2 float vdotAvx(const float* x, const float* y, int n) {
   }
   return hsum256(acc);
 }
+// Attention backward, one channel d of a query row, in one pass over its keys: returns
+// Σ_j dp[j]·kt[j] (dq[d], as vdotAvx sums it) while dk[j] += dp[j]·qd and dv[j] += p[j]·gd
+// (multiply, then add: the rounding of the plain loop).
+CL_AVX2 float attnBwdChannelAvx(const float* dp, const float* p, const float* kt, float* dk, float* dv, float qd, float gd, int n) {
+  const __m256 vq = _mm256_set1_ps(qd), vg = _mm256_set1_ps(gd);
+  __m256 acc = _mm256_setzero_ps();
+  int j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const __m256 x = _mm256_loadu_ps(dp + j);
+    acc = _mm256_fmadd_ps(x, _mm256_loadu_ps(kt + j), acc);
+    _mm256_storeu_ps(dk + j, _mm256_add_ps(_mm256_loadu_ps(dk + j), _mm256_mul_ps(x, vq)));
+    _mm256_storeu_ps(dv + j, _mm256_add_ps(_mm256_loadu_ps(dv + j), _mm256_mul_ps(_mm256_loadu_ps(p + j), vg)));
+  }
+  if (j < n) {
+    const __m256i mk = tailMask(n - j);
+    const __m256 x = _mm256_maskload_ps(dp + j, mk);
+    acc = _mm256_fmadd_ps(x, _mm256_maskload_ps(kt + j, mk), acc);
+    _mm256_maskstore_ps(dk + j, mk, _mm256_add_ps(_mm256_maskload_ps(dk + j, mk), _mm256_mul_ps(x, vq)));
+    _mm256_maskstore_ps(dv + j, mk, _mm256_add_ps(_mm256_maskload_ps(dv + j, mk), _mm256_mul_ps(_mm256_maskload_ps(p + j, mk), vg)));
+  }
+  return hsum256(acc);
+}
 // Attention backward row: p[j] = exp(p[j] - l); dp[j] = p[j] * (dp[j] - D).
 CL_AVX2 void vsoftmaxGradAvx(float* p, float* dp, int n, float l, float D) {
   const __m256 vl = _mm256_set1_ps(l), vD = _mm256_set1_ps(D);
@@ -534,10 +556,16 @@ CL_INLINE void attnBwdHead(float* dqkv, const float* dout, const float* qkv, con
     vsoftmaxGrad<A>(p, dp, n, l, D);  // p = softmax row, dp = d(score)
     float* dq = dbase + i * C3 + h * hd;
     for (int d = 0; d < hd; ++d) {
-      dq[d] = vdot<A>(dp, kt + static_cast<size_t>(d) * T + lo, n);
       const float qd = q[d], gd = g[d];
       float* dk = dkt + static_cast<size_t>(d) * T + lo;
       float* dv = dvt + static_cast<size_t>(d) * T + lo;
+#ifdef CL_HAVE_X86
+      if (A) {
+        dq[d] = attnBwdChannelAvx(dp, p, kt + static_cast<size_t>(d) * T + lo, dk, dv, qd, gd, n);
+        continue;
+      }
+#endif
+      dq[d] = vdot<A>(dp, kt + static_cast<size_t>(d) * T + lo, n);
       for (int j = 0; j < n; ++j) {
         dk[j] += dp[j] * qd;
         dv[j] += p[j] * gd;
