@@ -50,6 +50,8 @@ describe('kernels: fast = naive reference', () => {
     [37, 70, 300],
     [100, 33, 17],
     [97, 1030, 260],
+    [400, 40, 70], // several row blocks of an A read in place, the last sliver partial
+    [193, 17, 513],
   ];
   const cases: [string, number[]][] = [
     ...['matmul_nt', 'matmul_nn', 'matmul_tn'].flatMap((k) => mm.map((d) => [k, d] as [string, number[]])),
