@@ -369,18 +369,18 @@ SampleOutput Model::sample(const SampleRequest& req) {
   if (!(req.topP > 0 && req.topP <= 1)) fail("E_BAD_ARGUMENT", "topP must be in (0, 1]");
   if ((req.sequences > 0) == (req.tokens > 0)) fail("E_BAD_ARGUMENT", "sample needs exactly one of sequences or tokens");
   const int maxLen = static_cast<int>(req.maxLength);
-  // Lanes and their slots. Each step of a lane reads its whole KV cache and all the weights.
-  // Small models (weights that stay in cache): a lane's KV cache is kept near kLaneCacheBytes so
-  // that it stays in cache too (measured: S at 64 × 256 runs 2× faster with 4–6 slots per lane
-  // than with 16), with at least kMinSlots slots so the matmuls still fill most of the
-  // micro-kernel's rows. Large models: reading the weights dominates, so as many slots as fit in
-  // kMaxCacheBytes of KV cache over all lanes.
-  constexpr size_t kLaneCacheBytes = size_t{6} << 20, kSmallWeightsBytes = size_t{16} << 20, kMaxCacheBytes = size_t{512} << 20;
+  // Lanes and their slots. Each step of a lane reads its whole KV cache and all the weights, and
+  // yields one token per slot: per token, weights/slots + one sequence's cache. A lane's cache is
+  // kept near the larger of kLaneCacheBytes and the weights' size: small models then keep both in
+  // cache (measured: S at 64 × 256 runs 2× faster with 4–6 slots per lane than with 16), large
+  // ones spread the weights over more slots. At least kMinSlots, so the matmuls still fill most of
+  // the micro-kernel's rows; at most kMaxCacheBytes of cache over all lanes.
+  constexpr size_t kLaneCacheBytes = size_t{6} << 20, kMaxCacheBytes = size_t{512} << 20;
   constexpr size_t kMinSlots = 4, kMaxSlots = 64;
   const size_t perSlot = L_ * 2 * static_cast<size_t>(maxLen) * C_;
   const size_t weightBytes = sizeof(float) * (V_ * C_ + L_ * (4 * C_ * C_ + 2 * C_ * I_));
   size_t lanes = static_cast<size_t>(std::max(1, threads_));
-  size_t slots = weightBytes <= kSmallWeightsBytes ? std::clamp<size_t>(kLaneCacheBytes / (perSlot * sizeof(float)), kMinSlots, kMaxSlots) : kMaxSlots;
+  size_t slots = std::clamp<size_t>(std::max(kLaneCacheBytes, weightBytes) / (perSlot * sizeof(float)), kMinSlots, kMaxSlots);
   slots = std::max<size_t>(1, std::min(slots, kMaxCacheBytes / (perSlot * sizeof(float) * lanes)));
   if (req.sequences > 0) {
     lanes = std::min<size_t>(lanes, req.sequences);
