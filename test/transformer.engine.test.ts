@@ -61,8 +61,10 @@ describe('kernels: fast = naive reference', () => {
     ['layernorm_forward', [33, 64]],
     ['layernorm_backward', [5, 7]],
     ['layernorm_backward', [40, 130]],
+    ['gelu_forward', [13]],
     ['gelu_forward', [1000]],
     ['gelu_forward', [20001]],
+    ['gelu_backward', [13]],
     ['gelu_backward', [1000]],
     ['gelu_backward', [20001]],
     ['attention_forward', [1, 1, 4, 1, 0]],
@@ -467,12 +469,14 @@ describe('sampling lanes', () => {
   // sample() runs one lane per thread, each with its own few cache slots; what a sequence draws
   // must not depend on which lane ran it, on the lanes' timing, or on how many there are.
   test.each([
-    ['head dim 4 (fused decode)', 32, 8],
-    ['head dim 16', 32, 2],
-  ])('%s: tokens mode and sequences mode agree across 1, 2 and 3 threads', async (_, hidden, heads) => {
+    ['head dim 4 (fused decode)', 32, 8, 128],
+    ['head dim 16', 32, 2, 128],
+    // gelu runs over rows × 12 values: a partial last vector whose place depends on the batch
+    ['MLP width 12', 32, 8, 12],
+  ])('%s: tokens mode and sequences mode agree across 1, 2 and 3 threads', async (_, hidden, heads, intermediate) => {
     // A 1 MiB KV cache per sequence at maxLength 2048 keeps a lane to a few slots, so the lanes
     // take turns on the sequence counter (random weights: EOS ends a sequence after ~40 tokens).
-    const cfg: TransformerConfigOptions = { vocabSize: 41, hidden, layers: 2, heads, window: 6, contextLength: 2048, bos: 1, eos: 2 };
+    const cfg: TransformerConfigOptions = { vocabSize: 41, hidden, layers: 2, heads, window: 6, contextLength: 2048, intermediate, bos: 1, eos: 2 };
     const draw = async (threads: number) => {
       const m = new Transformer({ ...cfg, threads });
       await m.init(11);

@@ -325,6 +325,11 @@ class SequenceBook {
     std::lock_guard<std::mutex> lk(m_);
     return index < limit_;
   }
+  // A lane failed: the others stop at their next step (the call then reports the error).
+  void abort() {
+    std::lock_guard<std::mutex> lk(m_);
+    limit_ = 0;
+  }
   void finish(uint64_t index, std::vector<uint32_t>&& toks, bool truncated) {
     std::lock_guard<std::mutex> lk(m_);
     if (done_.size() <= index) {
@@ -397,7 +402,14 @@ SampleOutput Model::sample(const SampleRequest& req) {
   }
   w.lmHead = k::packLinear(threads_, p_.wte, C, static_cast<int>(V_));
   SequenceBook book(req.sequences, req.tokens);
-  k::parallelRun(threads_, lanes, [&](size_t) { sampleLane(w, book, req, static_cast<int>(slots)); });
+  k::parallelRun(threads_, lanes, [&](size_t) {
+    try {
+      sampleLane(w, book, req, static_cast<int>(slots));
+    } catch (...) {
+      book.abort();  // else, in tokens mode, the other lanes would draw sequences forever
+      throw;
+    }
+  });
   return book.output();
 }
 

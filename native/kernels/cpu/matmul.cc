@@ -399,6 +399,7 @@ void PackedB::pack(int threads, int K, int N, const float* B, size_t rsB, size_t
   const size_t n = static_cast<size_t>((N + NR - 1) / NR) * K * NR;
   if (n > capacity_) {
     data_.reset();
+    capacity_ = 0;
     void* p = std::aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64);
     if (!p) throw std::bad_alloc();
     data_.reset(static_cast<float*>(p));

@@ -25,11 +25,11 @@ class Pool {
   void run(int threads, size_t tasks, const std::function<void(size_t)>& fn) {
     if (tasks == 0) return;
     const int want = std::max(1, std::min<int>(threads, static_cast<int>(std::min<size_t>(tasks, 64))));
+    // Inline: one thread wanted, a region nested in one this thread is running (its lock is
+    // held: try_lock on it would be undefined), or another region already has the helpers.
+    if (want == 1 || tlsInRegion) return inlineRun(tasks, fn);
     std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
-    if (want == 1 || !busy.owns_lock()) {
-      for (size_t i = 0; i < tasks; ++i) fn(i);
-      return;
-    }
+    if (!busy.owns_lock()) return inlineRun(tasks, fn);
     ensure(want - 1);
     {
       std::lock_guard<std::mutex> lk(m_);
@@ -42,7 +42,9 @@ class Pool {
       gen_.fetch_add(1, std::memory_order_release);
     }
     cv_.notify_all();
+    tlsInRegion = true;
     work();
+    tlsInRegion = false;
     spinWhile([&] { return pending_.load(std::memory_order_acquire) != 0; });
     std::unique_lock<std::mutex> lk(m_);
     done_.wait(lk, [&] { return pending_.load(std::memory_order_acquire) == 0; });
@@ -51,6 +53,11 @@ class Pool {
   }
 
  private:
+  static void inlineRun(size_t tasks, const std::function<void(size_t)>& fn) {
+    for (size_t i = 0; i < tasks; ++i) fn(i);
+  }
+  static thread_local bool tlsInRegion;
+
   void work() {
     try {
       for (size_t i; (i = next_.fetch_add(1, std::memory_order_relaxed)) < tasks_;) (*fn_)(i);
@@ -86,7 +93,9 @@ class Pool {
         seen = gen_.load(std::memory_order_relaxed);
         if (id >= helpers_) continue;
       }
+      tlsInRegion = true;
       work();
+      tlsInRegion = false;
       if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
         std::lock_guard<std::mutex> lk(m_);
         done_.notify_one();
@@ -107,6 +116,8 @@ class Pool {
   std::atomic<uint64_t> gen_{0};
   std::exception_ptr error_;
 };
+
+thread_local bool Pool::tlsInRegion = false;
 
 // Never destroyed: its threads sleep until the process exits (joining them from a static
 // destructor inside a Node addon is unsafe).
