@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "addon/async.hh"
+#include "common/corpus.hh"
 #include "common/errors.hh"
 
 namespace cl::addon {
@@ -17,6 +18,16 @@ inline Napi::Uint32Array u32Array(const Napi::Value& v, const char* what) {
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array)
     fail("E_BAD_ARGUMENT", std::string(what) + " must be a Uint32Array");
   return v.As<Napi::Uint32Array>();
+}
+
+// A corpus view over two typed arrays (the caller keeps them alive while the view is in use).
+inline cl::CorpusView corpusView(const Napi::Uint32Array& tokens, const Napi::Uint32Array& offsets) {
+  cl::CorpusView c;
+  c.tokens = tokens.Data();
+  c.ntokens = tokens.ElementLength();
+  c.offsets = offsets.Data();
+  c.noffsets = offsets.ElementLength();
+  return c;
 }
 
 // A run seed: an integer in [0, 2^53) (what a JS number holds exactly).

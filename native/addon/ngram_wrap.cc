@@ -88,22 +88,13 @@ class NGramWrap : public Napi::ObjectWrap<NGramWrap> {
     return model_;
   }
 
-  static ngram::CorpusView view(const Napi::Uint32Array& tokens, const Napi::Uint32Array& offsets) {
-    ngram::CorpusView c;
-    c.tokens = tokens.Data();
-    c.ntokens = tokens.ElementLength();
-    c.offsets = offsets.Data();
-    c.noffsets = offsets.ElementLength();
-    return c;
-  }
-
   // fit(tokens, offsets) -> Promise<void>
   Napi::Value Fit(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guard(env, [&]() -> Napi::Value {
       auto tokens = u32Array(info[0], "tokens");
       auto offsets = u32Array(info[1], "offsets");
-      auto view = NGramWrap::view(tokens, offsets);
+      auto view = corpusView(tokens, offsets);
       auto result = std::make_shared<std::shared_ptr<const ngram::Model>>();
       const ngram::Options opt = opt_;
       auto* w = new PromiseWorker(
@@ -128,7 +119,7 @@ class NGramWrap : public Napi::ObjectWrap<NGramWrap> {
       auto tokens = u32Array(info[0], "tokens");
       auto offsets = u32Array(info[1], "offsets");
       const bool perPosition = info.Length() > 2 && info[2].ToBoolean().Value();
-      auto view = NGramWrap::view(tokens, offsets);
+      auto view = corpusView(tokens, offsets);
       const int threads = opt_.threads;
       Napi::Float64Array lp;
       double* lpData = nullptr;

@@ -49,11 +49,7 @@ int threadsArg(const Napi::CallbackInfo& info, size_t i) {
 }
 
 stats::CorpusView view(const Napi::Uint32Array& tokens, const Napi::Uint32Array& offsets) {
-  stats::CorpusView c;
-  c.tokens = tokens.Data();
-  c.ntokens = tokens.ElementLength();
-  c.offsets = offsets.Data();
-  c.noffsets = offsets.ElementLength();
+  const stats::CorpusView c = corpusView(tokens, offsets);
   if (c.noffsets < 1) fail("E_OFFSETS", "offsets must hold at least one entry (0)");
   return c;
 }

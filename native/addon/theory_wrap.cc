@@ -79,12 +79,7 @@ ngram::CorpusView corpusArg(const Napi::Value& tokens, const Napi::Value& offset
   auto o = u32Array(offsets, "offsets");
   keep.push_back(t);
   keep.push_back(o);
-  ngram::CorpusView c;
-  c.tokens = t.Data();
-  c.ntokens = t.ElementLength();
-  c.offsets = o.Data();
-  c.noffsets = o.ElementLength();
-  return c;
+  return corpusView(t, o);
 }
 }  // namespace
 

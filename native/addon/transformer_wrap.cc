@@ -43,15 +43,6 @@ uint64_t getInt(const Napi::Object& o, const char* key, double def, double lo, d
   return static_cast<uint64_t>(d);
 }
 
-tf::CorpusView corpusView(const Napi::Uint32Array& tokens, const Napi::Uint32Array& offsets) {
-  tf::CorpusView c;
-  c.tokens = tokens.Data();
-  c.ntokens = tokens.ElementLength();
-  c.offsets = offsets.Data();
-  c.noffsets = offsets.ElementLength();
-  return c;
-}
-
 Napi::Object reportToJs(Napi::Env env, const tf::StepReport& r) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("step", static_cast<double>(r.step));

@@ -39,6 +39,8 @@
 #include <string>
 #include <vector>
 
+#include "common/corpus.hh"
+
 namespace cl::ngram {
 
 enum class Smoothing : int { Mle = 0, AddK = 1, KneserNey = 2 };
@@ -55,14 +57,7 @@ struct Options {
   int threads = 1;                     // threads for fit (2 used), scoring, sampling and conditionals
 };
 
-// A borrowed view of a CSR corpus. `offsets` has nseq + 1 entries.
-struct CorpusView {
-  const uint32_t* tokens = nullptr;
-  size_t ntokens = 0;
-  const uint32_t* offsets = nullptr;
-  size_t noffsets = 0;  // nseq + 1
-  size_t sequences() const { return noffsets == 0 ? 0 : noffsets - 1; }
-};
+using CorpusView = cl::CorpusView;
 
 // Checks a corpus against the model's vocabulary; throws cl::Error (E_OFFSETS, E_TOKEN_RANGE).
 void validateCorpus(const CorpusView& c, const Options& o);

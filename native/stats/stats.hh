@@ -27,18 +27,11 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/corpus.hh"
+
 namespace cl::stats {
 
-// A borrowed CSR corpus (not owned). noffsets = sequences + 1 (>= 1).
-struct CorpusView {
-  const uint32_t* tokens = nullptr;
-  size_t ntokens = 0;
-  const uint32_t* offsets = nullptr;
-  size_t noffsets = 0;
-  size_t sequences() const { return noffsets == 0 ? 0 : noffsets - 1; }
-  // Tokens plus one EOS per sequence.
-  uint64_t positions() const { return ntokens + sequences(); }
-};
+using CorpusView = cl::CorpusView;
 
 // Throws E_OFFSETS unless offsets[0] = 0, offsets never decrease and offsets[last] = ntokens.
 void checkCorpus(const CorpusView& c, const char* name);

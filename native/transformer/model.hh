@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "common/corpus.hh"
 #include "kernels/cpu/kernels.hh"
 
 namespace cl::transformer {
@@ -54,14 +55,7 @@ struct TensorInfo {
   int init = 0;               // 0: normal(0, 0.02), 1: ones, 2: zeros
 };
 
-// A borrowed CSR corpus: tokens[offsets[i] .. offsets[i+1]) is sequence i, without BOS/EOS.
-struct CorpusView {
-  const uint32_t* tokens = nullptr;
-  size_t ntokens = 0;
-  const uint32_t* offsets = nullptr;
-  size_t noffsets = 0;
-  size_t sequences() const { return noffsets == 0 ? 0 : noffsets - 1; }
-};
+using CorpusView = cl::CorpusView;
 
 struct TrainRequest {
   uint32_t epochs = 1;       // used when steps == 0
