@@ -198,6 +198,18 @@ void Model::decodeStep(DecodeState& st, const DecodeWeights& w, const uint32_t* 
 
 namespace {
 
+// The smallest prefix of ids[0..keep) (best first) whose weight q reaches `need` (at least one
+// id); cum gets its weight.
+size_t nucleus(const float* q, const uint32_t* ids, size_t keep, double need, double& cum) {
+  cum = 0;
+  size_t i = 0;
+  while (i < keep) {
+    cum += q[ids[i++]];
+    if (cum >= need) break;
+  }
+  return std::max<size_t>(1, i);
+}
+
 // Draws one id from softmax(z / temperature) restricted by top-k then top-p (Hugging Face's
 // order; ties by id), with one uniform r. z (V) is overwritten.
 uint32_t drawToken(float* z, size_t V, double r, const SampleRequest& req, std::vector<uint32_t>& ids) {
@@ -266,12 +278,7 @@ uint32_t drawToken(float* z, size_t V, double r, const SampleRequest& req, std::
     }
     // The smallest prefix whose mass reaches topP of the total mass, then a draw within it.
     double cum = 0;
-    size_t i = 0;
-    while (i < keep) {
-      cum += q[ids[i++]];
-      if (cum >= need) break;
-    }
-    keep = std::max<size_t>(1, i);
+    keep = nucleus(q.data(), ids.data(), keep, need, cum);
     const double target = r * cum;
     double c2 = 0;
     for (size_t j = 0; j < keep; ++j) {
@@ -284,14 +291,8 @@ uint32_t drawToken(float* z, size_t V, double r, const SampleRequest& req, std::
   for (size_t i = 0; i < keep; ++i) kept += q[ids[i]];
   if (req.topP < 1.0) {
     // The smallest prefix (by probability, descending) whose mass reaches topP of the kept mass.
-    const double need = req.topP * kept;
     double cum = 0;
-    size_t i = 0;
-    while (i < keep) {
-      cum += q[ids[i++]];
-      if (cum >= need) break;
-    }
-    keep = std::max<size_t>(1, i);
+    keep = nucleus(q.data(), ids.data(), keep, req.topP * kept, cum);
     kept = cum;
   }
   const double target = r * kept;

@@ -497,13 +497,10 @@ CL_AVX2 void softmaxRowsAvx2(float* x, int r0, int r1, int V) { softmaxRowsBody<
 void softmaxRowsGeneric(float* x, int r0, int r1, int V) { softmaxRowsBody<false>(x, r0, r1, V); }
 
 // --- attention -------------------------------------------------------------------------------------------
-// One (b, h) pair. Scratch: kt, vt (hd × T, transposed keys/values), s (T).
-template <bool A>
-CL_INLINE void attnFwdHead(float* out, float* lse, const float* qkv, int b, int h, int T, int C, int H, int window, float* kt, float* vt,
-                           float* s) {
-  const int hd = C / H;
+// Head h's keys and values of one sequence (base: its (T, 3C) qkv rows), transposed to (hd, T):
+// each channel contiguous along positions, as the row kernels read them.
+inline void transposeKV(float* kt, float* vt, const float* base, int h, int hd, int T, int C) {
   const size_t C3 = 3 * static_cast<size_t>(C);
-  const float* base = qkv + static_cast<size_t>(b) * T * C3;
   for (int j = 0; j < T; ++j) {
     const float* k = base + j * C3 + C + h * hd;
     const float* v = base + j * C3 + 2 * C + h * hd;
@@ -512,6 +509,16 @@ CL_INLINE void attnFwdHead(float* out, float* lse, const float* qkv, int b, int 
       vt[static_cast<size_t>(d) * T + j] = v[d];
     }
   }
+}
+
+// One (b, h) pair. Scratch: kt, vt (hd × T, transposed keys/values), s (T).
+template <bool A>
+CL_INLINE void attnFwdHead(float* out, float* lse, const float* qkv, int b, int h, int T, int C, int H, int window, float* kt, float* vt,
+                           float* s) {
+  const int hd = C / H;
+  const size_t C3 = 3 * static_cast<size_t>(C);
+  const float* base = qkv + static_cast<size_t>(b) * T * C3;
+  transposeKV(kt, vt, base, h, hd, T, C);
   for (int i = 0; i < T; ++i) {
     const float* q = base + i * C3 + h * hd;
     const int lo = window > 0 ? std::max(0, i - window + 1) : 0;
@@ -542,14 +549,7 @@ CL_INLINE void attnBwdHead(float* dqkv, const float* dout, const float* qkv, con
   const size_t C3 = 3 * static_cast<size_t>(C);
   const float* base = qkv + static_cast<size_t>(b) * T * C3;
   float* dbase = dqkv + static_cast<size_t>(b) * T * C3;
-  for (int j = 0; j < T; ++j) {
-    const float* k = base + j * C3 + C + h * hd;
-    const float* v = base + j * C3 + 2 * C + h * hd;
-    for (int d = 0; d < hd; ++d) {
-      kt[static_cast<size_t>(d) * T + j] = k[d];
-      vt[static_cast<size_t>(d) * T + j] = v[d];
-    }
-  }
+  transposeKV(kt, vt, base, h, hd, T, C);
   std::memset(dkt, 0, sizeof(float) * hd * T);
   std::memset(dvt, 0, sizeof(float) * hd * T);
   for (int i = 0; i < T; ++i) {
