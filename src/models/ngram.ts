@@ -8,7 +8,7 @@ import { CollapseError, fromNative } from '../errors.js';
 import { loadNative, type NativeNGram, type NativeNGramInfo } from '../native.js';
 import { writeFileAtomic } from '../util/fs.js';
 import type { EvaluateResult, LanguageModel, SampleOptions, SampleResult, TokenCorpus } from './types.js';
-import { bad, checkCorpus, checkInt, checkNumber, describe, isU32 } from './validate.js';
+import { bad, checkCorpus, checkInt, checkNumber, checkSampleOptions, describe, isU32 } from './validate.js';
 
 export type Smoothing = 'kneser-ney' | 'mle' | 'add-k';
 const SMOOTHING_IDS: Record<Smoothing, number> = { mle: 0, 'add-k': 1, 'kneser-ney': 2 };
@@ -128,20 +128,9 @@ export class NGramModel implements LanguageModel {
 
   /** Draws whole sequences (BOS → EOS, cut at maxLength). */
   async sample(options: SampleOptions): Promise<SampleResult> {
-    if (typeof options !== 'object' || options === null) bad('sample expects an options object');
-    const hasSeq = options.sequences !== undefined;
-    const hasTok = options.tokens !== undefined;
-    if (hasSeq === hasTok) bad('sample needs exactly one of `sequences` or `tokens`');
-    const sequences = hasSeq ? checkInt('sequences', options.sequences, 1, 4e9) : 0;
-    const tokens = hasTok ? checkInt('tokens', options.tokens, 1, 4e9) : 0;
-    const maxLength = checkInt('maxLength', options.maxLength, 1, 0xfffffff0);
-    const seed = checkInt('seed', options.seed, 0);
-    const temperature =
-      options.temperature === undefined ? 1 : checkNumber('temperature', options.temperature, (x) => x > 0 && Number.isFinite(x), 'a finite number > 0');
-    const topK = options.topK === undefined ? 0 : checkInt('topK', options.topK, 0, 0xffffffff);
-    const topP = options.topP === undefined ? 1 : checkNumber('topP', options.topP, (x) => x > 0 && x <= 1, 'in (0, 1]');
+    const request = checkSampleOptions(options, 0xfffffff0);
     try {
-      return await this.#native.sample({ sequences, tokens, maxLength, seed, temperature, topK, topP });
+      return await this.#native.sample(request);
     } catch (err) {
       fromNative(err);
     }
