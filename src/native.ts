@@ -126,12 +126,16 @@ export interface NativeTransformerInfo extends Omit<NativeTransformerOptions, 't
 }
 
 export interface NativeTrainStep {
+  /** 1-based optimizer step. */
   step: number;
   totalSteps: number;
   epoch: number;
+  /** Mean cross-entropy (nats/token) of this step's batch, before the update. */
   loss: number;
   lr: number;
+  /** Global gradient norm before clipping. */
   gradNorm: number;
+  /** Tokens (input positions) seen so far. */
   tokens: number;
 }
 

@@ -11,18 +11,18 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Vocabulary } from '../corpus/vocabulary.js';
 import { CollapseError, fromNative } from '../errors.js';
-import { loadNative, type NativeTransformer, type NativeTransformerInfo } from '../native.js';
+import { loadNative, type NativeTrainStep, type NativeTransformer, type NativeTransformerInfo } from '../native.js';
 import { HfTokenizer } from '../tokenizers/hf.js';
 import type { TextTokenizer } from '../tokenizers/types.js';
 import { WordTokenizer } from '../tokenizers/word.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { CHECKPOINT_FILES, CHECKPOINT_PRODUCER, checkSaveTarget, planTensors } from './gpt-neo-checkpoint.js';
-import { readHfConfig, writeHfConfig } from './hf-config.js';
+import { readHfConfig, writeHfConfig, type AttentionKind, type GptNeoConfig } from './hf-config.js';
 import { SafetensorsFile, writeSafetensors } from './safetensors.js';
 import type { EvaluateResult, LanguageModel, SampleOptions, SampleResult, TokenCorpus } from './types.js';
-import { bad, checkCorpus, checkInt, checkNumber, describe, isU32 } from './validate.js';
+import { bad, checkCorpus, checkInt, checkNumber, checkSampleOptions, describe, isU32 } from './validate.js';
 
-export type AttentionType = 'global' | 'local';
+export type AttentionType = AttentionKind;
 export type TransformerPreset = 'tinystories-1m' | 'tinystories-33m';
 
 export interface TransformerConfigOptions {
@@ -65,34 +65,11 @@ export interface TransformerPresetOptions {
 
 export type TransformerOptions = TransformerConfigOptions | TransformerPresetOptions;
 
-/** The resolved architecture (field names as src/models/hf-config.ts's GptNeoConfig). */
-export interface TransformerConfig {
-  vocabSize: number;
-  hidden: number;
-  layers: number;
-  heads: number;
-  window: number;
-  contextLength: number;
-  intermediate: number;
-  attention: AttentionType[];
-  bos: number;
-  eos: number;
-  layerNormEpsilon: number;
-}
+/** The resolved architecture: a GPT-Neo config as config.json reads and writes it. */
+export type TransformerConfig = GptNeoConfig;
 
-export interface TrainProgress {
-  /** 1-based optimizer step. */
-  step: number;
-  totalSteps: number;
-  epoch: number;
-  /** Mean cross-entropy (nats/token) of this step's batch, before the update. */
-  loss: number;
-  lr: number;
-  /** Global gradient norm before clipping. */
-  gradNorm: number;
-  /** Tokens (input positions) seen so far. */
-  tokens: number;
-}
+/** One optimizer step's report, as the engine gives it. */
+export type TrainProgress = NativeTrainStep;
 
 export interface TrainOptions {
   /** Passes over the corpus (default 1); exclusive with `steps`. */
@@ -370,19 +347,8 @@ export class Transformer implements LanguageModel {
    * cache. Sequence i depends only on (seed, i).
    */
   async sample(options: SampleOptions): Promise<SampleResult> {
-    if (typeof options !== 'object' || options === null) bad('sample expects an options object');
-    const hasSeq = options.sequences !== undefined;
-    const hasTok = options.tokens !== undefined;
-    if (hasSeq === hasTok) bad('sample needs exactly one of `sequences` or `tokens`');
-    const sequences = hasSeq ? checkInt('sequences', options.sequences, 1, 4e9) : 0;
-    const tokens = hasTok ? checkInt('tokens', options.tokens, 1, 4e9) : 0;
-    const maxLength = checkInt('maxLength', options.maxLength, 1, this.config.contextLength);
-    const seed = checkInt('seed', options.seed, 0);
-    const temperature =
-      options.temperature === undefined ? 1 : checkNumber('temperature', options.temperature, (x) => x > 0 && Number.isFinite(x), 'a finite number > 0');
-    const topK = options.topK === undefined ? 0 : checkInt('topK', options.topK, 0, 0xffffffff);
-    const topP = options.topP === undefined ? 1 : checkNumber('topP', options.topP, (x) => x > 0 && x <= 1, 'in (0, 1]');
-    return this.#run(() => this.#native.sample({ sequences, tokens, maxLength, seed, temperature, topK, topP }));
+    const request = checkSampleOptions(options, this.config.contextLength);
+    return this.#run(() => this.#native.sample(request));
   }
 
   /**
