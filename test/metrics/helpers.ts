@@ -1,5 +1,6 @@
 /** Test helpers for the metrics tests: build corpora from arrays, a seeded PRNG, naive references. */
 import type { TokenCorpus } from '../../src/models/types.js';
+import { rng } from '../helpers/reference-ngram.js';
 
 /** A TokenCorpus from an array of sequences (token ids without BOS/EOS). */
 export function corpusOf(seqs: number[][]): TokenCorpus {
@@ -15,17 +16,8 @@ export function corpusOf(seqs: number[][]): TokenCorpus {
   return { tokens, offsets };
 }
 
-/** Mulberry32: a small seeded PRNG for property tests. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Mulberry32 (one copy, in test/helpers/reference-ngram.ts). */
+export { rng };
 
 /** Random corpus: nseq sequences of length 0..maxLen, ids drawn from `ids` (skewed to the front). */
 export function randomCorpus(seed: number, nseq: number, maxLen: number, ids: number[]): number[][] {
