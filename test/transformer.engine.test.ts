@@ -76,6 +76,14 @@ describe('kernels: fast = naive reference', () => {
     ['attention_backward', [2, 17, 16, 4, 5]],
     ['attention_backward', [2, 70, 32, 2, 7]],
     ['attention_backward', [1, 33, 64, 16, 1]],
+    // head sizes that are multiples of 8 take the row-layout paths; more than 32 keys per query
+    // take the wide score loop
+    ['attention_forward', [2, 75, 96, 2, 0]],
+    ['attention_forward', [1, 70, 64, 4, 40]],
+    ['attention_backward', [2, 75, 96, 2, 0]],
+    ['attention_backward', [2, 50, 64, 8, 0]],
+    ['attention_backward', [1, 70, 64, 4, 40]],
+    ['attention_backward', [2, 41, 12, 3, 0]],
     ['attention_decode', [5, 20, 16, 4, 0]],
     ['attention_decode', [5, 40, 24, 3, 6]],
     ['weight_grad_t', [37, 13, 70]],
