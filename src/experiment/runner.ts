@@ -31,7 +31,7 @@ import {
 } from '../metrics/index.js';
 import { NGramModel } from '../models/ngram.js';
 import { Transformer, type TrainProgress } from '../models/transformer.js';
-import type { TokenCorpus } from '../models/types.js';
+import type { EvaluateResult, TokenCorpus } from '../models/types.js';
 import { countPieces, corpusTexts, trainByteLevelBpe, WordTokenizer, type TextTokenizer } from '../tokenizers/index.js';
 import { initialState, nextState, sampleSize, type ParadigmName, type ParadigmParams, type ParadigmState } from '../paradigms/index.js';
 import { NativeTheoryTracker, type TheoryRecord } from '../theory/index.js';
@@ -243,7 +243,13 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
 
   let failedEarly = false;
   /** Transformer runs: generation 0's model when trained on T_0 = D, shared by the paradigms. */
-  let generationZero: { params: { name: string; data: Float32Array }[]; steps: number; loss: number } | null = null;
+  let generationZero: {
+    params: { name: string; data: Float32Array }[];
+    steps: number;
+    loss: number;
+    /** Its perplexity on H and its probe rows, once measured: the same model gives the same figures. */
+    measured?: { ev: EvaluateResult; rows: Float32Array | Float64Array };
+  } | null = null;
   const stopIfFailed = () => {
     if (failedEarly) throw new CollapseError('E_ABORTED', 'stopped: another paradigm failed');
   };
@@ -277,7 +283,11 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
      * init from a seed of (seed, paradigm, n) — the parameters a newly constructed model would
      * get — then train() with fresh optimizer state, in a batch order drawn from another such seed.
      */
-    const fitGeneration = async (train: Corpus, n: number, onStep?: (p: TrainProgress) => void): Promise<{ steps: number; loss: number } | null> => {
+    const fitGeneration = async (
+      train: Corpus,
+      n: number,
+      onStep?: (p: TrainProgress) => void,
+    ): Promise<{ steps: number; loss: number; shared?: typeof generationZero } | null> => {
       if (model instanceof NGramModel) {
         await model.fit(train, signal ? { signal } : {});
         return null;
@@ -286,7 +296,7 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
       // train it once and hand its parameters to the others.
       if (n === 0 && train === D && generationZero) {
         await model.setParameters(generationZero.params);
-        return { steps: generationZero.steps, loss: generationZero.loss };
+        return { steps: generationZero.steps, loss: generationZero.loss, shared: generationZero };
       }
       const t = tcfg!;
       // Generation 0 trains on the same T_0 = D under every paradigm but Accumulate-Subsample: its
@@ -306,7 +316,10 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
         ...(onStep ? { onProgress: onStep } : {}),
         ...(signal ? { signal } : {}),
       }).then(async (r) => {
-        if (n === 0 && train === D) generationZero = { params: await model.parameters(), steps: r.steps, loss: r.loss };
+        if (n === 0 && train === D) {
+          generationZero = { params: await model.parameters(), steps: r.steps, loss: r.loss };
+          return { ...r, shared: generationZero };
+        }
         return r;
       });
     };
@@ -352,8 +365,10 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
       );
       const t1 = performance.now();
       emit('evaluate');
-      const ev = await model.evaluate(H);
-      const rows = await probeRows();
+      // The shared generation-0 model is scored once, by the first paradigm that trains it.
+      const zero = trained?.shared;
+      const { ev, rows } = zero?.measured ?? { ev: await model.evaluate(H), rows: await probeRows() };
+      if (zero) zero.measured = { ev, rows };
       if (tcfg && n === 0) ref = rows as Float64Array;
       const t2 = performance.now();
       throwIfAborted(signal);

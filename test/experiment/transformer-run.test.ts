@@ -71,6 +71,10 @@ test('records: p̂_0 reference (TV 0 at generation 0), training columns, sane me
     }
     expect(r.sampleTokens).toBeGreaterThan(0);
   }
+  // Replace and Accumulate share T_0 = D and the seeds of generation 0: one model, scored once
+  // and reported under both (Accumulate-Subsample's T_0 is a subsample, its own model).
+  const gen0 = (p: string) => records.find((r) => r.paradigm === p && r.generation === 0) as Record<string, unknown>;
+  for (const key of ['perplexity', 'zeroProbability', 'trainSteps', 'trainLoss', 'trainTokens']) expect(gen0('accumulate')[key]).toBe(gen0('replace')[key]);
   const header = readFileSync(path.join(dir('A'), 'metrics.csv'), 'utf8').split('\n')[0];
   expect(header).toBe([...CSV_COLUMNS, ...TRANSFORMER_CSV_COLUMNS].join(','));
   const sample = readFileSync(path.join(dir('A'), 'samples', 'replace', 'gen-000.txt'), 'utf8');
