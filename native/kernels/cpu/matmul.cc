@@ -152,6 +152,14 @@ __attribute__((target("avx2,fma"))) inline void microAvx2Body(int kc, const floa
   const float* a3 = a + 3 * as;
   const float* a4 = a + 4 * as;
   const float* a5 = a + 5 * as;
+  // The C tile's lines are fetched (for writing) while the products run: a tile of a wide output
+  // (the lm_head's logits, rows tens of KB apart) otherwise misses at the stores of every row.
+  // Measured (lm_head of 14,116 and 50,257 words, K = 64): 114-124 → 143-146 and ~102 → 136 GFLOP/s;
+  // square products unchanged.
+  for (int i = 0; i < MR; ++i) {
+    __builtin_prefetch(c + i * ldc, 1);
+    __builtin_prefetch(c + i * ldc + NR - 1, 1);
+  }
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
   __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
@@ -440,9 +448,20 @@ void matmulBackwardWeightT(int threads, float* dweight, const float* dout, const
             for (int j = 0; j < w; ++j) edge[k * NR + j] = b[static_cast<size_t>(k) * OC + j];
             for (int j = w; j < NR; ++j) edge[k * NR + j] = 0.0f;
           }
+        // dout is read in place down columns a vocabulary row apart (tens of KB: a page or more per
+        // row, beyond the hardware prefetchers' reach): the next sliver's kc rows are prefetched a
+        // share per row tile while this sliver's tiles run (lm_head dW, measured: ~+10%).
+        const int tiles = (mc + MR - 1) / MR;
+        const float* next = s + 1 < s1 ? b + NR : nullptr;
+        const int per = next ? (kc + tiles - 1) / tiles : 0;
         for (int r = 0; r * MR < mc; ++r) {
           const int ib = i0 + r * MR, h = std::min(MR, M - ib);
           const float* a = ap + static_cast<size_t>(r) * MR * kc;
+          for (int k = r * per, k1 = std::min(kc, k + per); k < k1; ++k) {
+            const float* row = next + static_cast<size_t>(k) * OC;
+            __builtin_prefetch(row);
+            __builtin_prefetch(row + NR - 1);
+          }
           if (w < NR)
             packed(kc, a, MR, edge, tile, NR, kSet, nullptr);
           else
