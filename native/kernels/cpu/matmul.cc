@@ -59,8 +59,12 @@ void packBSliver(float* dst, const float* B, size_t rsB, size_t csB, int K, int 
     for (int k = 0; k < K; ++k) {
       const float* src = B + static_cast<size_t>(k) * rsB + jb;
       float* d = dst + static_cast<size_t>(k) * NR;
-      std::memcpy(d, src, sizeof(float) * w);
-      for (int j = w; j < NR; ++j) d[j] = 0.0f;
+      if (w == NR) {
+        __builtin_memcpy(d, src, sizeof(float) * NR);  // inline moves, not a call per 64-byte row
+      } else {
+        std::memcpy(d, src, sizeof(float) * w);
+        for (int j = w; j < NR; ++j) d[j] = 0.0f;
+      }
     }
   } else {
     // Column j of op(B) is read along k (contiguous when rsB == 1, the transposed-weight case).
