@@ -281,10 +281,15 @@ namespace {
 struct Blocking {
   int slivers, rowBlocks, rowsPer, groupSlivers, groups;
   Blocking(int M, int N, int minGroup, int maxRows = MC) : slivers((N + NR - 1) / NR), rowBlocks((M + maxRows - 1) / maxRows) {
-    rowsPer = ((M + rowBlocks - 1) / rowBlocks + MR - 1) / MR * MR;
     groupSlivers = std::min(slivers, 256 / NR);
     while (groupSlivers > minGroup && static_cast<long>(rowBlocks) * ((slivers + groupSlivers - 1) / groupSlivers) < 8) groupSlivers /= 2;
     groups = (slivers + groupSlivers - 1) / groupSlivers;
+    // Fewer than 4 tiles (a block's weight gradient, M = N = 64, made one task, so a second
+    // thread sat idle): shorter row blocks, down to one micro-tile each.
+    const int tiles = (M + MR - 1) / MR;
+    while (rowBlocks < tiles && static_cast<long>(rowBlocks) * groups < 4) ++rowBlocks;
+    rowsPer = ((M + rowBlocks - 1) / rowBlocks + MR - 1) / MR * MR;
+    rowBlocks = (M + rowsPer - 1) / rowsPer;
   }
   size_t tasks() const { return static_cast<size_t>(rowBlocks) * groups; }
   // Task t's rows [i0, i0 + mc) (mc <= 0: none) and slivers [s0, s1).
