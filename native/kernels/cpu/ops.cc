@@ -777,8 +777,10 @@ CL_INLINE void attnDecodeRow(float* out, const float* qkv, const float* kc, cons
 }
 #ifdef CL_HAVE_X86
 // Decoding one head with HD ≤ 8 in two passes instead of 3 + HD: scores and their max, then the
-// weights exp(s - m), their sum and the HD output sums together. Same operations in the same
-// order as the generic loop above (vscores, vmax, vexpSubSum, vdot), so the same bits.
+// weights exp(s - m), their sum and the HD output sums together. The same operations as the loop
+// above (vscores, vmax, vexpSubSum, vdot) except that a score sums its HD products in channel
+// order where vscoresAvx keeps even and odd channels apart: results agree to rounding, and each
+// path is deterministic on its own (a model decodes with one of them throughout).
 template <int HD>
 CL_AVX2 void attnDecodeHeadAvx2(float* o, const float* q, const float* kt, const float* vt, size_t ld, int n, float* s) {
   __m256 qd[HD];
