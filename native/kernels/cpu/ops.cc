@@ -757,6 +757,19 @@ CL_AVX2 void attnBwdHeadRowsAvx2(float* dqkv, const float* dout, const float* qk
 }
 #endif
 
+// Head h's cached keys and values for decoding (2·hd rows of n floats from position lo): fetched
+// while the previous head computes. A lane decodes several sequences, so they come from L2/L3;
+// measured on sampling 64 × 256 tokens (S), six alternating pairs of runs: best call +5% to +22%.
+inline void prefetchDecodeHead(const float* kc, const float* vc, size_t ld, int h, int hd, int lo, int n) {
+  for (int d = 0; d < hd; ++d) {
+    const size_t off = (static_cast<size_t>(h) * hd + d) * ld + lo;
+    for (int j = 0; j < n; j += 16) {
+      __builtin_prefetch(kc + off + j);
+      __builtin_prefetch(vc + off + j);
+    }
+  }
+}
+
 // All heads of decode row r; kc, vc (C, ld) transposed caches. Scratch s: pos + 1 floats.
 template <bool A>
 CL_INLINE void attnDecodeRow(float* out, const float* qkv, const float* kc, const float* vc, size_t ld, int pos, int r, int C, int H, int window,
@@ -765,6 +778,7 @@ CL_INLINE void attnDecodeRow(float* out, const float* qkv, const float* kc, cons
   const int lo = window > 0 ? std::max(0, pos - window + 1) : 0;
   const int n = pos - lo + 1;
   for (int h = 0; h < H; ++h) {
+    if (h + 1 < H) prefetchDecodeHead(kc, vc, ld, h + 1, hd, lo, n);
     const float* q = qkv + static_cast<size_t>(r) * 3 * C + h * hd;
     const float* kt = kc + static_cast<size_t>(h) * hd * ld + lo;
     const float* vt = vc + static_cast<size_t>(h) * hd * ld + lo;
@@ -828,10 +842,12 @@ CL_AVX2 void attnDecodeRowAvx2(float* out, const float* qkv, const float* kc, co
   using Head = void (*)(float*, const float*, const float*, const float*, size_t, int, float*);
   const Head f = hd == 1 ? attnDecodeHeadAvx2<1> : hd == 2 ? attnDecodeHeadAvx2<2> : hd == 4 ? attnDecodeHeadAvx2<4> : hd == 8 ? attnDecodeHeadAvx2<8> : nullptr;
   if (f) {
-    const int lo = window > 0 ? std::max(0, pos - window + 1) : 0;
-    for (int h = 0; h < H; ++h)
+    const int lo = window > 0 ? std::max(0, pos - window + 1) : 0, n = pos - lo + 1;
+    for (int h = 0; h < H; ++h) {
+      if (h + 1 < H) prefetchDecodeHead(kc, vc, ld, h + 1, hd, lo, n);
       f(out + static_cast<size_t>(r) * C + h * hd, qkv + static_cast<size_t>(r) * 3 * C + h * hd, kc + static_cast<size_t>(h) * hd * ld + lo,
-        vc + static_cast<size_t>(h) * hd * ld + lo, ld, pos - lo + 1, s);
+        vc + static_cast<size_t>(h) * hd * ld + lo, ld, n, s);
+    }
     return;
   }
 #endif
