@@ -587,7 +587,6 @@ inline void copyRows8(float* dst, const float* src, int n) {
   for (int i = 0; i < n; i += 8) __builtin_memcpy(dst + i, src + i, 32);
 }
 
-
 // Head h's keys and values of one sequence (base: its (T, 3C) qkv rows), transposed to (hd, T):
 // each channel contiguous along positions, as the row kernels read them.
 // With vRows, the values are copied in row layout instead, (T, hd).
@@ -611,7 +610,12 @@ CL_INLINE void attnFwdHead(float* out, float* lse, const float* qkv, int b, int 
   const int hd = C / H;
   const size_t C3 = 3 * static_cast<size_t>(C);
   const float* base = qkv + static_cast<size_t>(b) * T * C3;
-  const bool rows = A && hd % 8 == 0;  // V in row layout (vt holds (T, hd)), see attnMixRowsAvx
+  // V in row layout (vt holds (T, hd)), see attnMixRowsAvx: x86 only, where that kernel exists.
+#ifdef CL_HAVE_X86
+  const bool rows = A && hd % 8 == 0;
+#else
+  const bool rows = false;
+#endif
   transposeKV(kt, vt, base, h, hd, T, C, rows);
   for (int i = 0; i < T; ++i) {
     const float* q = base + i * C3 + h * hd;
@@ -622,14 +626,13 @@ CL_INLINE void attnFwdHead(float* out, float* lse, const float* qkv, int b, int 
     const float sum = vexpSubSum<A>(s, n, m);
     const float inv = 1.0f / sum;
     float* o = out + (static_cast<size_t>(b) * T + i) * C + h * hd;
-#ifdef CL_HAVE_X86
     if (rows) {
+#ifdef CL_HAVE_X86
       attnMixRowsAvx(o, s, vt + static_cast<size_t>(lo) * hd, hd, n, inv);
-      lse[(static_cast<size_t>(b) * H + h) * T + i] = m + std::log(sum);
-      continue;
-    }
 #endif
-    for (int d = 0; d < hd; ++d) o[d] = vdot<A>(s, vt + static_cast<size_t>(d) * T + lo, n) * inv;
+    } else {
+      for (int d = 0; d < hd; ++d) o[d] = vdot<A>(s, vt + static_cast<size_t>(d) * T + lo, n) * inv;
+    }
     lse[(static_cast<size_t>(b) * H + h) * T + i] = m + std::log(sum);
   }
 }
