@@ -127,7 +127,9 @@ export async function readParquetTexts(file: string, wanted: string | undefined,
   let start = 0;
   for (const group of meta.row_groups) {
     const n = Number(group.num_rows);
-    let values: unknown[] = [];
+    // The column's decoded chunks (pages) of this row group; onChunk hands over hyparquet's
+    // column arrays as they are, without building a row array per row as onComplete would.
+    let chunks: { rowStart: number; data: ArrayLike<unknown> }[] = [];
     try {
       await parquetRead({
         file: buf,
@@ -135,28 +137,32 @@ export async function readParquetTexts(file: string, wanted: string | undefined,
         columns: [column],
         rowStart: start,
         rowEnd: start + n,
-        onComplete: (r: unknown[][]) => {
-          values = r;
+        onChunk: (c) => {
+          if (c.columnName === column) chunks.push({ rowStart: c.rowStart, data: c.columnData });
         },
       });
     } catch (err) {
       throw bad(`${file} is not a readable parquet file: row group at row ${start}, column "${column}" (${firstLine(err)})`, err);
     }
     start += n;
-    for (let i = 0; i < values.length; i++) {
-      const v = (values[i] as unknown[])[0];
-      rows++;
-      if (v === null || v === undefined) {
-        nulls++;
-        continue;
-      }
-      if (typeof v !== 'string') throw bad(`${file}: column "${column}" holds a ${Array.isArray(v) ? 'list' : typeof v} value at row ${rows}, not text`);
-      if (onText(v) === false) {
-        stopped = true;
-        break;
+    chunks.sort((x, y) => x.rowStart - y.rowStart);
+    outer: for (const chunk of chunks) {
+      const values = chunk.data;
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i];
+        rows++;
+        if (v === null || v === undefined) {
+          nulls++;
+          continue;
+        }
+        if (typeof v !== 'string') throw bad(`${file}: column "${column}" holds a ${Array.isArray(v) ? 'list' : typeof v} value at row ${rows}, not text`);
+        if (onText(v) === false) {
+          stopped = true;
+          break outer;
+        }
       }
     }
-    values = [];
+    chunks = [];
     if (stopped) break;
   }
   return { column, rows, nulls, stopped };
