@@ -134,7 +134,7 @@ async function generate(dir: string, totalMb: number, rowGroup: number, codec: s
       statistics: false,
     });
     parquetBytes += statSync(file).size;
-    if (!text.write(rows.join('\n') + '\n')) await new Promise((r) => text.once('drain', r));
+    if (!text.write(rows.join('\n') + '\n')) await new Promise<void>((r) => text.once('drain', () => r()));
     process.stderr.write(`  wrote ${path.basename(file)} (${(statSync(file).size / 2 ** 20).toFixed(0)} MB, ${rows.length} rows)\n`);
   }
   await new Promise<void>((r) => text.end(() => r()));

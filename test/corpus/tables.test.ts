@@ -6,7 +6,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Field, Int32, List, Table, Utf8, tableFromArrays, tableToIPC, vectorFromArray } from 'apache-arrow';
+import { Field, Int32, List, Table, Utf8, tableToIPC, vectorFromArray } from 'apache-arrow';
 import { parquetWriteFile } from 'hyparquet-writer';
 import { CollapseError } from '../../src/errors.js';
 import { loadCorpus, parseCorpusSpec, parseSplit, type LoadedCorpus, type LoadCorpusOptions } from '../../src/corpus/index.js';
@@ -61,13 +61,13 @@ function arrowStream(file: string, texts: readonly (string | null)[]): void {
   for (let i = 0; i < texts.length; i += 5) {
     const part = texts.slice(i, i + 5);
     batches.push(
-      tableFromArrays({
-        id: Int32Array.from(part, (_, k) => i + k),
+      new Table({
+        id: vectorFromArray(Int32Array.from(part, (_, k) => i + k)),
         text: vectorFromArray(part, new Utf8()),
       }),
     );
   }
-  const table = batches.length ? batches.reduce((a, b) => a.concat(b)) : tableFromArrays({ id: new Int32Array(0), text: vectorFromArray([], new Utf8()) });
+  const table = batches.length ? batches.reduce((a, b) => a.concat(b)) : new Table({ id: vectorFromArray(new Int32Array(0)), text: vectorFromArray([], new Utf8()) });
   expect(table.batches.length).toBe(Math.ceil(texts.length / 5));
   writeFileSync(file, tableToIPC(table, 'stream'));
 }
@@ -326,7 +326,7 @@ describe('arrow', () => {
     let e = await errorOf(loadCorpus(`arrow:${file}:body`));
     expect(e.message).toBe(`${file}: no column "body"; its string columns: text`);
     const nested = path.join(d, 'nested.arrow');
-    const table = tableFromArrays({ text: vectorFromArray([[1, 2], [3]], new List(new Field('item', new Int32(), true))), name: vectorFromArray(['a', 'b'], new Utf8()) });
+    const table = new Table({ text: vectorFromArray([[1, 2], [3]], new List(new Field('item', new Int32(), true))), name: vectorFromArray(['a', 'b'], new Utf8()) });
     writeFileSync(nested, tableToIPC(table, 'stream'));
     e = await errorOf(loadCorpus(`arrow:${nested}`));
     expect(e.message).toBe(`${nested}: column "text" holds list values, not text; its string columns: name`);
@@ -336,7 +336,7 @@ describe('arrow', () => {
     expect(e.code).toBe('E_BAD_CORPUS');
     expect(e.message.startsWith(`${corrupt} is not a readable Arrow IPC file`)).toBe(true);
     // Truncated inside a record batch.
-    const whole = tableToIPC(tableFromArrays({ text: vectorFromArray(TEXTS, new Utf8()) }), 'stream');
+    const whole = tableToIPC(new Table({ text: vectorFromArray(TEXTS, new Utf8()) }), 'stream');
     const cut = path.join(d, 'cut.arrow');
     writeFileSync(cut, whole.subarray(0, Math.floor(whole.length * 0.7)));
     e = await errorOf(loadCorpus(`arrow:${cut}`));
