@@ -3,9 +3,11 @@
  *
  *   npx tsx bench/parquet-memory.ts [--mb 1024] [--row-group 20000] [--codec UNCOMPRESSED|SNAPPY] [--keep DIR]
  *
- * 1. Writes, in a temp folder, `--mb` MB of parquet shards (~128 MB each; a "text" column of
- *    synthetic stories over a 30,000-word Zipf-like vocabulary, and an "id" column) with
- *    hyparquet-writer, and the same stories as a plain text file, one per line.
+ * 1. Writes, in a temp folder, one ~128 MB parquet shard (a "text" column of synthetic stories over
+ *    a 30,000-word Zipf-like vocabulary, and an "id" column) with hyparquet-writer, and copies it
+ *    until the folder holds `--mb` MB (writing distinct shards with hyparquet-writer is slow on a
+ *    loaded machine; the reader does the same work for a copy); the same stories, as many times,
+ *    go to a plain text file, one per line.
  * 2. In a child process each (so each peak is its own): loads `parquet:DIR` and, as the control,
  *    `text:FILE`, both with the whitespace tokenizer, so both build the very same corpus; the
  *    child reports its peak resident memory (VmHWM), its resident memory before loading, and the
@@ -17,7 +19,7 @@
  * Linux only (reads /proc/self/status).
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -113,7 +115,16 @@ async function generate(dir: string, totalMb: number, rowGroup: number, codec: s
   const shards = Math.max(1, Math.ceil((totalMb * 2 ** 20) / shardBytes));
   let parquetBytes = 0;
   let id = 0;
+  let first = '';
+  let firstText = '';
   for (let k = 0; k < shards; k++) {
+    const file = path.join(parquetDir, `part-${String(k).padStart(5, '0')}.parquet`);
+    if (k > 0) {
+      copyFileSync(first, file);
+      parquetBytes += statSync(file).size;
+      if (!text.write(firstText)) await new Promise<void>((r) => text.once('drain', () => r()));
+      continue;
+    }
     const target = Math.min(shardBytes, totalMb * 2 ** 20 - k * shardBytes);
     const rows: string[] = [];
     let bytes = 0;
@@ -122,7 +133,6 @@ async function generate(dir: string, totalMb: number, rowGroup: number, codec: s
       rows.push(st);
       bytes += st.length + 4;
     }
-    const file = path.join(parquetDir, `part-${String(k).padStart(5, '0')}.parquet`);
     parquetWriteFile({
       filename: file,
       columnData: [
@@ -134,7 +144,9 @@ async function generate(dir: string, totalMb: number, rowGroup: number, codec: s
       statistics: false,
     });
     parquetBytes += statSync(file).size;
-    if (!text.write(rows.join('\n') + '\n')) await new Promise<void>((r) => text.once('drain', () => r()));
+    first = file;
+    firstText = rows.join('\n') + '\n';
+    if (!text.write(firstText)) await new Promise<void>((r) => text.once('drain', () => r()));
     process.stderr.write(`  wrote ${path.basename(file)} (${(statSync(file).size / 2 ** 20).toFixed(0)} MB, ${rows.length} rows)\n`);
   }
   await new Promise<void>((r) => text.end(() => r()));

@@ -270,7 +270,7 @@ export function splitOfName(name: string): SplitName | undefined {
  * The split a file belongs to by its path below the root: the first folder named after a split
  * (`train/0000.parquet`), else a file name that starts with one followed by '-', '_' or '.'
  * (`train-00000-of-00004.parquet`, `validation.parquet`). A shard name of the hub's form
- * `NAME-00000-of-00004.*` names a split even when NAME is not one of ours (e.g. "unsupervised":
+ * `NAME-00000-of-00004[-HASH].*` names a split even when NAME is not one of ours (e.g. "unsupervised":
  * `split` is then undefined and the file is left out). Returns the split word and what it maps to.
  */
 export function splitOfPath(rel: string): { word: string; split: SplitName | undefined } | undefined {
@@ -280,7 +280,7 @@ export function splitOfPath(rel: string): { word: string; split: SplitName | und
     if (s) return { word: dir, split: s };
   }
   const base = parts[parts.length - 1] ?? '';
-  const shard = /^([A-Za-z0-9_]+)-\d+-of-\d+\./.exec(base);
+  const shard = /^([A-Za-z0-9_]+)-\d+-of-\d+(?:[-.]|$)/.exec(base);
   if (shard) return { word: shard[1] as string, split: splitOfName(shard[1] as string) };
   const m = /^([A-Za-z]+)(?:[-_.]|$)/.exec(base);
   if (m) {

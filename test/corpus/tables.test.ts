@@ -133,6 +133,9 @@ describe('spec strings', () => {
     expect(splitOfPath('validation-00000-of-00001-abc.parquet')).toEqual({ word: 'validation', split: 'valid' });
     expect(splitOfPath('plain_text/test/0000.parquet')).toEqual({ word: 'test', split: 'test' });
     expect(splitOfPath('unsupervised-00000-of-00001.parquet')).toEqual({ word: 'unsupervised', split: undefined });
+    // The hub's shard names with a content hash (roneneldan/TinyStories, imdb).
+    expect(splitOfPath('data/train-00003-of-00004-2d5a1467fff1081b.parquet')).toEqual({ word: 'train', split: 'train' });
+    expect(splitOfPath('unsupervised-00000-of-00001-9b24a6ce23fbf8b2.parquet')).toEqual({ word: 'unsupervised', split: undefined });
     expect(splitOfPath('stories.parquet')).toBeUndefined();
     expect(splitOfPath('trainer.parquet')).toBeUndefined();
   });
