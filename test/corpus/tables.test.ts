@@ -350,3 +350,60 @@ describe('arrow', () => {
     expect(e.message).toMatch(/state\.json lists no data files/);
   });
 });
+
+describe('corpus options on the other sources', () => {
+  test('unit: a sequence per file; options.unit equals the spec field, and the spec field wins', async () => {
+    const d = dir('units');
+    writeFileSync(path.join(d, 'a.txt'), 'one two\nthree\n\nfour\n');
+    writeFileSync(path.join(d, 'b.txt'), 'five six\n');
+    writeFileSync(path.join(d, 'c.txt'), 'seven\r\neight nine');
+    const thirds: [number, number, number] = [1 / 3, 1 / 3, 1 / 3];
+    const r = await loadCorpus({ kind: 'text', path: d }, { unit: 'file', split: thirds });
+    const seq = (c: LoadedCorpus, s: 'train' | 'valid' | 'test') => c.vocab.decode(c[s].tokens).join(' ');
+    expect([seq(r, 'train'), seq(r, 'valid'), seq(r, 'test')]).toEqual(['one two three four', '<unk> <unk>', '<unk> <unk> <unk>']);
+    expect(r.info.tokenizer).toBe('one sequence per file, whitespace');
+    // The byte-scanning and string paths agree: the words tokenizer on whole files gives the same words here.
+    const w = await loadCorpus({ kind: 'text', path: d }, { unit: 'file', split: thirds, tokenizer: 'words' });
+    expect(w.vocab.toJSON()).toEqual(r.vocab.toJSON());
+    const para = await loadCorpus({ kind: 'text', path: d }, { unit: 'paragraph' });
+    const paraSpec = await loadCorpus({ kind: 'text', path: d, unit: 'paragraph' }, { unit: 'file' });
+    expect(para.info.train.sequences).toBe(4); // "one two three", "four", "five six", "seven eight nine"
+    expectSameCorpus(paraSpec, para);
+    // files: TRAIN with unit file.
+    const f = await loadCorpus({ kind: 'files', train: d }, { unit: 'file', split: thirds });
+    expect(Array.from(f.train.tokens)).toEqual(Array.from(r.train.tokens));
+  });
+
+  test('tokenizer "words" is wordpunct; fractions and "files" on text, files and tinystories', async () => {
+    const file = jsonlAsLines('opts.txt', TEXTS);
+    expectSameCorpus(await loadCorpus({ kind: 'text', path: file }, { tokenizer: 'words' }), await loadCorpus({ kind: 'text', path: file }, { tokenizer: 'wordpunct' }));
+    const r = await loadCorpus(`text:${file}`, { split: '0.5,0.3,0.2' });
+    // 47 lines: ⌊14.1⌋ = 14 valid, ⌊9.4⌋ = 9 test, 24 train, in order.
+    expect([r.info.train.sequences, r.info.valid.sequences, r.info.test.sequences]).toEqual([24, 14, 9]);
+    expect(r.vocab.decode(r.test.tokens.subarray(0, 2))).toEqual(TEXTS[38]!.split(' ').slice(0, 2).map((x) => (r.vocab.has(x) ? x : '<unk>')));
+    expect((await errorOf(loadCorpus(`text:${file}`, { split: 'files' }))).code).toBe('E_BAD_ARGUMENT');
+    const v = jsonlAsLines('opts-valid.txt', TEXTS.slice(0, 8));
+    expect((await loadCorpus(`files:${file},${v}`, { split: 'files' })).info.valid.sequences).toBe(4);
+    expect((await errorOf(loadCorpus(`files:${file},${v}`, { split: [0.8, 0.1, 0.1] }))).message).toMatch(/its own train\/validation\/test files/);
+    const ts = dir('ts-opts');
+    writeFileSync(path.join(ts, 'x-train.txt'), 'a b<|endoftext|>c d');
+    writeFileSync(path.join(ts, 'x-valid.txt'), 'a<|endoftext|>b');
+    expect((await errorOf(loadCorpus(`tinystories:${ts}`, { split: '0.8,0.1,0.1' }))).code).toBe('E_BAD_ARGUMENT');
+    expect((await errorOf(loadCorpus(`tinystories:${ts}`, { unit: 'line' }))).message).toMatch(/tinystories has its own records \(stories\)/);
+  });
+
+  test('bad option values are E_BAD_ARGUMENT with one line', async () => {
+    const file = jsonlAsLines('bad-opts.txt', TEXTS);
+    for (const [opts, re] of [
+      [{ unit: 'sentence' }, /unit must be "line", "paragraph" or "file"/],
+      [{ split: '1,0,0.5' }, /sum to 1.5, not 1/],
+      [{ split: 'half' }, /split must be "auto", "files" or three fractions/],
+      [{ lowercase: 'yes' }, /lowercase must be true or false/],
+      [{ tokenizer: 'bpe' }, /unknown tokenizer "bpe"/],
+    ] as [LoadCorpusOptions, RegExp][]) {
+      const e = await errorOf(loadCorpus(`text:${file}`, opts));
+      expect(e.code).toBe('E_BAD_ARGUMENT');
+      expect(e.message).toMatch(re);
+    }
+  });
+});
