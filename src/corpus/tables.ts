@@ -14,6 +14,7 @@
  */
 import { createReadStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { RecordBatchReader, DataType, type Field } from 'apache-arrow';
 import { parquetMetadataAsync, parquetRead, parquetSchema, type FileMetaData, type SchemaTree } from 'hyparquet';
 import { asyncBufferFromFile } from 'hyparquet/src/node.js';
@@ -74,6 +75,17 @@ export function chooseColumn(file: string, columns: readonly TableColumn[], want
 // ---------------------------------------------------------------------------------------------
 // Parquet
 // ---------------------------------------------------------------------------------------------
+
+/**
+ * Page codecs beyond hyparquet's built-in Snappy, from Node's own zlib: GZIP and BROTLI, and ZSTD
+ * where this Node has it (zstdDecompressSync, Node ≥ 22.15). LZ4 pages remain an error naming the file.
+ */
+const zstd = (zlib as unknown as { zstdDecompressSync?: (b: Uint8Array) => Buffer }).zstdDecompressSync;
+const COMPRESSORS: Record<string, (input: Uint8Array, outputLength: number) => Uint8Array> = {
+  GZIP: (input) => zlib.gunzipSync(input),
+  BROTLI: (input) => zlib.brotliDecompressSync(input),
+  ...(zstd ? { ZSTD: (input: Uint8Array) => zstd(input) } : {}),
+};
 
 function parquetColumns(meta: FileMetaData): TableColumn[] {
   const tree = parquetSchema(meta);
@@ -137,11 +149,14 @@ export async function readParquetTexts(file: string, wanted: string | undefined,
         columns: [column],
         rowStart: start,
         rowEnd: start + n,
+        compressors: COMPRESSORS,
         onChunk: (c) => {
           if (c.columnName === column) chunks.push({ rowStart: c.rowStart, data: c.columnData });
         },
       });
     } catch (err) {
+      const codec = /unsupported compression codec: (\w+)/.exec(firstLine(err));
+      if (codec) throw bad(`${file}: its pages are ${codec[1]}-compressed, which this reader cannot decode (it reads uncompressed, SNAPPY, GZIP, BROTLI${zstd ? ', ZSTD' : ''}); re-save it with snappy`, err);
       throw bad(`${file} is not a readable parquet file: row group at row ${start}, column "${column}" (${firstLine(err)})`, err);
     }
     start += n;

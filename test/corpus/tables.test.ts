@@ -8,6 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Field, Int32, List, Table, Utf8, tableToIPC, vectorFromArray } from 'apache-arrow';
 import { parquetWriteFile } from 'hyparquet-writer';
+import { parquetMetadataAsync } from 'hyparquet';
+import { asyncBufferFromFile } from 'hyparquet/src/node.js';
 import { CollapseError } from '../../src/errors.js';
 import { loadCorpus, parseCorpusSpec, parseSplit, type LoadedCorpus, type LoadCorpusOptions } from '../../src/corpus/index.js';
 import { splitOfPath } from '../../src/corpus/tables.js';
@@ -198,6 +200,23 @@ describe('parquet', () => {
     // Fractions conflict with the source's own splits; "files" is what it does already.
     expect((await errorOf(loadCorpus(`parquet:${path.dirname(d)}`, { split: '0.8,0.1,0.1' }))).message).toMatch(/its own train\/validation\/test files/);
     expect((await loadCorpus(`parquet:${path.dirname(d)}`, { split: 'files' })).info.test.sequences).toBe(7);
+  });
+
+  test('GZIP and BROTLI pages (decoded with Node zlib) give the same corpus', async () => {
+    const zlib = await import('node:zlib');
+    const d = dir('pq-codecs');
+    const ref = await loadCorpus({ kind: 'jsonl', path: jsonl('pq-codecs.jsonl', TEXTS), field: 'text' });
+    for (const [codec, compress] of [
+      ['GZIP', (b: Uint8Array) => new Uint8Array(zlib.gzipSync(b))],
+      ['BROTLI', (b: Uint8Array) => new Uint8Array(zlib.brotliCompressSync(b))],
+    ] as const) {
+      const file = path.join(d, `${codec}.parquet`);
+      parquetWriteFile({ filename: file, columnData: [{ name: 'text', data: TEXTS, type: 'STRING' }], codec, compressors: { [codec]: compress }, rowGroupSize: 10 });
+      // The pages really are in that codec.
+      const meta = await parquetMetadataAsync(await asyncBufferFromFile(file));
+      expect(meta.row_groups[0]!.columns[0]!.meta_data!.codec).toBe(codec);
+      expectSameCorpus(await loadCorpus(`parquet:${file}`), ref);
+    }
   });
 
   test('split folders (train/, test/) and other splits left out', async () => {
