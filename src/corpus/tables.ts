@@ -286,7 +286,9 @@ export function splitOfName(name: string): SplitName | undefined {
  * (`train/0000.parquet`), else a file name that starts with one followed by '-', '_' or '.'
  * (`train-00000-of-00004.parquet`, `validation.parquet`). A shard name of the hub's form
  * `NAME-00000-of-00004[-HASH].*` names a split even when NAME is not one of ours (e.g. "unsupervised":
- * `split` is then undefined and the file is left out). Returns the split word and what it maps to.
+ * `split` is then undefined and the file is left out); so does the `datasets` cache's
+ * `BUILDER-NAME-00000-of-00004.arrow` (and `BUILDER-train.arrow` for our split names). Returns the
+ * split word and what it maps to.
  */
 export function splitOfPath(rel: string): { word: string; split: SplitName | undefined } | undefined {
   const parts = rel.split(/[\\/]/);
@@ -297,6 +299,9 @@ export function splitOfPath(rel: string): { word: string; split: SplitName | und
   const base = parts[parts.length - 1] ?? '';
   const shard = /^([A-Za-z0-9_]+)-\d+-of-\d+(?:[-.]|$)/.exec(base);
   if (shard) return { word: shard[1] as string, split: splitOfName(shard[1] as string) };
+  // The `datasets` cache: BUILDER-SPLIT-00000-of-00004.arrow, or BUILDER-SPLIT.arrow for a known split.
+  const cached = /^[A-Za-z0-9_.]+-([A-Za-z]+)(-\d+-of-\d+)?\.(?:arrow|parquet)$/.exec(base);
+  if (cached && (cached[2] !== undefined || splitOfName(cached[1] as string))) return { word: cached[1] as string, split: splitOfName(cached[1] as string) };
   const m = /^([A-Za-z]+)(?:[-_.]|$)/.exec(base);
   if (m) {
     const word = m[1] as string;

@@ -139,6 +139,12 @@ describe('spec strings', () => {
     expect(splitOfPath('data/train-00003-of-00004-2d5a1467fff1081b.parquet')).toEqual({ word: 'train', split: 'train' });
     expect(splitOfPath('unsupervised-00000-of-00001-9b24a6ce23fbf8b2.parquet')).toEqual({ word: 'unsupervised', split: undefined });
     expect(splitOfPath('stories.parquet')).toBeUndefined();
+    // The datasets cache's Arrow files.
+    expect(splitOfPath('tiny_stories-train-00000-of-00004.arrow')).toEqual({ word: 'train', split: 'train' });
+    expect(splitOfPath('tiny_stories-validation.arrow')).toEqual({ word: 'validation', split: 'valid' });
+    expect(splitOfPath('imdb-unsupervised-00000-of-00001.arrow')).toEqual({ word: 'unsupervised', split: undefined });
+    expect(splitOfPath('my-notes.arrow')).toBeUndefined();
+    expect(splitOfPath('part-0.parquet')).toBeUndefined();
     expect(splitOfPath('trainer.parquet')).toBeUndefined();
   });
 });
@@ -339,6 +345,18 @@ describe('arrow', () => {
     expectSameCorpus(r, ref);
     expect(r.info.source).toContain('1 null value skipped');
     expect(r.info.files).toBe(5);
+  });
+
+  test('a datasets cache folder (BUILDER-SPLIT-0000k-of-0000n.arrow) uses its splits', async () => {
+    const d = dir('arrow-cache/default/0.0.0/abc123');
+    arrowStream(path.join(d, 'tiny_stories-train-00000-of-00002.arrow'), TEXTS.slice(0, 20));
+    arrowStream(path.join(d, 'tiny_stories-train-00001-of-00002.arrow'), TEXTS.slice(20, 37));
+    arrowStream(path.join(d, 'tiny_stories-validation.arrow'), TEXTS.slice(37));
+    writeFileSync(path.join(d, 'dataset_info.json'), '{}');
+    const r = await loadCorpus(`arrow:${path.join(tmp, 'arrow-cache')}`);
+    const ref = await loadCorpus({ kind: 'files', train: jsonlAsLines('c-train.txt', TEXTS.slice(0, 37)), valid: jsonlAsLines('c-valid.txt', TEXTS.slice(37)) }, { tokenizer: 'words' });
+    expectSameCorpus(r, ref);
+    expect(r.info.source).toContain('train 2 files, validation 1 file, test 0 files');
   });
 
   test('errors: missing column, nested column, corrupt file, state.json without files', async () => {
