@@ -27,6 +27,12 @@
  *   - A separate valid file without a test file (tinystories folders with *train*.txt and
  *     *valid*.txt, or files:TRAIN,VALID): the valid file's m sequences are cut in half by order,
  *     the first ⌈m/2⌉ → valid, the rest → test.
+ *   - Parquet / Arrow sources with split files (tables.ts): train files → train; validation
+ *     files → valid and test files → test, or, without test files, the validation rows cut in
+ *     half as above. Without split files, 80/10/10 by order.
+ *   - `split` option: 'files' requires the source's own split files; fractions [a, b, c] replace
+ *     80/10/10 (and Brown's rule) by order: the last ⌊n·c⌋ sequences test, the ⌊n·b⌋ before them
+ *     valid, the rest train; fractions on a source with split files are an error.
  *   - maxTrainTokens: train keeps its first whole sequences whose tokens total at most
  *     maxTrainTokens (for a separate train file, reading stops there); valid/test are unchanged.
  */
