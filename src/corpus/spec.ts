@@ -5,8 +5,11 @@
 import { CollapseError } from '../errors.js';
 import type { Tokenizer } from './tokenizers.js';
 
-/** Built-in tokenizers by name (a Tokenizer function may be passed instead). */
-export type TokenizerName = 'whitespace' | 'wordpunct';
+/**
+ * Built-in tokenizers by name (a Tokenizer function may be passed instead). 'words' is another
+ * name for 'wordpunct' (the CLI's `--tokenize words`).
+ */
+export type TokenizerName = 'whitespace' | 'wordpunct' | 'words';
 
 interface TokenizeFields {
   /** Overrides LoadCorpusOptions.tokenizer for this source. */
@@ -27,8 +30,8 @@ export interface BrownSpec {
 export interface TextSpec extends TokenizeFields {
   kind: 'text';
   path: string;
-  /** One sequence per non-blank line (default) or per blank-line separated paragraph. */
-  unit?: 'line' | 'paragraph';
+  /** One sequence per non-blank line (default), per blank-line separated paragraph, or per file. */
+  unit?: 'line' | 'paragraph' | 'file';
 }
 
 /** JSON Lines: one JSON object per line, the text in `field`. */
@@ -52,14 +55,39 @@ export interface FilesSpec extends TokenizeFields {
   test?: string;
 }
 
-export type CorpusSpec = BrownSpec | TextSpec | JsonlSpec | TinyStoriesSpec | FilesSpec;
+/**
+ * Parquet: a file, or a folder of files (`*.parquet`, recursively, in name order). One sequence
+ * per row, the text in `column` (default: `text` when present, else the only string column).
+ * Hugging Face layouts whose files or folders are named by split (`train-00000-of-00004.parquet`,
+ * `validation/0000.parquet`, …) keep their own splits.
+ */
+export interface ParquetSpec extends TokenizeFields {
+  kind: 'parquet';
+  path: string;
+  column?: string;
+}
 
-const SPEC_HELP = 'use brown, text:PATH, jsonl:PATH:FIELD, tinystories:PATH or files:TRAIN[,VALID[,TEST]]';
+/**
+ * Arrow IPC stream files as a Hugging Face `datasets` `save_to_disk` folder writes them: a
+ * Dataset folder (`state.json` listing `data-0000x-of-0000n.arrow`), a DatasetDict folder
+ * (`dataset_dict.json` and one Dataset folder per split), an `.arrow` file, or a folder of them.
+ */
+export interface ArrowSpec extends TokenizeFields {
+  kind: 'arrow';
+  path: string;
+  column?: string;
+}
+
+export type CorpusSpec = BrownSpec | TextSpec | JsonlSpec | TinyStoriesSpec | FilesSpec | ParquetSpec | ArrowSpec;
+
+const SPEC_HELP =
+  'use brown, text:PATH, jsonl:PATH:FIELD, tinystories:PATH, files:TRAIN[,VALID[,TEST]], parquet:PATH[:COLUMN] or arrow:PATH[:COLUMN]';
 
 /**
  * Parses the CLI form of a corpus spec:
  *   `brown` | `text:PATH` | `jsonl:PATH:FIELD` (the field follows the last ':') |
- *   `tinystories:PATH` | `files:TRAIN[,VALID[,TEST]]`.
+ *   `tinystories:PATH` | `files:TRAIN[,VALID[,TEST]]` | `parquet:PATH[:COLUMN]` | `arrow:PATH[:COLUMN]`
+ *   (the column follows the last ':'; with no second ':' the rest is the path).
  * Anything else throws E_BAD_ARGUMENT.
  */
 export function parseCorpusSpec(str: string): CorpusSpec {
@@ -93,6 +121,15 @@ export function parseCorpusSpec(str: string): CorpusSpec {
       if (parts[2] !== undefined) spec.test = parts[2];
       return spec;
     }
+    case 'parquet':
+    case 'arrow': {
+      if (!rest) return need('a path');
+      const last = rest.lastIndexOf(':');
+      if (last < 0) return { kind, path: rest };
+      if (last === 0) return need('a path');
+      if (last === rest.length - 1) return need('a column name after the last ":"');
+      return { kind, path: rest.slice(0, last), column: rest.slice(last + 1) };
+    }
     default:
       throw new CollapseError('E_BAD_ARGUMENT', `unknown corpus spec "${str}"; ${SPEC_HELP}`);
   }
@@ -111,5 +148,42 @@ export function describeSpec(spec: CorpusSpec): string {
       return `tinystories:${spec.path}`;
     case 'files':
       return `files:${[spec.train, spec.valid, spec.test].filter((p) => p !== undefined).join(',')}`;
+    case 'parquet':
+    case 'arrow':
+      return `${spec.kind}:${spec.path}${spec.column !== undefined ? `:${spec.column}` : ''}`;
   }
+}
+
+/** How a source is cut into train/valid/test (LoadCorpusOptions.split). */
+export type SplitChoice =
+  /** the source's own splits when it has them, else its default rule (Brown's, or 80/10/10). */
+  | 'auto'
+  /** the source's own split files (train/valid/test files or folders); an error if it has none. */
+  | 'files'
+  /** fractions [train, valid, test] of the sequences, by order (the source must not have own splits). */
+  | readonly [number, number, number];
+
+/**
+ * Parses and checks a split choice: 'auto', 'files', "0.8,0.1,0.1" or [0.8, 0.1, 0.1]. The
+ * fractions are each in [0, 1], train > 0, and they sum to 1 (±1e-6). Throws E_BAD_ARGUMENT.
+ */
+export function parseSplit(v: unknown): SplitChoice {
+  if (v === 'auto' || v === 'files') return v;
+  const help = 'split must be "auto", "files" or three fractions train,valid,test summing to 1, e.g. 0.8,0.1,0.1';
+  let parts: unknown[];
+  if (typeof v === 'string') parts = v.split(',').map((p) => (p.trim() === '' ? NaN : Number(p)));
+  else if (Array.isArray(v)) parts = v;
+  else throw new CollapseError('E_BAD_ARGUMENT', `${help}; got ${JSON.stringify(v) ?? String(v)}`);
+  if (parts.length !== 3 || !parts.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0 && x <= 1)) {
+    throw new CollapseError('E_BAD_ARGUMENT', `${help}; got ${typeof v === 'string' ? `"${v}"` : JSON.stringify(v)}`);
+  }
+  const [a, b, c] = parts as [number, number, number];
+  if (!(a > 0)) throw new CollapseError('E_BAD_ARGUMENT', `split: the train fraction must be > 0, got ${a}`);
+  if (Math.abs(a + b + c - 1) > 1e-6) throw new CollapseError('E_BAD_ARGUMENT', `split: the fractions ${a}, ${b}, ${c} sum to ${a + b + c}, not 1`);
+  return [a, b, c];
+}
+
+/** The string form of a split choice ("auto", "files" or "0.8,0.1,0.1"). */
+export function describeSplit(s: SplitChoice): string {
+  return typeof s === 'string' ? s : s.join(',');
 }

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { CollapseError } from '../errors.js';
 import { PARADIGMS } from '../paradigms/index.js';
+import { parseSplit, type LoadCorpusOptions } from '../corpus/index.js';
 
 const positiveInt = (what: string) => z.number({ error: `${what} must be a number` }).int(`${what} must be an integer`).positive(`${what} must be > 0`);
 
@@ -77,12 +78,48 @@ export interface ResolvedTransformerModel extends TransformerModelConfig {
   intermediate: number;
 }
 
+/**
+ * How the corpus is read (loadCorpus's options; null = the source's default). `split` is
+ * "auto", "files" or fractions ("0.8,0.1,0.1" or [0.8, 0.1, 0.1]), checked by the library's parseSplit.
+ */
+const CorpusOptionsSchema = z
+  .object({
+    tokenize: z.enum(['whitespace', 'words', 'wordpunct'], { error: 'corpusOptions.tokenize must be "whitespace" or "words"' }).nullable().default(null),
+    lowercase: z.boolean({ error: 'corpusOptions.lowercase must be true or false' }).nullable().default(null),
+    unit: z.enum(['line', 'paragraph', 'file'], { error: 'corpusOptions.unit must be "line", "paragraph" or "file"' }).nullable().default(null),
+    split: z
+      .union([z.string(), z.array(z.number())], { error: 'corpusOptions.split must be "auto", "files" or three fractions such as "0.8,0.1,0.1"' })
+      .nullable()
+      .default(null)
+      .superRefine((v, ctx) => {
+        if (v === null) return;
+        try {
+          parseSplit(v);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: `corpusOptions.${(err as Error).message}` });
+        }
+      }),
+  })
+  .strict()
+  .prefault({});
+
+/** A config's corpusOptions as loadCorpus options (nulls left out). */
+export function corpusLoadOptions(o: z.output<typeof CorpusOptionsSchema>): LoadCorpusOptions {
+  const out: LoadCorpusOptions = {};
+  if (o.tokenize !== null) out.tokenizer = o.tokenize;
+  if (o.lowercase !== null) out.lowercase = o.lowercase;
+  if (o.unit !== null) out.unit = o.unit;
+  if (o.split !== null) out.split = parseSplit(o.split);
+  return out;
+}
+
 export const ConfigSchema = z
   .object({
     /** Corpus spec: brown | text:PATH | jsonl:PATH:FIELD | tinystories:PATH | files:TRAIN[,VALID[,TEST]]. */
     corpus: z.string().min(1, 'corpus must not be empty').default('brown'),
     /** Types with fewer train occurrences map to <unk>. Default: 4 for Brown, 1 otherwise. */
     minCount: positiveInt('minCount').nullable().default(null),
+    corpusOptions: CorpusOptionsSchema,
     model: ModelSchema,
     paradigms: z
       .array(z.enum(PARADIGMS, { error: `paradigms must be among ${PARADIGMS.join(', ')}` }))

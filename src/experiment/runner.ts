@@ -16,7 +16,7 @@ import { mkdir, readFile, readdir, rm, stat, appendFile } from 'node:fs/promises
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { corpusPositions, deriveSeed, fromSequences, loadCorpus, provenanceShares, REAL, type Corpus, type LoadedCorpus } from '../corpus/index.js';
+import { corpusPositions, deriveSeed, fromSequences, loadCorpus, provenanceShares, REAL, type Corpus, type LoadedCorpus, type LoadCorpusOptions } from '../corpus/index.js';
 import { CollapseError } from '../errors.js';
 import {
   divergence,
@@ -37,6 +37,7 @@ import { initialState, nextState, sampleSize, type ParadigmName, type ParadigmPa
 import { NativeTheoryTracker, type TheoryRecord } from '../theory/index.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { resolveConfig, type ExperimentConfig, type ExperimentConfigInput, type ResolvedTransformerModel } from './config.js';
+import { corpusLoadOptions } from './config.js';
 
 /** One record per paradigm and generation: flat, so it maps to a CSV row. */
 export interface MetricsRecord {
@@ -108,6 +109,8 @@ export interface RunOptions {
   threads?: number;
   onRecord?: (record: MetricsRecord) => void;
   onProgress?: (event: ProgressEvent) => void;
+  /** Called once the corpus is loaded, before any training (the CLI's run header). */
+  onCorpus?: (info: LoadedCorpus['info']) => void;
   signal?: AbortSignal;
 }
 
@@ -164,9 +167,11 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
 
   // Everything that can fail on bad input happens before the run folder is touched.
   const tcfg = config.model.kind === 'transformer' ? (config.model as ResolvedTransformerModel) : null;
-  const loadOptions: { minCount?: number; maxVocabSize?: number } = config.minCount === null ? {} : { minCount: config.minCount };
+  const loadOptions: LoadCorpusOptions = config.minCount === null ? {} : { minCount: config.minCount };
   if (tcfg && tcfg.tokenizer === 'word' && tcfg.vocabSize !== null) loadOptions.maxVocabSize = tcfg.vocabSize;
+  Object.assign(loadOptions, corpusLoadOptions(config.corpusOptions));
   const corpus = await loadCorpus(config.corpus, loadOptions);
+  options.onCorpus?.(corpus.info);
   // The model's token streams: the corpus's word ids, or (transformer, tokenizer "bpe") a byte-level
   // BPE trained on the real train split, with every split re-encoded through it.
   const tokens: ModelTokens = tcfg
