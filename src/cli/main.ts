@@ -3,7 +3,6 @@
  * The `collapse` command: a thin layer over the library's public API.
  * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or input.
  */
-import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
@@ -12,6 +11,7 @@ import { CollapseError } from '../errors.js';
 import { resolveConfig, type ExperimentConfig } from '../experiment/config.js';
 import { runExperiment, type MetricsRecord } from '../experiment/runner.js';
 import { metricTable, theoryReport } from '../report/table.js';
+import { readRegularText, statRegularFile } from '../util/paths.js';
 
 const USAGE_CODES = new Set(['E_BAD_ARGUMENT', 'E_BAD_CONFIG', 'E_BAD_CORPUS', 'E_CORPUS_EMPTY', 'E_TOKEN_RANGE', 'E_OFFSETS', 'E_BAD_MODEL_FILE']);
 
@@ -71,12 +71,8 @@ interface RunFlags {
 async function buildConfig(f: RunFlags): Promise<unknown> {
   let base: Record<string, unknown> = {};
   if (f.config) {
-    let text: string;
-    try {
-      text = await readFile(f.config, 'utf8');
-    } catch (err) {
-      throw new CollapseError('E_BAD_ARGUMENT', `cannot read --config ${f.config}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-    }
+    // A regular file of bounded size: a FIFO or a device would hang the read.
+    const text = await readRegularText(f.config, { what: '--config', maxBytes: 16 * 2 ** 20 });
     try {
       base = JSON.parse(text) as Record<string, unknown>;
     } catch (err) {
@@ -226,12 +222,9 @@ function describeModel(m: ExperimentConfig['model']): string {
 }
 
 async function theoryCommand(dir: string): Promise<void> {
-  let text: string;
-  try {
-    text = await readFile(join(dir, 'metrics.jsonl'), 'utf8');
-  } catch {
-    throw new CollapseError('E_BAD_ARGUMENT', `no metrics.jsonl in ${dir}: is it a collapse-lab run folder?`);
-  }
+  const file = join(dir, 'metrics.jsonl');
+  if (!(await statRegularFile(file))) throw new CollapseError('E_BAD_ARGUMENT', `no metrics.jsonl in ${dir}: is it a collapse-lab run folder?`);
+  const text = await readRegularText(file);
   const records = text
     .split('\n')
     .filter((l) => l.trim())
@@ -242,6 +235,16 @@ async function theoryCommand(dir: string): Promise<void> {
         throw new CollapseError('E_BAD_ARGUMENT', `${dir}/metrics.jsonl line ${i + 1} is not JSON`);
       }
     });
+  const THEORY_FIELDS = ['epsL1', 'deltaL1', 'sigmaL1', 'EL1', 'realShare', 'vanished', 'residual'] as const;
+  records.forEach((r, i) => {
+    const t = (r as { theory?: unknown } | null)?.theory as Record<string, unknown> | undefined;
+    const ok =
+      typeof r === 'object' && r !== null && typeof r.paradigm === 'string' && Number.isInteger(r.generation) &&
+      (t === undefined || (typeof t === 'object' && t !== null && THEORY_FIELDS.every((k) => typeof t[k] === 'number') &&
+        [t.head, t.tail].every((h) => typeof h === 'object' && h !== null && typeof (h as Record<string, unknown>).E === 'number' && typeof (h as Record<string, unknown>).delta === 'number') &&
+        (t.equalShares == null || typeof (t.equalShares as Record<string, unknown>).deviationL1 === 'number')));
+    if (!ok) throw new CollapseError('E_BAD_ARGUMENT', `${dir}/metrics.jsonl line ${i + 1} is not a collapse-lab metrics record`);
+  });
   if (records.length === 0 || records.some((r) => !r.theory)) {
     throw new CollapseError('E_BAD_ARGUMENT', `${dir} has no error accounting: run it with \`collapse run --theory\``);
   }
@@ -257,9 +260,9 @@ export async function main(argv: string[]): Promise<number> {
     .name('collapse')
     .description('Model-collapse experiments: recursive training of language models on their own samples (Wang et al., arXiv 2412.14872).')
     .version((createRequire(import.meta.url)('../../package.json') as { version: string }).version)
-    .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    // Commander's own errors (unknown flag, bad choice) are printed below as one `collapse:` line.
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => undefined });
 
   program
     .command('run')
@@ -326,7 +329,9 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
-      return 2; // commander already printed the message
+      const msg = err.message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ').replace(/^error: /, '');
+      process.stderr.write(`collapse: error: ${msg} (see collapse --help)\n`);
+      return 2;
     }
     const e = err as Error & { code?: string };
     if (e.code === 'E_ABORTED') {
