@@ -177,7 +177,8 @@ export async function readRegularText(path: string, o: FileCheck = {}): Promise<
 export function writeError(err: unknown, path: string, code: ErrorCode = 'E_IO'): unknown {
   if (err instanceof CollapseError) return err;
   const e = err as NodeJS.ErrnoException | undefined;
-  if (!(e instanceof Error) || typeof e.code !== 'string' || typeof e.syscall !== 'string') return err;
+  // Not `instanceof Error`: errors from another realm (vm contexts, workers) fail that test.
+  if (typeof e !== 'object' || e === null || typeof e.code !== 'string' || typeof e.syscall !== 'string') return err;
   return new CollapseError(code, `cannot write ${path}: ${fsReason(err)}`, { cause: err });
 }
 
@@ -199,7 +200,8 @@ export async function ensureFolder(path: string, o: { code?: ErrorCode; what?: s
       st = await stat(cur);
     } catch (err) {
       const c = (err as NodeJS.ErrnoException).code;
-      if (c !== 'ENOENT') throw new CollapseError(code, `cannot create folder ${label}: ${cur}: ${fsReason(err)}`, { cause: err });
+      // ENOTDIR: a level above is not a folder; walking up finds it and names it.
+      if (c !== 'ENOENT' && c !== 'ENOTDIR') throw new CollapseError(code, `cannot create folder ${label}: ${cur}: ${fsReason(err)}`, { cause: err });
     }
     if (st) {
       if (!st.isDirectory()) throw new CollapseError(code, `cannot create folder ${label}: ${cur} is ${kindOf(st)}`);
