@@ -19,7 +19,8 @@ export type ErrorCode =
 export class CollapseError extends Error {
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    // One line, always: messages that quote input (JSON.parse's excerpts, file text) may hold newlines.
+    super(String(message).replace(/\s*[\r\n]+\s*/g, ' '), options);
     this.name = 'CollapseError';
     this.code = code;
   }

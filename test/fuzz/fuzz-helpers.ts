@@ -22,7 +22,7 @@ export const RUNS = (() => {
 export const SEED = (() => {
   const v = process.env.COLLAPSE_FUZZ_SEED;
   if (v === 'random') return Math.floor(Math.random() * 2 ** 31);
-  const n = Number(v ?? '');
+  const n = v === undefined || v.trim() === '' ? NaN : Number(v);
   return Number.isInteger(n) ? n : 20261201;
 })();
 
@@ -135,7 +135,9 @@ export const jsonEditArb: fc.Arbitrary<JsonEdit> = fc.record({
  */
 export function editJson(value: unknown, edits: readonly JsonEdit[]): unknown {
   const root = { v: structuredClone(value) as unknown };
-  for (const e of edits) {
+  for (const edit of edits) {
+    // A copy of the value: the same generated value inserted twice would make a cycle.
+    const e = { ...edit, value: structuredClone(edit.value) };
     let parent: Record<string, unknown> | unknown[] = root as unknown as Record<string, unknown>;
     let key: string | number = 'v';
     for (const step of e.path) {
