@@ -7,7 +7,7 @@
  * process, or a hang (each case is raced against a time bound).
  *
  * Bounded in `npm test` (COLLAPSE_FUZZ_RUNS, default below; a fixed seed, COLLAPSE_FUZZ_SEED);
- * long on demand: COLLAPSE_FUZZ_RUNS=100000 npx jest test/fuzz (a random seed: COLLAPSE_FUZZ_SEED=random).
+ * long on demand: COLLAPSE_FUZZ_RUNS=100000 NODE_OPTIONS=--experimental-vm-modules npx jest test/fuzz (a random seed: COLLAPSE_FUZZ_SEED=random).
  */
 import fc from 'fast-check';
 import { CollapseError } from '../../src/errors.js';
@@ -15,7 +15,7 @@ import { CollapseError } from '../../src/errors.js';
 /** Cases per property: a few seconds per parser by default. */
 export const RUNS = (() => {
   const v = Number(process.env.COLLAPSE_FUZZ_RUNS ?? '');
-  return Number.isInteger(v) && v > 0 ? v : 40;
+  return Number.isInteger(v) && v > 0 ? v : 100;
 })();
 
 /** The seed: fixed unless asked otherwise, so that a failure in CI reproduces. */
