@@ -610,6 +610,14 @@ function verifyProgress(state: Record<string, unknown>, path: string): Progress 
   if (checksum !== `sha256:${sha256(JSON.stringify(body))}`) {
     throw new CollapseError('E_BAD_CONFIG', `cannot resume: ${path} is damaged (its checksum does not match its content)`);
   }
+  // The checksum proves the file is what was written; its shape is still checked before use.
+  const finished = body.finished as Record<string, unknown>;
+  const records = body.records as unknown[];
+  const shapeOk =
+    typeof body.complete === 'boolean' &&
+    Object.values(finished).every((n) => Number.isSafeInteger(n) && (n as number) >= -1) &&
+    records.every((r) => isObject(r) && typeof r.paradigm === 'string' && Number.isSafeInteger(r.generation) && (r.generation as number) >= 0);
+  if (!shapeOk) throw new CollapseError('E_BAD_CONFIG', `cannot resume: ${path} is not a collapse-lab run state (bad fields)`);
   return body as unknown as Progress;
 }
 
