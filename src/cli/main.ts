@@ -3,6 +3,7 @@
  * The `collapse` command: a thin layer over the library's public API.
  * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or input.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
@@ -145,7 +146,8 @@ async function run(f: RunFlags): Promise<void> {
   const onSignal = () => {
     interrupted++;
     if (interrupted > 1) process.exit(130);
-    process.stderr.write(`\ninterrupted: finishing the current step; resume with: collapse run --resume ${out}\n`);
+    const resumable = existsSync(join(out, 'state', 'progress.json'));
+    process.stderr.write(`\ninterrupted: finishing the current step${resumable ? `; resume with: collapse run --resume ${out}` : ''} (Ctrl-C again to quit at once)\n`);
     controller.abort();
   };
   process.on('SIGINT', onSignal);

@@ -141,7 +141,10 @@ const pad = (n: number) => String(n).padStart(3, '0');
 
 export async function runExperiment(input: ExperimentConfigInput | ExperimentConfig, options: RunOptions = {}): Promise<RunResult> {
   const signal = options.signal;
-  throwIfAborted(signal);
+  const notStarted = () => {
+    if (signal?.aborted) throw new CollapseError('E_ABORTED', 'interrupted before the run started; nothing was written');
+  };
+  notStarted();
   let config: ExperimentConfig;
   let dir: string;
   let progress: Progress;
@@ -197,7 +200,8 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
     }
   }
 
-  throwIfAborted(signal);
+  if (!resumed) notStarted(); // (a resume continues to its own interruption message)
+  else throwIfAborted(signal);
   if (!resumed) await prepareFolder(dir, options.force === true);
   else await removeStrayTemps(dir);
   if (progress.complete) {
