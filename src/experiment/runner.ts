@@ -11,6 +11,8 @@
  *   samples/<paradigm>/gen-NNN.txt first sequences of S_n, detokenized
  *   state/progress.json            records so far and the finished generations; complete: true at the end
  *   state/<paradigm>/gen-NNN.bin   S_n itself, so T_{n+1} can be rebuilt on resume (removed at the end)
+ * Both state files carry a SHA-256 of their content: a damaged one stops a resume by name.
+ * `force` replaces only a folder holding nothing but these files (see foreignEntry).
  */
 import { mkdir, readdir, rm, stat, appendFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
