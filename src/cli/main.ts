@@ -303,7 +303,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--out <dir>', 'run folder (default runs/run-<timestamp>)')
     .option('--config <file>', 'JSON config (flags override it)')
     .option('--resume <dir>', 'continue an interrupted run; its config.json wins')
-    .option('--force', 'replace a non-empty --out folder')
+    .option('--force', 'replace a non-empty --out folder that holds a collapse-lab run (nothing else)')
     .option('--json', 'print one JSON record per paradigm and generation on stdout, nothing else')
     .option('--quiet', 'print nothing but errors')
     .option('--verbose', 'print stack traces on errors')

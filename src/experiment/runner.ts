@@ -106,7 +106,7 @@ export interface RunOptions {
   out?: string;
   /** Continue the interrupted run in this folder (its config.json wins). */
   resume?: string;
-  /** Overwrite a non-empty `out` folder. */
+  /** Replace a non-empty `out` folder, if it is a collapse-lab run folder (anything else is refused, untouched). */
   force?: boolean;
   /** Threads per native call (default: all cores). Results never depend on it. */
   threads?: number;
