@@ -13,12 +13,14 @@ export type ErrorCode =
   | 'E_BAD_CONFIG' // an experiment config fails validation
   | 'E_NATIVE_LOAD' // the native addon is missing or was built for another Node
   | 'E_ABORTED' // cancelled through an AbortSignal
+  | 'E_IO' // a file or folder cannot be written (read-only or full file system, permissions)
   | 'E_INTERNAL'; // a broken invariant: a bug, please report it
 
 export class CollapseError extends Error {
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    // One line, always: messages that quote input (JSON.parse's excerpts, file text) may hold newlines.
+    super(String(message).replace(/\s*[\r\n]+\s*/g, ' '), options);
     this.name = 'CollapseError';
     this.code = code;
   }

@@ -188,13 +188,18 @@ std::shared_ptr<const Model> Model::deserialize(const uint8_t* data, size_t size
         if (i > up.childBegin[p] && l.word[i] <= l.word[i - 1]) corrupt("children order");
       }
     }
-    if (n >= 2 && n < K)
+    // Level 1's suffixes are the root (0); the sampler follows them, so they are checked too.
+    if (n < K)
       for (uint32_t s : l.suffix)
         if (s >= up.word.size()) corrupt("suffix index");
   }
   m->buildIndex();
   // The top level's suffixes are not saved: the (K-1)-gram without the first word.
-  if (K >= 2) {
+  if (K == 1) {
+    // A unigram model's top level is level 1: its suffixes (the root) are not saved, but the
+    // sampler reads them as fit() leaves them.
+    m->levels_[1].suffix.assign(m->levels_[1].size(), 0);
+  } else {
     Level& top = m->levels_[K];
     const Level& up = m->levels_[K - 1];
     top.suffix.resize(top.size());

@@ -3,7 +3,7 @@
  * The `collapse` command: a thin layer over the library's public API.
  * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or input.
  */
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
@@ -13,6 +13,7 @@ import { resolveConfig, type ExperimentConfig } from '../experiment/config.js';
 import { runExperiment, type MetricsRecord } from '../experiment/runner.js';
 import type { CorpusInfo } from '../corpus/index.js';
 import { metricTable, theoryReport } from '../report/table.js';
+import { readRegularText, statRegularFile } from '../util/paths.js';
 
 const USAGE_CODES = new Set(['E_BAD_ARGUMENT', 'E_BAD_CONFIG', 'E_BAD_CORPUS', 'E_CORPUS_EMPTY', 'E_TOKEN_RANGE', 'E_OFFSETS', 'E_BAD_MODEL_FILE']);
 
@@ -77,12 +78,8 @@ interface RunFlags {
 async function buildConfig(f: RunFlags): Promise<unknown> {
   let base: Record<string, unknown> = {};
   if (f.config) {
-    let text: string;
-    try {
-      text = await readFile(f.config, 'utf8');
-    } catch (err) {
-      throw new CollapseError('E_BAD_ARGUMENT', `cannot read --config ${f.config}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-    }
+    // A regular file of bounded size: a FIFO or a device would hang the read.
+    const text = await readRegularText(f.config, { what: '--config', maxBytes: 16 * 2 ** 20 });
     try {
       base = JSON.parse(text) as Record<string, unknown>;
     } catch (err) {
@@ -159,7 +156,8 @@ async function run(f: RunFlags): Promise<void> {
   const onSignal = () => {
     interrupted++;
     if (interrupted > 1) process.exit(130);
-    process.stderr.write(`\ninterrupted: finishing the current step; resume with: collapse run --resume ${out}\n`);
+    const resumable = existsSync(join(out, 'state', 'progress.json'));
+    process.stderr.write(`\ninterrupted: finishing the current step${resumable ? `; resume with: collapse run --resume ${out}` : ''} (Ctrl-C again to quit at once)\n`);
     controller.abort();
   };
   process.on('SIGINT', onSignal);
@@ -256,12 +254,9 @@ function describeModel(m: ExperimentConfig['model']): string {
 }
 
 async function theoryCommand(dir: string): Promise<void> {
-  let text: string;
-  try {
-    text = await readFile(join(dir, 'metrics.jsonl'), 'utf8');
-  } catch {
-    throw new CollapseError('E_BAD_ARGUMENT', `no metrics.jsonl in ${dir}: is it a collapse-lab run folder?`);
-  }
+  const file = join(dir, 'metrics.jsonl');
+  if (!(await statRegularFile(file))) throw new CollapseError('E_BAD_ARGUMENT', `no metrics.jsonl in ${dir}: is it a collapse-lab run folder?`);
+  const text = await readRegularText(file);
   const records = text
     .split('\n')
     .filter((l) => l.trim())
@@ -272,6 +267,16 @@ async function theoryCommand(dir: string): Promise<void> {
         throw new CollapseError('E_BAD_ARGUMENT', `${dir}/metrics.jsonl line ${i + 1} is not JSON`);
       }
     });
+  const THEORY_FIELDS = ['epsL1', 'deltaL1', 'sigmaL1', 'EL1', 'realShare', 'vanished', 'residual'] as const;
+  records.forEach((r, i) => {
+    const t = (r as { theory?: unknown } | null)?.theory as Record<string, unknown> | undefined;
+    const ok =
+      typeof r === 'object' && r !== null && typeof r.paradigm === 'string' && Number.isInteger(r.generation) &&
+      (t === undefined || (typeof t === 'object' && t !== null && THEORY_FIELDS.every((k) => typeof t[k] === 'number') &&
+        [t.head, t.tail].every((h) => typeof h === 'object' && h !== null && typeof (h as Record<string, unknown>).E === 'number' && typeof (h as Record<string, unknown>).delta === 'number') &&
+        (t.equalShares == null || typeof (t.equalShares as Record<string, unknown>).deviationL1 === 'number')));
+    if (!ok) throw new CollapseError('E_BAD_ARGUMENT', `${dir}/metrics.jsonl line ${i + 1} is not a collapse-lab metrics record`);
+  });
   if (records.length === 0 || records.some((r) => !r.theory)) {
     throw new CollapseError('E_BAD_ARGUMENT', `${dir} has no error accounting: run it with \`collapse run --theory\``);
   }
@@ -287,9 +292,9 @@ export async function main(argv: string[]): Promise<number> {
     .name('collapse')
     .description('Model-collapse experiments: recursive training of language models on their own samples (Wang et al., arXiv 2412.14872).')
     .version((createRequire(import.meta.url)('../../package.json') as { version: string }).version)
-    .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    // Commander's own errors (unknown flag, bad choice) are printed below as one `collapse:` line.
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => undefined });
 
   program
     .command('run')
@@ -333,7 +338,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--out <dir>', 'run folder (default runs/run-<timestamp>)')
     .option('--config <file>', 'JSON config (flags override it)')
     .option('--resume <dir>', 'continue an interrupted run; its config.json wins')
-    .option('--force', 'replace a non-empty --out folder')
+    .option('--force', 'replace a non-empty --out folder that holds a collapse-lab run (nothing else)')
     .option('--json', 'print one JSON record per paradigm and generation on stdout, nothing else')
     .option('--quiet', 'print nothing but errors')
     .option('--verbose', 'print stack traces on errors')
@@ -361,7 +366,9 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
-      return 2; // commander already printed the message
+      const msg = err.message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ').replace(/^error: /, '');
+      process.stderr.write(`collapse: error: ${msg} (see collapse --help)\n`);
+      return 2;
     }
     const e = err as Error & { code?: string };
     if (e.code === 'E_ABORTED') {

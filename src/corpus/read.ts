@@ -14,7 +14,7 @@
  * A UTF-8 byte-order mark at the start of a file is skipped.
  */
 import { isUtf8 } from 'node:buffer';
-import { promises as fsp } from 'node:fs';
+import { constants as fsConstants, promises as fsp } from 'node:fs';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { CollapseError } from '../errors.js';
@@ -153,8 +153,16 @@ function giveBuffer(buf: Buffer): void {
 export async function readUtf8Pieces(file: string, onPiece: PieceCallback): Promise<boolean> {
   let fh: fsp.FileHandle;
   try {
-    fh = await fsp.open(file, 'r');
+    // O_NONBLOCK + fstat: a FIFO swapped in after listFiles' stat can neither block the open nor a read.
+    fh = await fsp.open(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   } catch (err) {
+    throw fsError(err, file);
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw bad(`${file} is not a regular file`);
+  } catch (err) {
+    await fh.close().catch(() => undefined);
     throw fsError(err, file);
   }
   let buf = takeBuffer();

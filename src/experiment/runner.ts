@@ -11,8 +11,11 @@
  *   samples/<paradigm>/gen-NNN.txt first sequences of S_n, detokenized
  *   state/progress.json            records so far and the finished generations; complete: true at the end
  *   state/<paradigm>/gen-NNN.bin   S_n itself, so T_{n+1} can be rebuilt on resume (removed at the end)
+ * Both state files carry a SHA-256 of their content: a damaged one stops a resume by name.
+ * `force` replaces only a folder holding nothing but these files (see foreignEntry).
  */
-import { mkdir, readFile, readdir, rm, stat, appendFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, appendFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
@@ -36,6 +39,7 @@ import { countPieces, corpusTexts, trainByteLevelBpe, WordTokenizer, type TextTo
 import { initialState, nextState, sampleSize, type ParadigmName, type ParadigmParams, type ParadigmState } from '../paradigms/index.js';
 import { NativeTheoryTracker, type TheoryRecord } from '../theory/index.js';
 import { writeFileAtomic } from '../util/fs.js';
+import { ensureFolder, fsReason, readRegularFile, readRegularText, statRegularFile, writeError } from '../util/paths.js';
 import { resolveConfig, type ExperimentConfig, type ExperimentConfigInput, type ResolvedTransformerModel } from './config.js';
 import { corpusLoadOptions } from './config.js';
 
@@ -103,7 +107,7 @@ export interface RunOptions {
   out?: string;
   /** Continue the interrupted run in this folder (its config.json wins). */
   resume?: string;
-  /** Overwrite a non-empty `out` folder. */
+  /** Replace a non-empty `out` folder, if it is a collapse-lab run folder (anything else is refused, untouched). */
   force?: boolean;
   /** Threads per native call (default: all cores). Results never depend on it. */
   threads?: number;
@@ -142,6 +146,10 @@ const pad = (n: number) => String(n).padStart(3, '0');
 
 export async function runExperiment(input: ExperimentConfigInput | ExperimentConfig, options: RunOptions = {}): Promise<RunResult> {
   const signal = options.signal;
+  const notStarted = () => {
+    if (signal?.aborted) throw new CollapseError('E_ABORTED', 'interrupted before the run started; nothing was written');
+  };
+  notStarted();
   let config: ExperimentConfig;
   let dir: string;
   let progress: Progress;
@@ -151,11 +159,12 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
     const saved = await readJson(join(dir, 'config.json'), 'run config');
     if (!isObject(saved) || !isObject(saved.config)) throw new CollapseError('E_BAD_CONFIG', `${dir}/config.json is not a collapse-lab run config`);
     config = resolveConfig(saved.config);
-    const state = await readJson(join(dir, 'state', 'progress.json'), 'run state');
+    const statePath = join(dir, 'state', 'progress.json');
+    const state = await readJson(statePath, 'run state');
     if (!isObject(state) || state.version !== 1 || !isObject(state.finished) || !Array.isArray(state.records)) {
       throw new CollapseError('E_BAD_CONFIG', `${dir}/state/progress.json is not a collapse-lab run state`);
     }
-    progress = state as unknown as Progress;
+    progress = verifyProgress(state, statePath);
   } else {
     config = resolveConfig(input);
     if (!options.out) throw new CollapseError('E_BAD_ARGUMENT', 'runExperiment needs options.out (the run folder)');
@@ -198,13 +207,15 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
     }
   }
 
+  if (!resumed) notStarted(); // (a resume continues to its own interruption message)
+  else throwIfAborted(signal);
   if (!resumed) await prepareFolder(dir, options.force === true);
   else await removeStrayTemps(dir);
   if (progress.complete) {
     for (const p of config.paradigms) await rm(join(dir, 'state', p), { recursive: true, force: true });
     return { dir, config, records: sortRecords(progress.records), corpus: corpus.info, resumed };
   }
-  await mkdir(join(dir, 'state'), { recursive: true });
+  await makeFolder(join(dir, 'state'));
   if (!resumed) {
     const meta = {
       collapseLab: pkgVersion,
@@ -241,7 +252,9 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
     writing = writing.then(async () => {
       await writeRecords(dir, snapshot.records, config);
       await saveProgress(dir, snapshot);
-      await appendFile(join(dir, 'timings.jsonl'), JSON.stringify(timing) + '\n');
+      await appendFile(join(dir, 'timings.jsonl'), JSON.stringify(timing) + '\n').catch((err: unknown) => {
+        throw writeError(err, join(dir, 'timings.jsonl'));
+      });
     });
     return writing;
   };
@@ -401,9 +414,9 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
       }
       const t4 = performance.now();
       // Persist S_n and its readable sample before the record says generation n is done.
-      await mkdir(join(dir, 'state', name), { recursive: true });
+      await makeFolder(join(dir, 'state', name));
       await writeSample(join(dir, 'state', name, `gen-${pad(n)}.bin`), S);
-      await mkdir(join(dir, 'samples', name), { recursive: true });
+      await makeFolder(join(dir, 'samples', name));
       await writeFileAtomic(join(dir, 'samples', name, `gen-${pad(n)}.txt`), sampleText(S, decode, config.keepSamples));
       done++;
       await commit(record, {
@@ -590,30 +603,74 @@ function csvCell(v: unknown): string {
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
+/**
+ * state/progress.json carries the SHA-256 of its own content (the JSON of every other field, as
+ * JSON.stringify writes it: parsing and re-serialising gives the same text back), so that a damaged
+ * file is refused on resume instead of steering the run silently.
+ */
 async function saveProgress(dir: string, p: Progress): Promise<void> {
-  await writeFileAtomic(join(dir, 'state', 'progress.json'), JSON.stringify(p) + '\n');
+  const { checksum: _old, ...body } = p as Progress & { checksum?: string };
+  await writeFileAtomic(join(dir, 'state', 'progress.json'), JSON.stringify({ ...body, checksum: `sha256:${sha256(JSON.stringify(body))}` }) + '\n');
 }
 
-/** S_n on disk: magic, counts, offsets, tokens (little-endian uint32). */
+function verifyProgress(state: Record<string, unknown>, path: string): Progress {
+  const { checksum, ...body } = state;
+  if (typeof checksum !== 'string') {
+    throw new CollapseError('E_BAD_CONFIG', `cannot resume: ${path} has no checksum (damaged, or written by an older collapse-lab); start the run again`);
+  }
+  if (checksum !== `sha256:${sha256(JSON.stringify(body))}`) {
+    throw new CollapseError('E_BAD_CONFIG', `cannot resume: ${path} is damaged (its checksum does not match its content)`);
+  }
+  // The checksum proves the file is what was written; its shape is still checked before use.
+  const finished = body.finished as Record<string, unknown>;
+  const records = body.records as unknown[];
+  const shapeOk =
+    typeof body.complete === 'boolean' &&
+    Object.values(finished).every((n) => Number.isSafeInteger(n) && (n as number) >= -1) &&
+    records.every((r) => isObject(r) && typeof r.paradigm === 'string' && Number.isSafeInteger(r.generation) && (r.generation as number) >= 0);
+  if (!shapeOk) throw new CollapseError('E_BAD_CONFIG', `cannot resume: ${path} is not a collapse-lab run state (bad fields)`);
+  return body as unknown as Progress;
+}
+
+function sha256(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/**
+ * S_n on disk (little-endian): uint32 magic "CLCS", version 2, offset count, token count; the
+ * SHA-256 of those 16 bytes and of the data (32 bytes); then the offsets and the tokens (uint32).
+ */
+const SAMPLE_MAGIC = 0x53434c43;
+const SAMPLE_HEADER = 48;
+
 async function writeSample(path: string, s: TokenCorpus): Promise<void> {
-  const header = new Uint32Array([0x53434c43 /* "CLCS" */, 1, s.offsets.length, s.tokens.length]);
-  const buf = Buffer.concat([Buffer.from(header.buffer), Buffer.from(s.offsets.buffer, s.offsets.byteOffset, s.offsets.byteLength), Buffer.from(s.tokens.buffer, s.tokens.byteOffset, s.tokens.byteLength)]);
-  await writeFileAtomic(path, buf);
+  const head = Buffer.from(new Uint32Array([SAMPLE_MAGIC, 2, s.offsets.length, s.tokens.length]).buffer);
+  const offsets = Buffer.from(s.offsets.buffer, s.offsets.byteOffset, s.offsets.byteLength);
+  const tokens = Buffer.from(s.tokens.buffer, s.tokens.byteOffset, s.tokens.byteLength);
+  const digest = createHash('sha256').update(head).update(offsets).update(tokens).digest();
+  await writeFileAtomic(path, Buffer.concat([head, digest, offsets, tokens]));
 }
 
-async function readSample(path: string): Promise<TokenCorpus> {
-  let buf: Buffer;
-  try {
-    buf = await readFile(path);
-  } catch {
+/** Reads a sample file written by writeSample (exported for the tests and fuzzers). */
+export async function readSample(path: string): Promise<TokenCorpus> {
+  if (!(await statRegularFile(path, { code: 'E_BAD_CONFIG', message: (p, reason) => `cannot resume: ${p}: ${reason}` }))) {
     throw new CollapseError('E_BAD_CONFIG', `cannot resume: ${path} is missing (the run state is incomplete)`);
   }
+  const buf = await readRegularFile(path, { code: 'E_BAD_CONFIG', message: (p, reason) => `cannot resume: ${p}: ${reason}` });
+  const damaged = (why: string) => new CollapseError('E_BAD_CONFIG', `cannot resume: ${path} is damaged (${why})`);
+  if (buf.byteLength < SAMPLE_HEADER) throw damaged('shorter than its header');
   const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
   const h = new Uint32Array(ab, 0, 4);
-  if (h[0] !== 0x53434c43 || h[1] !== 1 || buf.byteLength !== 16 + 4 * (h[2]! + h[3]!)) {
-    throw new CollapseError('E_BAD_CONFIG', `cannot resume: ${path} is damaged`);
-  }
-  return { offsets: new Uint32Array(ab, 16, h[2]!), tokens: new Uint32Array(ab, 16 + 4 * h[2]!, h[3]!) };
+  if (h[0] !== SAMPLE_MAGIC || h[1] !== 2) throw damaged('not a collapse-lab sample file of this version');
+  if (buf.byteLength !== SAMPLE_HEADER + 4 * (h[2]! + h[3]!)) throw damaged('its size does not match its header');
+  const digest = createHash('sha256').update(buf.subarray(0, 16)).update(buf.subarray(SAMPLE_HEADER)).digest();
+  if (!digest.equals(buf.subarray(16, SAMPLE_HEADER))) throw damaged('its checksum does not match its content');
+  const offsets = new Uint32Array(ab, SAMPLE_HEADER, h[2]!);
+  const tokens = new Uint32Array(ab, SAMPLE_HEADER + 4 * h[2]!, h[3]!);
+  // A checksum only proves the file is what was written; the CSR index is still checked before use.
+  if (offsets.length < 1 || offsets[0] !== 0 || offsets[offsets.length - 1] !== tokens.length) throw damaged('its sequence offsets are not a valid index');
+  for (let i = 1; i < offsets.length; i++) if (offsets[i]! < offsets[i - 1]!) throw damaged('its sequence offsets are not a valid index');
+  return { offsets, tokens };
 }
 
 function sampleText(s: TokenCorpus, decode: (ids: Uint32Array) => string, keep: number): string {
@@ -631,23 +688,93 @@ async function prepareFolder(dir: string, force: boolean): Promise<void> {
     entries = await readdir(dir);
   } catch (err) {
     if (err instanceof CollapseError) throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new CollapseError('E_BAD_ARGUMENT', `cannot use --out ${dir}: ${fsReason(err)}`, { cause: err });
   }
   if (entries.length > 0) {
     if (!force) {
       throw new CollapseError('E_BAD_ARGUMENT', `run folder ${dir} already exists and is not empty: choose another --out, continue it with --resume ${dir}, or pass --force to replace it`);
     }
-    await rm(dir, { recursive: true, force: true });
+    // --force replaces a collapse-lab run folder only, and removes only what a run writes.
+    const foreign = await foreignEntry(dir);
+    if (foreign !== null) {
+      throw new CollapseError(
+        'E_BAD_ARGUMENT',
+        `refusing to replace ${dir} with --force: ${foreign}, so it is not a collapse-lab run folder; nothing was deleted (choose another --out)`,
+      );
+    }
+    for (const e of entries) {
+      await rm(join(dir, e), { recursive: true, force: true }).catch((err: unknown) => {
+        throw writeError(err, join(dir, e), 'E_BAD_ARGUMENT');
+      });
+    }
   }
-  await mkdir(dir, { recursive: true });
+  // One level at a time: Node's recursive mkdir never returns on paths such as /proc/nope.
+  await ensureFolder(dir, { what: '--out' });
+}
+
+/**
+ * What a run writes (see the module comment), path by path relative to the run folder; temp files
+ * of atomic writes (".NAME.PID.HEX.tmp") may lie anywhere in it. Extend this list with any file a
+ * run starts writing, or --force will refuse to replace such folders.
+ */
+const RUN_FILES: RegExp[] = [
+  /^config\.json$/,
+  /^metrics\.(jsonl|csv)$/,
+  /^timings\.jsonl$/,
+  /^samples\/[a-z][a-z0-9-]*\/gen-[0-9]{3,}\.txt$/,
+  /^state\/progress\.json$/,
+  /^state\/[a-z][a-z0-9-]*\/gen-[0-9]{3,}\.bin$/,
+];
+const RUN_FOLDERS: RegExp[] = [/^samples$/, /^samples\/[a-z][a-z0-9-]*$/, /^state$/, /^state\/[a-z][a-z0-9-]*$/];
+const TEMP_FILE = /^\..+\.[0-9]+\.[0-9a-f]{8}\.tmp$/;
+
+/**
+ * Why `dir` is not a collapse-lab run folder (a reason for the message), or null when it is one:
+ * a config.json with collapse-lab's marker, a state/progress.json, and nothing but what a run
+ * writes (no symbolic links, no special files).
+ */
+async function foreignEntry(dir: string): Promise<string | null> {
+  const cfgPath = join(dir, 'config.json');
+  let meta: unknown;
+  try {
+    if (!(await statRegularFile(cfgPath))) return 'it has no config.json';
+    meta = JSON.parse(await readRegularText(cfgPath, { maxBytes: 16 * 2 ** 20 }));
+  } catch {
+    return 'its config.json is not one collapse-lab wrote';
+  }
+  if (!isObject(meta) || typeof meta.collapseLab !== 'string' || !isObject(meta.config)) return 'its config.json is not one collapse-lab wrote';
+  try {
+    if (!(await statRegularFile(join(dir, 'state', 'progress.json')))) return 'it has no state/progress.json';
+  } catch {
+    return 'its state/progress.json is not a file';
+  }
+  const walk = async (rel: string, depth: number): Promise<string | null> => {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await readdir(rel ? join(dir, rel) : dir, { withFileTypes: true });
+    } catch (err) {
+      return `${rel || dir} cannot be listed (${fsReason(err)})`;
+    }
+    for (const e of entries) {
+      const p = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isFile() && TEMP_FILE.test(e.name)) continue;
+      const known = e.isFile() ? RUN_FILES.some((re) => re.test(p)) : e.isDirectory() && depth < 2 && RUN_FOLDERS.some((re) => re.test(p));
+      if (!known) return `it holds ${p}, which a run does not write`;
+      if (e.isDirectory()) {
+        const why = await walk(p, depth + 1);
+        if (why !== null) return why;
+      }
+    }
+    return null;
+  };
+  return walk('', 0);
 }
 
 async function readJson(path: string, what: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
+  if (!(await statRegularFile(path, { message: (p, reason) => `cannot resume: ${what} ${p}: ${reason}` }))) {
     throw new CollapseError('E_BAD_ARGUMENT', `cannot resume: no ${what} at ${path} (is this a collapse-lab run folder?)`);
   }
+  const text = await readRegularText(path, { message: (p, reason) => `cannot resume: ${what} ${p}: ${reason}` });
   try {
     return JSON.parse(text);
   } catch {
@@ -682,3 +809,10 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
+
+/** mkdir -p inside the run folder (which exists), with file-system errors naming the path. */
+async function makeFolder(path: string): Promise<void> {
+  await mkdir(path, { recursive: true }).catch((err: unknown) => {
+    throw writeError(err, path);
+  });
+}

@@ -101,7 +101,7 @@ export function ngramSupport(corpus: TokenCorpus, options: SupportOptions = {}):
   const bos = checkTokenId(options.bos ?? DEFAULT_BOS, 'bos');
   const eos = checkTokenId(options.eos ?? DEFAULT_EOS, 'eos');
   const positions = positionCount(corpus);
-  const pad = Math.max(...orders) - 1;
+  const pad = orders.reduce((a, b) => Math.max(a, b), -Infinity) - 1;
   const maxId = Math.max(maxOf(corpus.tokens), bos, eos);
   // First sizes only (tables double as needed): distinct n-grams ≤ positions.
   const tables = orders.map((o) => makeCountTable(o, maxId, Math.min(positions, o === 1 ? 1 << 14 : 1 << 18)));

@@ -25,9 +25,9 @@
  *
  * Every defect is a CollapseError E_BAD_CONFIG naming the file and the field.
  */
-import { readFile } from 'node:fs/promises';
 import { CollapseError } from '../errors.js';
 import { writeFileAtomic } from '../util/fs.js';
+import { readRegularText } from '../util/paths.js';
 
 export type AttentionKind = 'global' | 'local';
 
@@ -89,7 +89,7 @@ export function expandAttentionTypes(types: unknown, source = 'config', field = 
     if (!Number.isInteger(repeat) || (repeat as number) < 0) {
       throw badField(source, field, `entry ${i}: the repeat count must be an integer ≥ 0, got ${show(repeat)}`);
     }
-    for (let r = 0; r < (repeat as number); r++) out.push(...(pattern as AttentionKind[]));
+    for (let r = 0; r < (repeat as number); r++) for (const k of pattern as AttentionKind[]) out.push(k);
   });
   return out;
 }
@@ -271,13 +271,8 @@ export function toHfConfig(c: GptNeoConfig): Record<string, unknown> {
 
 /** Reads and parses a `config.json` (E_BAD_CONFIG when unreadable or invalid). */
 export async function readHfConfig(path: string): Promise<GptNeoConfig> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new CollapseError('E_BAD_CONFIG', `${path}: cannot read config (${code ?? (err as Error).message})`, { cause: err });
-  }
+  // A regular file of at most 16 MiB (Hugging Face configs are a few kB): never a FIFO or a device.
+  const text = await readRegularText(path, { code: 'E_BAD_CONFIG', maxBytes: 16 * 2 ** 20, message: (p, reason) => `${p}: cannot read config (${reason})` });
   return parseHfConfig(text, path);
 }
 

@@ -2,11 +2,12 @@
  * NGramModel: the n-gram language model (MLE, add-k, interpolated modified Kneser–Ney) on the
  * native engine. See native/ngram/model.hh for the estimators and THEORY.md for the conventions.
  */
-import { readFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
+import { constants as bufferConstants } from 'node:buffer';
 import { CollapseError, fromNative } from '../errors.js';
 import { loadNative, type NativeNGram, type NativeNGramInfo } from '../native.js';
 import { writeFileAtomic } from '../util/fs.js';
+import { readRegularFile } from '../util/paths.js';
 import type { EvaluateResult, LanguageModel, SampleOptions, SampleResult, TokenCorpus } from './types.js';
 import { bad, checkCorpus, checkInt, checkNumber, checkSampleOptions, describe, isU32 } from './validate.js';
 
@@ -58,7 +59,7 @@ export class NGramModel implements LanguageModel {
     if (typeof options !== 'object' || options === null) bad('NGramModel expects an options object');
     const order = checkInt('order', options.order, 1, 12);
     const smoothing = options.smoothing ?? 'kneser-ney';
-    if (!(smoothing in SMOOTHING_IDS)) bad(`smoothing must be one of kneser-ney, mle, add-k; got ${describe(smoothing)}`);
+    if (typeof smoothing !== 'string' || !Object.hasOwn(SMOOTHING_IDS, smoothing)) bad(`smoothing must be one of kneser-ney, mle, add-k; got ${describe(smoothing)}`);
     const k = options.k === undefined ? 1 : checkNumber('k', options.k, (x) => x > 0 && Number.isFinite(x), 'a finite number > 0');
     const vocabSize = checkInt('vocabSize', options.vocabSize, 3, 0x7fffffff);
     const bos = options.bos === undefined ? 1 : checkInt('bos', options.bos, 0, vocabSize - 1);
@@ -185,12 +186,12 @@ export class NGramModel implements LanguageModel {
   /** Reads a model written by save(). */
   static async load(path: string, options: { threads?: number } = {}): Promise<NGramModel> {
     if (typeof path !== 'string' || path.length === 0) bad('load expects a file path');
-    let data: Buffer;
-    try {
-      data = await readFile(path);
-    } catch (err) {
-      throw new CollapseError('E_BAD_MODEL_FILE', `cannot read model file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
+    // A regular file only (a FIFO or /dev/zero would block or never end), no larger than memory.
+    const data = await readRegularFile(path, {
+      code: 'E_BAD_MODEL_FILE',
+      what: 'model file',
+      maxBytes: Math.min(bufferConstants.MAX_LENGTH, totalmem()),
+    });
     const m = new NGramModel({ order: 1, vocabSize: 3, ...(options.threads ? { threads: options.threads } : {}) });
     try {
       await m.#native.load(data);

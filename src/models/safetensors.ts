@@ -24,10 +24,10 @@
  * object, unknown dtype, bad shape, offsets outside the data or overlapping, byte size ≠ shape ×
  * dtype size — is a CollapseError E_BAD_MODEL_FILE naming the file and the tensor.
  */
-import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { CollapseError } from '../errors.js';
 import { writeFileAtomicStreaming } from '../util/fs.js';
+import { openRegularFile } from '../util/paths.js';
 
 /** A named float tensor in row-major order (the form the engine's `parameters()` uses). */
 export interface NamedTensor {
@@ -121,7 +121,7 @@ export function parseSafetensorsHeader(json: string, dataBytes: number, dataStar
     }
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const dtype = e.dtype;
-    if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) {
+    if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, dtype)) {
       throw bad(file, `${what}: unknown dtype ${JSON.stringify(dtype)} (safetensors dtypes: ${Object.keys(DTYPE_BYTES).join(', ')})`);
     }
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
@@ -240,15 +240,12 @@ export class SafetensorsFile {
 
   /** Opens `path` and validates its header (E_BAD_MODEL_FILE on any defect). */
   static async open(path: string): Promise<SafetensorsFile> {
-    let fh: FileHandle;
+    // A regular file only: a FIFO or a device would block the open or the reads.
+    const { fh, size } = await openRegularFile(path, {
+      code: 'E_BAD_MODEL_FILE',
+      message: (p, reason) => `${p}: cannot open safetensors file (${reason})`,
+    });
     try {
-      fh = await open(path, 'r');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new CollapseError('E_BAD_MODEL_FILE', `${path}: cannot open safetensors file (${code ?? (err as Error).message})`, { cause: err });
-    }
-    try {
-      const size = (await fh.stat()).size;
       const header = await readHeader(fh, size, path);
       return new SafetensorsFile(fh, path, header, new Map(header.tensors.map((t) => [t.name, t])));
     } catch (err) {

@@ -6,7 +6,7 @@
  * Every call that does work runs off the JS thread; calls on one model are queued and run one
  * after another. Results never depend on the thread count.
  */
-import { mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Vocabulary } from '../corpus/vocabulary.js';
@@ -16,6 +16,7 @@ import { HfTokenizer } from '../tokenizers/hf.js';
 import type { TextTokenizer } from '../tokenizers/types.js';
 import { WordTokenizer } from '../tokenizers/word.js';
 import { writeFileAtomic } from '../util/fs.js';
+import { ensureFolder, readRegularText, writeError } from '../util/paths.js';
 import { CHECKPOINT_FILES, CHECKPOINT_PRODUCER, checkSaveTarget, planTensors } from './gpt-neo-checkpoint.js';
 import { readHfConfig, writeHfConfig, type AttentionKind, type GptNeoConfig } from './hf-config.js';
 import { SafetensorsFile, writeSafetensors } from './safetensors.js';
@@ -417,8 +418,10 @@ export class Transformer implements LanguageModel {
     if (typeof dir !== 'string' || dir.length === 0) bad(`save expects a folder path, got ${describe(dir)}`);
     if (!this.#initialized) throw new CollapseError('E_NOT_FITTED', 'the model has no parameters yet: call init(), fit() or setParameters() before save()');
     await checkSaveTarget(dir);
-    await mkdir(dir, { recursive: true });
-    const stage = await mkdtemp(join(dir, '.collapse-save-'));
+    await ensureFolder(dir, { code: 'E_IO', what: 'checkpoint folder' });
+    const stage = await mkdtemp(join(dir, '.collapse-save-')).catch((err: unknown) => {
+      throw writeError(err, dir);
+    });
     try {
       const tok = this.#tokenizer;
       const tokKind = tok === undefined ? 'none' : tok instanceof WordTokenizer ? 'word' : tok.kind;
@@ -589,8 +592,9 @@ async function loadTokenizer(dir: string, kind: string | undefined, bos: number,
   } else if (await has(vocPath)) {
     let vocab: Vocabulary;
     try {
-      vocab = Vocabulary.fromJSON(await readFile(vocPath, 'utf8'));
+      vocab = Vocabulary.fromJSON(await readRegularText(vocPath, { code: 'E_BAD_MODEL_FILE', maxBytes: 256 * 2 ** 20 }));
     } catch (err) {
+      if (err instanceof CollapseError && err.message.startsWith('cannot read')) throw err;
       throw new CollapseError('E_BAD_MODEL_FILE', `${vocPath}: not a collapse-lab vocabulary (${(err as Error).message})`, { cause: err });
     }
     tok = new WordTokenizer(vocab);

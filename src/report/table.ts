@@ -3,8 +3,9 @@ import type { MetricsRecord } from '../experiment/runner.js';
 
 export function metricTable(records: MetricsRecord[], paradigms: string[], field: keyof MetricsRecord, title: string, digits = 2): string {
   const gens = [...new Set(records.map((r) => r.generation))].sort((a, b) => a - b);
+  const byKey = new Map(records.map((r) => [`${r.paradigm}/${r.generation}`, r]));
   const cell = (p: string, g: number) => {
-    const r = records.find((x) => x.paradigm === p && x.generation === g);
+    const r = byKey.get(`${p}/${g}`);
     if (!r) return '';
     const v = r[field];
     if (v === null) return 'inf';
@@ -12,7 +13,7 @@ export function metricTable(records: MetricsRecord[], paradigms: string[], field
   };
   const header = ['gen', ...paradigms];
   const rows = gens.map((g) => [String(g), ...paradigms.map((p) => cell(p, g))]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const widths = columnWidths(header, rows);
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [title, line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
@@ -33,9 +34,17 @@ export function theoryReport(records: MetricsRecord[], paradigms: string[]): str
         ...(t.equalShares ? [f(t.equalShares.deviationL1)] : []),
       ];
     });
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const widths = columnWidths(header, rows);
     const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-    out.push('', p, line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line));
+    out.push('', p, line(header), line(widths.map((w) => '-'.repeat(w))));
+    for (const r of rows) out.push(line(r)); // not push(...rows): a spread of 200,000 rows overflows the stack
   }
   return out.join('\n');
+}
+
+/** Widest cell per column, by a loop (Math.max(...cells) overflows the stack on long tables). */
+function columnWidths(header: string[], rows: string[][]): number[] {
+  const widths = header.map((h) => h.length);
+  for (const r of rows) for (let i = 0; i < widths.length; i++) widths[i] = Math.max(widths[i]!, r[i]?.length ?? 0);
+  return widths;
 }

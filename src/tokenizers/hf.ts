@@ -16,11 +16,12 @@
  * A tokenizer.json that is not JSON, lacks its model, has a malformed vocabulary or merges, or
  * that the library rejects is a CollapseError E_BAD_MODEL_FILE naming the file.
  */
-import { readFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { CollapseError } from '../errors.js';
 import { writeFileAtomic } from '../util/fs.js';
+import { readRegularText, statRegularFile } from '../util/paths.js';
 import { checkIds, type TextTokenizer } from './types.js';
 
 /** GPT-2's end-of-text token, BOS and EOS of GPT-2-family checkpoints. */
@@ -108,6 +109,9 @@ function specialName(v: unknown): string | undefined {
   return undefined;
 }
 
+/** The largest tokenizer.json read (GPT-2's is 1.4 MB; the largest on the hub are a few tens of MB). */
+const MAX_TOKENIZER_BYTES = 256 * 2 ** 20;
+
 export class HfTokenizer implements TextTokenizer {
   readonly kind: 'hf' | 'bpe';
   readonly vocabSize: number;
@@ -177,33 +181,20 @@ export class HfTokenizer implements TextTokenizer {
    * beside it, when present, supplies bos_token/eos_token unless the options give them.
    */
   static async fromFile(path: string, options: HfTokenizerOptions = {}): Promise<HfTokenizer> {
-    let file = path;
-    let text: string;
-    const read = async (p: string): Promise<string> => readFile(p, 'utf8');
-    try {
-      text = await read(file);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EISDIR') {
-        file = join(path, 'tokenizer.json');
-        try {
-          text = await read(file);
-        } catch (err2) {
-          throw corrupt(file, `cannot read tokenizer (${(err2 as NodeJS.ErrnoException).code ?? (err2 as Error).message})`, err2);
-        }
-      } else {
-        throw corrupt(path, `cannot read tokenizer (${code ?? (err as Error).message})`, err);
-      }
-    }
+    if (typeof path !== 'string' || path.length === 0) throw new CollapseError('E_BAD_ARGUMENT', 'fromFile expects a tokenizer.json path or a folder holding one');
+    // Regular files only, of bounded size: a FIFO or a device would block or never end.
+    const read = (p: string, what: string) =>
+      readRegularText(p, { code: 'E_BAD_MODEL_FILE', maxBytes: MAX_TOKENIZER_BYTES, message: (q, reason) => `${q}: cannot read ${what} (${reason})` });
+    const isFolder = await stat(path).then((s) => s.isDirectory(), () => false);
+    const file = isFolder ? join(path, 'tokenizer.json') : path;
+    const text = await read(file, 'tokenizer');
     let config = options.config;
     if (!config) {
       const cfgPath = join(dirname(file), 'tokenizer_config.json');
-      let cfgText: string | undefined;
-      try {
-        cfgText = await read(cfgPath);
-      } catch {
-        cfgText = undefined; // optional
-      }
+      // Optional: absent is fine, but something that is not a regular file there is refused.
+      const cfgText = (await statRegularFile(cfgPath, { code: 'E_BAD_MODEL_FILE', message: (q, reason) => `${q}: cannot read tokenizer config (${reason})` }))
+        ? await read(cfgPath, 'tokenizer config')
+        : undefined;
       if (cfgText !== undefined) {
         try {
           const parsed: unknown = JSON.parse(cfgText);

@@ -3,6 +3,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { writeError } from './paths.js';
 
 /**
  * Writes `data` to `path` atomically: readers see the old file or the whole new one, never half.
@@ -19,20 +20,26 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
  */
 export async function writeFileAtomicStreaming(path: string, fill: (fh: FileHandle) => Promise<void>): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'w');
+  // File-system errors (EROFS, ENOSPC, EACCES…) become one E_IO line naming `path`.
+  let fh: FileHandle;
+  try {
+    fh = await open(tmp, 'w');
+  } catch (err) {
+    throw writeError(err, path);
+  }
   try {
     await fill(fh);
     await fh.sync();
   } catch (err) {
     await fh.close().catch(() => undefined);
-    await rm(tmp, { force: true });
-    throw err;
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw writeError(err, path);
   }
-  await fh.close();
   try {
+    await fh.close();
     await rename(tmp, path);
   } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw writeError(err, path);
   }
 }

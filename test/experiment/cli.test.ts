@@ -321,13 +321,13 @@ describe('other ways in', () => {
     expect(readProgress(path.join(cwd, 'runs', made[0]!))!.complete).toBe(true);
   });
 
-  test('--force replaces a non-empty folder; --resume on a complete run changes nothing', async () => {
+  test('--force replaces a run folder (only); --resume on a complete run changes nothing', async () => {
     const d = path.join(root, 'forced');
-    mkdirSync(d, { recursive: true });
-    writeFileSync(path.join(d, 'old.txt'), 'old');
+    // A finished run of another config in d: --force replaces it.
+    const first = await runCli([...common, '--seed', '99', '--out', d, '--quiet']);
+    expect(first.code).toBe(0);
     const r = await runCli([...common, '--out', d, '--quiet', '--force']);
     expect(r.code).toBe(0);
-    expect(existsSync(path.join(d, 'old.txt'))).toBe(false);
     expectSameRun(dirA(), d);
     const before = readFileSync(path.join(d, 'timings.jsonl'));
     const again = await runCli(['run', '--resume', d, '--quiet']);
