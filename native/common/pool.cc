@@ -1,14 +1,15 @@
-#include "kernels/cpu/pool.hh"
+#include "common/pool.hh"
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
 
-namespace cl::kernels {
+namespace cl {
 
 namespace {
 
@@ -22,7 +23,7 @@ class Pool {
     }
   }
 
-  void run(int threads, size_t tasks, const std::function<void(size_t)>& fn) {
+  void run(int threads, size_t tasks, const std::function<void(size_t, int)>& fn) {
     if (tasks == 0) return;
     const int want = std::max(1, std::min<int>(threads, static_cast<int>(std::min<size_t>(tasks, 64))));
     // Inline: one thread wanted, a region nested in one this thread is running (its lock is
@@ -43,7 +44,7 @@ class Pool {
     }
     cv_.notify_all();
     tlsInRegion = true;
-    work();
+    work(0);
     tlsInRegion = false;
     spinWhile([&] { return pending_.load(std::memory_order_acquire) != 0; });
     std::unique_lock<std::mutex> lk(m_);
@@ -53,14 +54,14 @@ class Pool {
   }
 
  private:
-  static void inlineRun(size_t tasks, const std::function<void(size_t)>& fn) {
-    for (size_t i = 0; i < tasks; ++i) fn(i);
+  static void inlineRun(size_t tasks, const std::function<void(size_t, int)>& fn) {
+    for (size_t i = 0; i < tasks; ++i) fn(i, 0);
   }
   static thread_local bool tlsInRegion;
 
-  void work() {
+  void work(int worker) {
     try {
-      for (size_t i; (i = next_.fetch_add(1, std::memory_order_relaxed)) < tasks_;) (*fn_)(i);
+      for (size_t i; (i = next_.fetch_add(1, std::memory_order_relaxed)) < tasks_;) (*fn_)(i, worker);
     } catch (...) {
       std::lock_guard<std::mutex> lk(m_);
       if (!error_) error_ = std::current_exception();
@@ -94,7 +95,7 @@ class Pool {
         if (id >= helpers_) continue;
       }
       tlsInRegion = true;
-      work();
+      work(id + 1);
       tlsInRegion = false;
       if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
         std::lock_guard<std::mutex> lk(m_);
@@ -108,7 +109,7 @@ class Pool {
   std::mutex m_;
   std::condition_variable cv_, done_;
   std::vector<std::thread> threads_;
-  const std::function<void(size_t)>* fn_ = nullptr;
+  const std::function<void(size_t, int)>* fn_ = nullptr;
   std::atomic<size_t> next_{0};
   size_t tasks_ = 0;
   int helpers_ = 0;
@@ -128,6 +129,14 @@ Pool& pool() {
 
 }  // namespace
 
-void parallelRun(int threads, size_t tasks, const std::function<void(size_t)>& fn) { pool().run(threads, tasks, fn); }
+void parallelRun(int threads, size_t tasks, const std::function<void(size_t)>& fn) {
+  pool().run(threads, tasks, [&fn](size_t i, int) { fn(i); });
+}
+void parallelRunWorkers(int threads, size_t tasks, const std::function<void(size_t, int)>& fn) { pool().run(threads, tasks, fn); }
 
-}  // namespace cl::kernels
+int hardwareThreads() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+}  // namespace cl
