@@ -13,8 +13,8 @@
 namespace cl {
 
 // Runs fn(0..tasks-1) on up to `threads` threads (the caller is one of them) and returns when all
-// are done. If another caller is using the pool, or this thread is already inside a region, the
-// tasks run inline on the calling thread. An exception thrown by fn is rethrown here after every
+// are done. Concurrent callers each get helpers of their own (up to 8 regions at once, beyond
+// which a region runs inline); a region nested in one this thread is running runs inline. An exception thrown by fn is rethrown here after every
 // task has stopped.
 void parallelRun(int threads, size_t tasks, const std::function<void(size_t)>& fn);
 // The same with the index of the thread running each task, in [0, threads used): per-worker
