@@ -246,8 +246,6 @@ export interface NativeAddon {
   stats: NativeStats;
   /** The GPT-Neo engine (native/transformer). */
   Transformer: new (options: NativeTransformerOptions) => NativeTransformer;
-  /** Runs one fast transformer kernel and its naive reference on random data (tests). */
-  transformerKernelCheck(kernel: string, dims: number[], seed: number, threads: number, generic?: boolean): { maxError: number; compared: number };
   /** Best seconds of one (M,K)·(N,K)ᵀ forward matmul over `reps` runs (benchmarks; blocks the JS thread). */
   transformerMatmulSeconds(M: number, N: number, K: number, threads: number, reps: number): number;
   /** The per-generation error accounting (native/theory/accounting.hh). */

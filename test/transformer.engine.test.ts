@@ -5,7 +5,7 @@
  * seeds), determinism across thread counts, and typed errors on bad input.
  */
 import { CollapseError } from '../src/errors.js';
-import { Transformer, transformerKernelCheck, type TransformerConfigOptions } from '../src/models/transformer.js';
+import { Transformer, type TransformerConfigOptions } from '../src/models/transformer.js';
 import { chiSquareCritical, rng, toCorpus } from './helpers/reference-ngram.js';
 
 const IGNORE = 0xffffffff;
@@ -42,75 +42,8 @@ async function perturb(m: Transformer, seed: number, scale: number): Promise<voi
   await m.setParameters(ps);
 }
 
-describe('kernels: fast = naive reference', () => {
-  const mm = [
-    [1, 1, 1],
-    [7, 13, 5],
-    [6, 16, 256],
-    [37, 70, 300],
-    [100, 33, 17],
-    [97, 1030, 260],
-    [400, 40, 70], // several row blocks of an A read in place, the last sliver partial
-    [193, 17, 513],
-  ];
-  const cases: [string, number[]][] = [
-    ...['matmul_nt', 'matmul_nn', 'matmul_tn'].flatMap((k) => mm.map((d) => [k, d] as [string, number[]])),
-    ['bias_backward', [33, 70]],
-    ['bias_backward', [129, 3]],
-    ['layernorm_forward', [5, 7]],
-    ['layernorm_forward', [33, 64]],
-    ['layernorm_backward', [5, 7]],
-    ['layernorm_backward', [40, 130]],
-    ['gelu_forward', [13]],
-    ['gelu_forward', [1000]],
-    ['gelu_forward', [20001]],
-    ['gelu_backward', [13]],
-    ['gelu_backward', [1000]],
-    ['gelu_backward', [20001]],
-    ['attention_forward', [1, 1, 4, 1, 0]],
-    ['attention_forward', [2, 9, 12, 3, 0]],
-    ['attention_forward', [2, 17, 16, 4, 5]],
-    ['attention_forward', [3, 40, 64, 16, 0]],
-    ['attention_forward', [2, 70, 32, 2, 7]],
-    ['attention_backward', [2, 9, 12, 3, 0]],
-    ['attention_backward', [2, 17, 16, 4, 5]],
-    ['attention_backward', [2, 70, 32, 2, 7]],
-    ['attention_backward', [1, 33, 64, 16, 1]],
-    // head sizes that are multiples of 8 take the row-layout paths; more than 32 keys per query
-    // take the wide score loop
-    ['attention_forward', [2, 75, 96, 2, 0]],
-    ['attention_forward', [1, 70, 64, 4, 40]],
-    ['attention_backward', [2, 75, 96, 2, 0]],
-    ['attention_backward', [2, 50, 64, 8, 0]],
-    ['attention_backward', [1, 70, 64, 4, 40]],
-    ['attention_backward', [2, 41, 12, 3, 0]],
-    ['attention_decode', [5, 20, 16, 4, 0]],
-    ['attention_decode', [5, 40, 24, 3, 6]],
-    ['weight_grad_t', [37, 13, 70]],
-    ['weight_grad_t', [300, 64, 1001]],
-    ['weight_grad_t', [5, 7, 16]],
-    ['attention_decode', [4, 19, 8, 8, 5]],
-    ['attention_decode', [3, 29, 12, 6, 0]],
-    ['attention_decode', [3, 37, 32, 2, 0]],
-    ['cross_entropy', [9, 13]],
-    ['cross_entropy', [21, 1001]],
-    ['softmax', [9, 13]],
-    ['softmax', [5, 4099]],
-  ];
-  test.each(cases)('%s %j (1 and 2 threads, AVX2 and portable)', (kernel, dims) => {
-    for (const threads of [1, 2])
-      for (const generic of [false, true]) {
-        const r = transformerKernelCheck(kernel, dims, { seed: 7, threads, generic });
-        expect(r.compared).toBeGreaterThan(0);
-        expect(r.maxError).toBeLessThan(1e-4);
-      }
-  });
-
-  test('matmul results are bit-identical for 1 and 2 threads (via the model)', async () => {
-    // covered end to end in "determinism" below; here only that an unknown kernel is a typed error
-    expect(() => transformerKernelCheck('nope', [1])).toThrow(CollapseError);
-  });
-});
+// The kernels against their naive references (both instruction-set paths, several thread counts)
+// are C++ tests now: native/tests/*_test.cc, run by `npm test` through ctest.
 
 describe('parameters', () => {
   test('names, shapes and order map 1:1 to Hugging Face GPT-Neo', async () => {

@@ -450,41 +450,13 @@ class TransformerWrap : public Napi::ObjectWrap<TransformerWrap> {
     o.Set("eos", c.eos);
     o.Set("threads", model_->threads());
     o.Set("parameters", static_cast<double>(model_->numParams()));
-    o.Set("avx2", Napi::Boolean::New(env, kernels::usingAvx2()));
+    o.Set("avx2", Napi::Boolean::New(env, kernels::cpuHasAvx2()));
     return o;
   }
 
   std::shared_ptr<tf::Model> model_;
   std::shared_ptr<std::atomic<bool>> cancel_;
 };
-
-// transformerKernelCheck(kernel, dims: number[], seed, threads, generic?) -> { maxError, compared }
-static Napi::Value KernelCheck(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return guard(env, [&]() -> Napi::Value {
-    if (info.Length() < 4 || !info[0].IsString() || !info[1].IsArray()) fail("E_BAD_ARGUMENT", "kernelCheck(kernel, dims, seed, threads, generic?)");
-    const std::string k = info[0].As<Napi::String>().Utf8Value();
-    Napi::Array a = info[1].As<Napi::Array>();
-    std::vector<int> dims;
-    for (uint32_t i = 0; i < a.Length(); ++i) dims.push_back(a.Get(i).As<Napi::Number>().Int32Value());
-    const uint64_t seed = static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value());
-    const int threads = info[3].As<Napi::Number>().Int32Value();
-    const bool generic = info.Length() > 4 && info[4].ToBoolean().Value();
-    kernels::setIsa(generic ? kernels::Isa::Generic : kernels::Isa::Auto);
-    kernels::CheckResult r;
-    try {
-      r = kernels::checkKernel(k.c_str(), dims.data(), static_cast<int>(dims.size()), seed, std::max(1, threads));
-    } catch (...) {
-      kernels::setIsa(kernels::Isa::Auto);
-      throw;
-    }
-    kernels::setIsa(kernels::Isa::Auto);
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("maxError", r.maxError);
-    o.Set("compared", static_cast<double>(r.compared));
-    return o;
-  });
-}
 
 // transformerMatmulSeconds(M, N, K, threads, reps) -> best seconds of one forward matmul (benchmarks)
 static Napi::Value MatmulSeconds(const Napi::CallbackInfo& info) {
@@ -503,7 +475,6 @@ static Napi::Value MatmulSeconds(const Napi::CallbackInfo& info) {
 void registerTransformer(Napi::Env env, Napi::Object exports) {
   exports.Set("transformerMatmulSeconds", Napi::Function::New(env, MatmulSeconds, "transformerMatmulSeconds"));
   exports.Set("Transformer", TransformerWrap::Define(env));
-  exports.Set("transformerKernelCheck", Napi::Function::New(env, KernelCheck, "transformerKernelCheck"));
 }
 
 }  // namespace cl::addon

@@ -1,49 +1,24 @@
-// A minimal parallel-for: `chunks` independent work items shared by up to `threads` threads.
-// Results must be written per chunk and combined in chunk order by the caller, so the output is
-// the same for any thread count. Exceptions thrown by a worker are captured and rethrown after
-// the join (never std::terminate).
+// parallelFor: `chunks` independent work items shared by up to `threads` threads of the engine's
+// one pool (common/pool.hh). Results must be written per chunk and combined in chunk order by the
+// caller, so the output is the same for any thread count. fn(chunk, worker) gets the index of the
+// thread running it, in [0, threads), for per-worker scratch. Exceptions thrown by a worker are
+// rethrown after every chunk has stopped (never std::terminate).
 #pragma once
-#include <algorithm>
-#include <atomic>
 #include <cstddef>
-#include <exception>
-#include <mutex>
-#include <thread>
-#include <vector>
+#include <utility>
+
+#include "common/pool.hh"
 
 namespace cl {
-
-inline int hardwareThreads() {
-  unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : static_cast<int>(n);
-}
 
 template <class Fn>
 void parallelFor(int threads, size_t chunks, Fn&& fn) {
   if (chunks == 0) return;
-  int t = std::max(1, std::min<int>(threads, static_cast<int>(std::min<size_t>(chunks, 256))));
-  if (t == 1) {
+  if (threads <= 1 || chunks == 1) {
     for (size_t i = 0; i < chunks; ++i) fn(i, 0);
     return;
   }
-  std::atomic<size_t> next{0};
-  std::exception_ptr error;
-  std::mutex errorMutex;
-  auto body = [&](int worker) {
-    try {
-      for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < chunks;) fn(i, worker);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(errorMutex);
-      if (!error) error = std::current_exception();
-      next.store(chunks);
-    }
-  };
-  std::vector<std::thread> pool;
-  pool.reserve(t - 1);
-  for (int w = 1; w < t; ++w) pool.emplace_back(body, w);
-  body(0);
-  for (auto& th : pool) th.join();
-  if (error) std::rethrow_exception(error);
+  parallelRunWorkers(threads, chunks, [&fn](size_t i, int worker) { fn(i, worker); });
 }
 
 }  // namespace cl

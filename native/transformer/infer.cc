@@ -12,7 +12,7 @@
 #include "common/errors.hh"
 #include "common/rng.hh"
 #include "kernels/cpu/kernels.hh"
-#include "kernels/cpu/pool.hh"
+#include "common/pool.hh"
 #include "transformer/model.hh"
 
 namespace cl::transformer {

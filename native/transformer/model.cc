@@ -9,7 +9,7 @@
 #include "common/errors.hh"
 #include "common/rng.hh"
 #include "kernels/cpu/kernels.hh"
-#include "kernels/cpu/pool.hh"
+#include "common/pool.hh"
 
 namespace cl::transformer {
 

@@ -617,18 +617,3 @@ function checkBlock(inputs: unknown, targets: unknown, batch: number, length: nu
   if (inputs.length !== batch * length || targets.length !== batch * length) bad(`inputs and targets must hold batch × length = ${batch * length} ids`);
 }
 
-/**
- * Runs one fast transformer kernel and its naive reference on the same random inputs (tests);
- * returns max |fast - naive| / (1 + |naive|). `generic` forces the portable (non-AVX2) path.
- */
-export function transformerKernelCheck(
-  kernel: string,
-  dims: number[],
-  options: { seed?: number; threads?: number; generic?: boolean } = {},
-): { maxError: number; compared: number } {
-  try {
-    return loadNative().transformerKernelCheck(kernel, dims, options.seed ?? 1, options.threads ?? 1, options.generic === true);
-  } catch (err) {
-    fromNative(err);
-  }
-}

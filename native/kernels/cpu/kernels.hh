@@ -17,17 +17,26 @@
 
 namespace cl::kernels {
 
-// Instruction set of the fast kernels: chosen once at runtime (AVX2+FMA when the CPU has them,
-// else portable C++). Tests may force the portable path to check it against the naive kernels.
+// Instruction set of a fast kernel, chosen per call (never process-wide): Auto takes AVX2+FMA when
+// the CPU has them, else portable C++; Generic forces the portable path (the tests check both
+// against the naive kernels).
 enum class Isa : int { Auto = 0, Generic = 1 };
-void setIsa(Isa isa);
-bool usingAvx2();
+// Whether this CPU has AVX2 and FMA (what Isa::Auto runs).
+bool cpuHasAvx2();
+// How one kernel call runs: its threads and its instruction set. A plain thread count converts to
+// Exec{threads, Isa::Auto}, so a model passes its thread count and gets the fastest path.
+struct Exec {
+  int threads = 1;
+  Isa isa = Isa::Auto;
+  Exec(int threads_, Isa isa_ = Isa::Auto) : threads(threads_), isa(isa_) {}  // NOLINT: implicit on purpose
+  bool avx2() const { return isa == Isa::Auto && cpuHasAvx2(); }
+};
 
 // --- matmul -----------------------------------------------------------------------------------
 // General strided product: C(M,N) = init + op(A)·op(B), where element (i,k) of op(A) is
 // A[i*rsA + k*csA] and element (k,j) of op(B) is B[k*rsB + j*csB]; C is dense row-major (ldc = N).
 // init = C when `accumulate`, else bias[j] (or 0 when bias is null).
-void gemm(int threads, int M, int N, int K, const float* A, size_t rsA, size_t csA, const float* B, size_t rsB,
+void gemm(Exec ex, int M, int N, int K, const float* A, size_t rsA, size_t csA, const float* B, size_t rsB,
           size_t csB, float* C, const float* bias, bool accumulate);
 void gemmNaive(int M, int N, int K, const float* A, size_t rsA, size_t csA, const float* B, size_t rsB, size_t csB,
                float* C, const float* bias, bool accumulate);
@@ -53,48 +62,48 @@ class PackedB {
   std::unique_ptr<float, Free> data_;
 };
 // gemm with a packed op(B): identical bits to gemm() on the same operands.
-void gemmPacked(int threads, int M, const float* A, size_t rsA, size_t csA, const PackedB& B, float* C, const float* bias, bool accumulate);
+void gemmPacked(Exec ex, int M, const float* A, size_t rsA, size_t csA, const PackedB& B, float* C, const float* bias, bool accumulate);
 // A Linear layer's weight (OC,IC) packed for matmulForward's op(B) = weightᵀ.
 inline PackedB packLinear(int threads, const float* weight, int IC, int OC) { return PackedB(threads, IC, OC, weight, 1, static_cast<size_t>(IC)); }
-inline void matmulForwardPacked(int threads, float* out, const float* inp, const PackedB& weight, const float* bias, int BT) {
-  gemmPacked(threads, BT, inp, static_cast<size_t>(weight.k()), 1, weight, out, bias, false);
+inline void matmulForwardPacked(Exec ex, float* out, const float* inp, const PackedB& weight, const float* bias, int BT) {
+  gemmPacked(ex, BT, inp, static_cast<size_t>(weight.k()), 1, weight, out, bias, false);
 }
 
 // Linear forward: out (BT,OC) = inp (BT,IC) · weight (OC,IC)ᵀ + bias (OC) [bias may be null].
-inline void matmulForward(int threads, float* out, const float* inp, const float* weight, const float* bias, int BT, int IC, int OC) {
-  gemm(threads, BT, OC, IC, inp, IC, 1, weight, 1, IC, out, bias, false);
+inline void matmulForward(Exec ex, float* out, const float* inp, const float* weight, const float* bias, int BT, int IC, int OC) {
+  gemm(ex, BT, OC, IC, inp, IC, 1, weight, 1, IC, out, bias, false);
 }
 // Linear backward, input: dinp (BT,IC) (+)= dout (BT,OC) · weight (OC,IC).
-inline void matmulBackwardInput(int threads, float* dinp, const float* dout, const float* weight, int BT, int IC, int OC, bool accumulate) {
-  gemm(threads, BT, IC, OC, dout, OC, 1, weight, IC, 1, dinp, nullptr, accumulate);
+inline void matmulBackwardInput(Exec ex, float* dinp, const float* dout, const float* weight, int BT, int IC, int OC, bool accumulate) {
+  gemm(ex, BT, IC, OC, dout, OC, 1, weight, IC, 1, dinp, nullptr, accumulate);
 }
 // Linear backward, weight: dweight (OC,IC) += dout (BT,OC)ᵀ · inp (BT,IC).
-inline void matmulBackwardWeight(int threads, float* dweight, const float* dout, const float* inp, int BT, int IC, int OC) {
-  gemm(threads, OC, IC, BT, dout, 1, OC, inp, IC, 1, dweight, nullptr, true);
+inline void matmulBackwardWeight(Exec ex, float* dweight, const float* dout, const float* inp, int BT, int IC, int OC) {
+  gemm(ex, OC, IC, BT, dout, 1, OC, inp, IC, 1, dweight, nullptr, true);
 }
 // The same product computed as its transpose, inpᵀ · dout, with dout read in place and the
 // result added transposed (same bits as matmulBackwardWeight): for a wide OC (the lm_head's
 // vocabulary) this skips packing all of dout.
-void matmulBackwardWeightT(int threads, float* dweight, const float* dout, const float* inp, int BT, int IC, int OC);
+void matmulBackwardWeightT(Exec ex, float* dweight, const float* dout, const float* inp, int BT, int IC, int OC);
 // dbias (OC) += Σ_rows dout (BT,OC).
-void biasBackward(int threads, float* dbias, const float* dout, int BT, int OC);
+void biasBackward(Exec ex, float* dbias, const float* dout, int BT, int OC);
 void biasBackwardNaive(float* dbias, const float* dout, int BT, int OC);
 
 // --- layernorm (ε = 1e-5) -----------------------------------------------------------------------
 // out (N,C) = (inp - mean) * rstd * weight + bias; mean, rstd (N) are saved for the backward.
-void layernormForward(int threads, float* out, float* mean, float* rstd, const float* inp, const float* weight, const float* bias, int N, int C);
+void layernormForward(Exec ex, float* out, float* mean, float* rstd, const float* inp, const float* weight, const float* bias, int N, int C);
 void layernormForwardNaive(float* out, float* mean, float* rstd, const float* inp, const float* weight, const float* bias, int N, int C);
 // dinp (N,C) += ∂/∂inp; dweight, dbias (C) += their gradients.
-void layernormBackward(int threads, float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight,
+void layernormBackward(Exec ex, float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight,
                        const float* mean, const float* rstd, int N, int C);
 void layernormBackwardNaive(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight,
                             const float* mean, const float* rstd, int N, int C);
 
 // --- gelu_new: 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))) ---------------------------------------
-void geluForward(int threads, float* out, const float* inp, size_t n);
+void geluForward(Exec ex, float* out, const float* inp, size_t n);
 void geluForwardNaive(float* out, const float* inp, size_t n);
 // dinp = gelu'(inp) * dout (overwrites dinp).
-void geluBackward(int threads, float* dinp, const float* inp, const float* dout, size_t n);
+void geluBackward(Exec ex, float* dinp, const float* inp, const float* dout, size_t n);
 void geluBackwardNaive(float* dinp, const float* inp, const float* dout, size_t n);
 
 // --- attention (GPT-Neo: scores NOT scaled by 1/sqrt(head_dim)) --------------------------------
@@ -102,11 +111,11 @@ void geluBackwardNaive(float* dinp, const float* inp, const float* dout, size_t 
 // Query i sees key j iff j <= i and (window == 0 or j > i - window) — Hugging Face's
 // `bias ^ tril(bias, -window_size)` for local layers; window 0 means global.
 // out (B,T,C); lse (B,H,T) = log Σ_j exp(score_ij) of each query, saved for the backward.
-void attentionForward(int threads, float* out, float* lse, const float* qkv, int B, int T, int C, int H, int window);
+void attentionForward(Exec ex, float* out, float* lse, const float* qkv, int B, int T, int C, int H, int window);
 void attentionForwardNaive(float* out, float* lse, const float* qkv, int B, int T, int C, int H, int window);
 // dqkv (B,T,3C) = gradient of the loss w.r.t. qkv (overwritten), from dout (B,T,C), the saved
 // out and lse. Scores are recomputed (nothing of size T×T is stored).
-void attentionBackward(int threads, float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int B, int T,
+void attentionBackward(Exec ex, float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int B, int T,
                        int C, int H, int window);
 void attentionBackwardNaive(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int B, int T, int C,
                             int H, int window);
@@ -115,7 +124,7 @@ void attentionBackwardNaive(float* dqkv, const float* dout, const float* qkv, co
 // are positions 0..pos[r] of kcache[r] / vcache[r], each stored transposed, (C, ld): the key of
 // position j, channel c (= h*hd + e) is kcache[r][c*ld + j], so each head's keys and values are
 // contiguous along positions and the step vectorises over them. out (n, C).
-void attentionDecode(int threads, float* out, const float* qkv, const float* const* kcache, const float* const* vcache, size_t ld, const int* pos,
+void attentionDecode(Exec ex, float* out, const float* qkv, const float* const* kcache, const float* const* vcache, size_t ld, const int* pos,
                      int n, int C, int H, int window);
 void attentionDecodeNaive(float* out, const float* qkv, const float* const* kcache, const float* const* vcache, size_t ld, const int* pos, int n,
                           int C, int H, int window);
@@ -125,28 +134,17 @@ void attentionDecodeNaive(float* out, const float* qkv, const float* const* kcac
 // row is overwritten by dscale * (softmax(row) - onehot(target)). A target of kIgnore gives loss
 // 0 and a zero gradient row.
 constexpr uint32_t kIgnore = 0xFFFFFFFFu;
-void crossEntropy(int threads, float* logits, float* losses, const uint32_t* targets, int N, int V, float dscale);
+void crossEntropy(Exec ex, float* logits, float* losses, const uint32_t* targets, int N, int V, float dscale);
 void crossEntropyNaive(float* logits, float* losses, const uint32_t* targets, int N, int V, float dscale);
 
 // out[i] = exp((z[i] - m) * scale) for i < n (float, vectorised; ~2 ulp): the sampler's weights.
-void expShiftRow(float* out, const float* z, size_t n, float m, float scale);
+void expShiftRow(float* out, const float* z, size_t n, float m, float scale, Isa isa = Isa::Auto);
 // max of z[0..n).
-float maxRow(const float* z, size_t n);
+float maxRow(const float* z, size_t n, Isa isa = Isa::Auto);
 
 // Row softmax in place (N,V), for conditional(): p = exp(z - max) / Σ.
-void softmaxRows(int threads, float* x, int N, int V);
+void softmaxRows(Exec ex, float* x, int N, int V);
 void softmaxRowsNaive(float* x, int N, int V);
-
-// Self-check of one fast kernel against its naive reference on random data (for the tests).
-// `kernel` names one of: matmul_nt, matmul_nn, matmul_tn, bias_backward, layernorm_forward,
-// layernorm_backward, gelu_forward, gelu_backward, attention_forward, attention_backward,
-// cross_entropy, softmax. dims: matmul (M,N,K); layernorm (N,C); gelu (n); attention (B,T,C,H,window);
-// cross_entropy/softmax (N,V); bias_backward (BT,OC); weight_grad_t (BT,IC,OC: also bit-identical to matmulBackwardWeight); attention_decode (n,T,C,H,window). Returns the largest |fast - naive| / (1 + |naive|).
-struct CheckResult {
-  double maxError = 0;
-  size_t compared = 0;
-};
-CheckResult checkKernel(const char* kernel, const int* dims, int ndims, uint64_t seed, int threads);
 
 // Seconds per call of the forward matmul (M,K)·(N,K)ᵀ on constant data, best of `reps` (benchmarks).
 double timeMatmul(int M, int N, int K, int threads, int reps);

@@ -14,13 +14,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
 
 #include "kernels/cpu/kernels.hh"
-#include "kernels/cpu/pool.hh"
+#include "common/pool.hh"
 
 namespace cl::kernels {
 
@@ -29,16 +30,6 @@ namespace {
 constexpr int MR = 6, NR = 16;
 constexpr int KC = 256, MC = 96;
 
-std::atomic<int> gIsa{0};
-
-bool cpuHasAvx2() {
-#if defined(__x86_64__) || defined(__i386__)
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return has;
-#else
-  return false;
-#endif
-}
 
 struct AlignedFree {
   void operator()(float* p) const { std::free(p); }
@@ -228,22 +219,22 @@ __attribute__((target("avx2,fma"))) void microAvx2B(int kc, const float* a, size
 
 using Micro = void (*)(int, const float*, size_t, const float*, float*, size_t, int, const float*);
 
-Micro micro() {
+Micro micro(bool avx2) {
 #if defined(__x86_64__) || defined(__i386__)
-  if (usingAvx2()) return microAvx2;
+  if (avx2) return microAvx2;
 #endif
   return microGeneric;
 }
 using MicroB = void (*)(int, const float*, size_t, const float*, size_t, float*, size_t, int, const float*);
-MicroB microB() {
+MicroB microB(bool avx2) {
 #if defined(__x86_64__) || defined(__i386__)
-  if (usingAvx2()) return microAvx2B;
+  if (avx2) return microAvx2B;
 #endif
   return microGenericB;
 }
-Micro microRows() {
+Micro microRows(bool avx2) {
 #if defined(__x86_64__) || defined(__i386__)
-  if (usingAvx2()) return microAvx2Rows;
+  if (avx2) return microAvx2Rows;
 #endif
   return microGenericRows;
 }
@@ -265,8 +256,14 @@ float* callerPackB(size_t n) {
 
 }  // namespace
 
-void setIsa(Isa isa) { gIsa.store(static_cast<int>(isa)); }
-bool usingAvx2() { return gIsa.load(std::memory_order_relaxed) == 0 && cpuHasAvx2(); }
+bool cpuHasAvx2() {
+#if defined(__x86_64__) || defined(__i386__)
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return has;
+#else
+  return false;
+#endif
+}
 
 namespace {
 
@@ -313,9 +310,10 @@ void packAll(int threads, float* bp, const float* B, size_t rsB, size_t csB, int
 }
 
 // C (M×N) (+)= op(A) · packed op(B) (see gemm).
-void gemmCore(int threads, int M, int N, int K, const float* A, size_t rsA, size_t csA, const float* bp, float* C, const float* bias,
+void gemmCore(Exec ex, int M, int N, int K, const float* A, size_t rsA, size_t csA, const float* bp, float* C, const float* bias,
               bool accumulate) {
-  const Micro kernel = micro(), kernelRows = microRows();
+  const int threads = ex.threads;
+  const Micro kernel = micro(ex.avx2()), kernelRows = microRows(ex.avx2());
   const int firstMode = accumulate ? kAdd : bias ? kBias : kSet;
   // A row-major A (csA == 1) is read in place, six row streams, rather than packed: packing cost
   // up to half the time of the narrow products (N = hidden: the input gradients, the lm_head's
@@ -399,14 +397,14 @@ void gemmEmptyK(int M, int N, float* C, const float* bias, bool accumulate) {
 
 }  // namespace
 
-void gemm(int threads, int M, int N, int K, const float* A, size_t rsA, size_t csA, const float* B, size_t rsB, size_t csB, float* C,
+void gemm(Exec ex, int M, int N, int K, const float* A, size_t rsA, size_t csA, const float* B, size_t rsB, size_t csB, float* C,
           const float* bias, bool accumulate) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) return gemmEmptyK(M, N, C, bias, accumulate);
   // 1. Pack all of op(B), sliver by sliver (one barrier). 2. The tiles.
   float* bp = callerPackB(static_cast<size_t>((N + NR - 1) / NR) * K * NR);
-  packAll(threads, bp, B, rsB, csB, K, N);
-  gemmCore(threads, M, N, K, A, rsA, csA, bp, C, bias, accumulate);
+  packAll(ex.threads, bp, B, rsB, csB, K, N);
+  gemmCore(ex, M, N, K, A, rsA, csA, bp, C, bias, accumulate);
 }
 
 void PackedB::pack(int threads, int K, int N, const float* B, size_t rsB, size_t csB) {
@@ -425,21 +423,21 @@ void PackedB::pack(int threads, int K, int N, const float* B, size_t rsB, size_t
   packAll(threads, data_.get(), B, rsB, csB, K, N);
 }
 
-void gemmPacked(int threads, int M, const float* A, size_t rsA, size_t csA, const PackedB& B, float* C, const float* bias, bool accumulate) {
+void gemmPacked(Exec ex, int M, const float* A, size_t rsA, size_t csA, const PackedB& B, float* C, const float* bias, bool accumulate) {
   if (M <= 0 || B.n() <= 0) return;
   if (B.k() <= 0) return gemmEmptyK(M, B.n(), C, bias, accumulate);
-  gemmCore(threads, M, B.n(), B.k(), A, rsA, csA, B.data(), C, bias, accumulate);
+  gemmCore(ex, M, B.n(), B.k(), A, rsA, csA, B.data(), C, bias, accumulate);
 }
 
-void matmulBackwardWeightT(int threads, float* dweight, const float* dout, const float* inp, int BT, int IC, int OC) {
+void matmulBackwardWeightT(Exec ex, float* dweight, const float* dout, const float* inp, int BT, int IC, int OC) {
   // dweightᵀ (IC,OC) += inpᵀ · dout: M = IC rows from the transposed inp (packed, small), N = OC
   // columns of dout read in place (no packing of the wide operand), added transposed into dweight.
   const int M = IC, N = OC, K = BT;
   if (M <= 0 || N <= 0 || K <= 0) return;
-  const Micro packed = micro();
-  const MicroB inPlace = microB();
+  const Micro packed = micro(ex.avx2());
+  const MicroB inPlace = microB(ex.avx2());
   const Blocking bl(M, N, 1);
-  parallelRun(threads, bl.tasks(), [&](size_t t) {
+  parallelRun(ex.threads, bl.tasks(), [&](size_t t) {
     int i0, mc, s0, s1;
     bl.task(t, M, i0, mc, s0, s1);
     if (mc <= 0) return;
@@ -494,6 +492,17 @@ void gemmNaive(int M, int N, int K, const float* A, size_t rsA, size_t csA, cons
       C[static_cast<size_t>(i) * N + j] = static_cast<float>(s);
     }
   }
+}
+
+double timeMatmul(int M, int N, int K, int threads, int reps) {
+  std::vector<float> A(static_cast<size_t>(M) * K, 0.5f), B(static_cast<size_t>(N) * K, 0.25f), C(static_cast<size_t>(M) * N);
+  double best = 1e30;
+  for (int r = 0; r < std::max(1, reps); ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    gemm(threads, M, N, K, A.data(), K, 1, B.data(), 1, K, C.data(), nullptr, false);
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return best;
 }
 
 }  // namespace cl::kernels

@@ -1,165 +1,20 @@
-// Fast CPU kernels other than matmul: layernorm, gelu_new, attention, softmax and fused
-// softmax–cross-entropy. Each is a row (or head) function written once as an always-inline body
-// and compiled twice — for AVX2/FMA and for the portable baseline — so GCC vectorises it for the
-// machine; the driver picks one at runtime. Reductions use 8 independent lanes (vectorisable
-// without reassociation) combined in a fixed order, so results never depend on the thread count.
+// Causal (optionally local) attention of GPT-Neo: forward, backward and one decoding step with a
+// KV cache. Each (sequence, head) — or each decoded row — is one task; AVX2/FMA or portable head
+// functions (see simd.hh), plus row-layout AVX2 paths for head sizes that are multiples of 8.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
+#include "common/pool.hh"
 #include "kernels/cpu/kernels.hh"
-#include "kernels/cpu/pool.hh"
-
-#define CL_INLINE inline __attribute__((always_inline))
-#if defined(__x86_64__) || defined(__i386__)
-#define CL_AVX2 __attribute__((target("avx2,fma")))
-#else
-#define CL_AVX2
-#endif
+#include "kernels/cpu/simd.hh"
 
 namespace cl::kernels {
 
 namespace {
 
-constexpr float kEps = 1e-5f;
-constexpr float kGeluC = 0.7978845608028654f;  // sqrt(2/pi)
-
-// exp(x) for x in about [-87, 88] with ~2 ulp error (Cephes expf), branch-free so loops over it
-// vectorise. Values below -87 give ~1e-38 instead of 0 (harmless where it is used).
-CL_INLINE float expApprox(float x) {
-  x = std::min(std::max(x, -87.0f), 88.0f);
-  const float t = x * 1.44269504088896341f + 12582912.0f;  // round(x / ln2) via the 1.5·2^23 trick
-  const float n = t - 12582912.0f;
-  float r = x - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const float y = p * r * r + r + 1.0f;
-  const int e = static_cast<int>(n) + 127;
-  uint32_t bits = static_cast<uint32_t>(e) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof(scale));
-  return y * scale;
-}
-
-CL_INLINE float combine8(const float* a) { return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7])); }
-
-CL_INLINE float sum8(const float* x, int n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int j = 0;
-  for (; j + 8 <= n; j += 8)
-    for (int l = 0; l < 8; ++l) acc[l] += x[j + l];
-  for (int l = 0; j < n; ++j, ++l) acc[l] += x[j];
-  return combine8(acc);
-}
-
-CL_INLINE float dot8(const float* x, const float* y, int n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int j = 0;
-  for (; j + 8 <= n; j += 8)
-    for (int l = 0; l < 8; ++l) acc[l] += x[j + l] * y[j + l];
-  for (int l = 0; j < n; ++j, ++l) acc[l] += x[j] * y[j];
-  return combine8(acc);
-}
-
-CL_INLINE float max8(const float* x, int n) {
-  float acc[8];
-  for (int l = 0; l < 8; ++l) acc[l] = -INFINITY;
-  int j = 0;
-  for (; j + 8 <= n; j += 8)
-    for (int l = 0; l < 8; ++l) acc[l] = acc[l] > x[j + l] ? acc[l] : x[j + l];
-  for (int l = 0; j < n; ++j, ++l) acc[l] = acc[l] > x[j] ? acc[l] : x[j];
-  float m = acc[0];
-  for (int l = 1; l < 8; ++l) m = m > acc[l] ? m : acc[l];
-  return m;
-}
-
-// --- row helpers, portable (A = false) and AVX2/FMA (A = true) -------------------------------------
-// The AVX2 ones use explicit intrinsics (GCC does not vectorise expApprox's loops by itself): 8
-// lanes, combined in combine8's order, so a result depends only on the data, never on threads.
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define CL_HAVE_X86 1
-CL_AVX2 inline __m256 exp256(__m256 x) {
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
-  const __m256 t = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(12582912.0f));
-  const __m256 n = _mm256_sub_ps(t, _mm256_set1_ps(12582912.0f));
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  const __m256 y = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
-}
-CL_AVX2 inline float hsum256(__m256 v) {
-  alignas(32) float a[8];
-  _mm256_store_ps(a, v);
-  return combine8(a);
-}
-CL_AVX2 inline float hmax256(__m256 v) {
-  alignas(32) float a[8];
-  _mm256_store_ps(a, v);
-  float m = a[0];
-  for (int l = 1; l < 8; ++l) m = m > a[l] ? m : a[l];
-  return m;
-}
-// Lanes j >= n of the last partial vector: a mask of the first n lanes.
-CL_AVX2 inline __m256i tailMask(int n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-CL_AVX2 float vmaxAvx(const float* x, int n) {
-  __m256 m = _mm256_set1_ps(-INFINITY);
-  int j = 0;
-  for (; j + 8 <= n; j += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + j));
-  float r = hmax256(m);
-  for (; j < n; ++j) r = r > x[j] ? r : x[j];
-  return r;
-}
-// s[j] = exp(s[j] - m) (when store), returns Σ.
-template <bool kStore>
-CL_AVX2 float vexpSubSumAvx(float* s, int n, float m) {
-  const __m256 vm = _mm256_set1_ps(m);
-  __m256 acc = _mm256_setzero_ps();
-  int j = 0;
-  for (; j + 8 <= n; j += 8) {
-    const __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(s + j), vm));
-    if (kStore) _mm256_storeu_ps(s + j, e);
-    acc = _mm256_add_ps(acc, e);
-  }
-  if (j < n) {
-    const __m256i mk = tailMask(n - j);
-    const __m256 e = _mm256_and_ps(exp256(_mm256_sub_ps(_mm256_maskload_ps(s + j, mk), vm)), _mm256_castsi256_ps(mk));
-    if (kStore) _mm256_maskstore_ps(s + j, mk, e);
-    acc = _mm256_add_ps(acc, e);
-  }
-  return hsum256(acc);
-}
-CL_AVX2 void vscaleAvx(float* s, int n, float k) {
-  const __m256 vk = _mm256_set1_ps(k);
-  int j = 0;
-  for (; j + 8 <= n; j += 8) _mm256_storeu_ps(s + j, _mm256_mul_ps(_mm256_loadu_ps(s + j), vk));
-  for (; j < n; ++j) s[j] *= k;
-}
-CL_AVX2 float vdotAvx(const float* x, const float* y, int n) {
-  __m256 acc = _mm256_setzero_ps();
-  int j = 0;
-  for (; j + 8 <= n; j += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + j), _mm256_loadu_ps(y + j), acc);
-  if (j < n) {
-    const __m256i mk = tailMask(n - j);
-    acc = _mm256_fmadd_ps(_mm256_maskload_ps(x + j, mk), _mm256_maskload_ps(y + j, mk), acc);
-  }
-  return hsum256(acc);
-}
+#ifdef CL_HAVE_X86
 // Attention backward, one channel d of a query row, in one pass over its keys: returns
 // Σ_j dp[j]·kt[j] (dq[d], as vdotAvx sums it) while dk[j] += dp[j]·qd and dv[j] += p[j]·gd
 // (multiply, then add: the rounding of the plain loop).
@@ -302,6 +157,7 @@ CL_AVX2 void vscoresAvx(float* s, const float* q, const float* kt, size_t ld, in
 }
 #endif
 
+
 template <bool A>
 CL_INLINE void vscores(float* s, const float* q, const float* kt, size_t ld, int hd, int n) {
 #ifdef CL_HAVE_X86
@@ -316,47 +172,6 @@ CL_INLINE void vscores(float* s, const float* q, const float* kt, size_t ld, int
 }
 
 template <bool A>
-CL_INLINE float vmax(const float* x, int n) {
-#ifdef CL_HAVE_X86
-  if (A) return vmaxAvx(x, n);
-#endif
-  return max8(x, n);
-}
-template <bool A, bool kStore = true>
-CL_INLINE float vexpSubSum(float* s, int n, float m) {
-#ifdef CL_HAVE_X86
-  if (A) return vexpSubSumAvx<kStore>(s, n, m);
-#endif
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int j = 0;
-  for (; j + 8 <= n; j += 8)
-    for (int l = 0; l < 8; ++l) {
-      const float e = expApprox(s[j + l] - m);
-      if (kStore) s[j + l] = e;
-      acc[l] += e;
-    }
-  for (int l = 0; j < n; ++j, ++l) {
-    const float e = expApprox(s[j] - m);
-    if (kStore) s[j] = e;
-    acc[l] += e;
-  }
-  return combine8(acc);
-}
-template <bool A>
-CL_INLINE void vscale(float* s, int n, float k) {
-#ifdef CL_HAVE_X86
-  if (A) return vscaleAvx(s, n, k);
-#endif
-  for (int j = 0; j < n; ++j) s[j] *= k;
-}
-template <bool A>
-CL_INLINE float vdot(const float* x, const float* y, int n) {
-#ifdef CL_HAVE_X86
-  if (A) return vdotAvx(x, y, n);
-#endif
-  return dot8(x, y, n);
-}
-template <bool A>
 CL_INLINE void vsoftmaxGrad(float* p, float* dp, int n, float l, float D) {
 #ifdef CL_HAVE_X86
   if (A) return vsoftmaxGradAvx(p, dp, n, l, D);
@@ -366,219 +181,6 @@ CL_INLINE void vsoftmaxGrad(float* p, float* dp, int n, float l, float D) {
     dp[j] = p[j] * (dp[j] - D);
   }
 }
-
-// --- layernorm -----------------------------------------------------------------------------------
-CL_INLINE void lnForwardRows(float* out, float* mean, float* rstd, const float* inp, const float* w, const float* b, int r0, int r1, int C) {
-  for (int r = r0; r < r1; ++r) {
-    const float* x = inp + static_cast<size_t>(r) * C;
-    float* o = out + static_cast<size_t>(r) * C;
-    const float m = sum8(x, C) / C;
-    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int j = 0;
-    for (; j + 8 <= C; j += 8)
-      for (int l = 0; l < 8; ++l) acc[l] += (x[j + l] - m) * (x[j + l] - m);
-    for (int l = 0; j < C; ++j, ++l) acc[l] += (x[j] - m) * (x[j] - m);
-    const float v = combine8(acc) / C;
-    const float s = 1.0f / std::sqrt(v + kEps);
-    for (int i = 0; i < C; ++i) o[i] = (x[i] - m) * s * w[i] + b[i];
-    mean[r] = m;
-    rstd[r] = s;
-  }
-}
-CL_AVX2 void lnForwardRowsAvx2(float* out, float* mean, float* rstd, const float* inp, const float* w, const float* b, int r0, int r1, int C) {
-  lnForwardRows(out, mean, rstd, inp, w, b, r0, r1, C);
-}
-void lnForwardRowsGeneric(float* out, float* mean, float* rstd, const float* inp, const float* w, const float* b, int r0, int r1, int C) {
-  lnForwardRows(out, mean, rstd, inp, w, b, r0, r1, C);
-}
-
-// dinp rows; needs C floats of scratch.
-CL_INLINE void lnBackwardRows(float* dinp, const float* dout, const float* inp, const float* w, const float* mean, const float* rstd, int r0,
-                              int r1, int C, float* dnorm) {
-  for (int r = r0; r < r1; ++r) {
-    const float* x = inp + static_cast<size_t>(r) * C;
-    const float* g = dout + static_cast<size_t>(r) * C;
-    float* d = dinp + static_cast<size_t>(r) * C;
-    const float m = mean[r], s = rstd[r];
-    float a1[8] = {0, 0, 0, 0, 0, 0, 0, 0}, a2[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (int i = 0; i < C; ++i) dnorm[i] = w[i] * g[i];
-    int j = 0;
-    for (; j + 8 <= C; j += 8)
-      for (int l = 0; l < 8; ++l) {
-        a1[l] += dnorm[j + l];
-        a2[l] += dnorm[j + l] * (x[j + l] - m) * s;
-      }
-    for (int l = 0; j < C; ++j, ++l) {
-      a1[l] += dnorm[j];
-      a2[l] += dnorm[j] * (x[j] - m) * s;
-    }
-    const float mean1 = combine8(a1) / C, mean2 = combine8(a2) / C;
-    for (int i = 0; i < C; ++i) d[i] += (dnorm[i] - mean1 - (x[i] - m) * s * mean2) * s;
-  }
-}
-CL_AVX2 void lnBackwardRowsAvx2(float* dinp, const float* dout, const float* inp, const float* w, const float* mean, const float* rstd, int r0,
-                                int r1, int C, float* dnorm) {
-  lnBackwardRows(dinp, dout, inp, w, mean, rstd, r0, r1, C, dnorm);
-}
-void lnBackwardRowsGeneric(float* dinp, const float* dout, const float* inp, const float* w, const float* mean, const float* rstd, int r0,
-                           int r1, int C, float* dnorm) {
-  lnBackwardRows(dinp, dout, inp, w, mean, rstd, r0, r1, C, dnorm);
-}
-
-// dweight, dbias for columns [c0, c1), summing rows in order.
-CL_INLINE void lnBackwardCols(float* dw, float* db, const float* dout, const float* inp, const float* mean, const float* rstd, int N, int C,
-                              int c0, int c1) {
-  float aw[64], ab[64];
-  const int w = c1 - c0;
-  for (int i = 0; i < w; ++i) aw[i] = ab[i] = 0.0f;
-  for (int r = 0; r < N; ++r) {
-    const float* x = inp + static_cast<size_t>(r) * C + c0;
-    const float* g = dout + static_cast<size_t>(r) * C + c0;
-    const float m = mean[r], s = rstd[r];
-    for (int i = 0; i < w; ++i) {
-      aw[i] += g[i] * ((x[i] - m) * s);
-      ab[i] += g[i];
-    }
-  }
-  for (int i = 0; i < w; ++i) {
-    dw[c0 + i] += aw[i];
-    db[c0 + i] += ab[i];
-  }
-}
-CL_AVX2 void lnBackwardColsAvx2(float* dw, float* db, const float* dout, const float* inp, const float* mean, const float* rstd, int N, int C,
-                                int c0, int c1) {
-  lnBackwardCols(dw, db, dout, inp, mean, rstd, N, C, c0, c1);
-}
-void lnBackwardColsGeneric(float* dw, float* db, const float* dout, const float* inp, const float* mean, const float* rstd, int N, int C,
-                           int c0, int c1) {
-  lnBackwardCols(dw, db, dout, inp, mean, rstd, N, C, c0, c1);
-}
-
-// --- bias backward ---------------------------------------------------------------------------------
-CL_INLINE void biasCols(float* db, const float* dout, int BT, int OC, int c0, int c1) {
-  float acc[64];
-  const int w = c1 - c0;
-  for (int i = 0; i < w; ++i) acc[i] = 0.0f;
-  for (int r = 0; r < BT; ++r) {
-    const float* g = dout + static_cast<size_t>(r) * OC + c0;
-    for (int i = 0; i < w; ++i) acc[i] += g[i];
-  }
-  for (int i = 0; i < w; ++i) db[c0 + i] += acc[i];
-}
-CL_AVX2 void biasColsAvx2(float* db, const float* dout, int BT, int OC, int c0, int c1) { biasCols(db, dout, BT, OC, c0, c1); }
-void biasColsGeneric(float* db, const float* dout, int BT, int OC, int c0, int c1) { biasCols(db, dout, BT, OC, c0, c1); }
-
-// --- gelu ----------------------------------------------------------------------------------------------
-CL_INLINE void geluFwd(float* out, const float* x, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    const float v = x[i];
-    const float u = kGeluC * (v + 0.044715f * v * v * v);
-    const float th = 1.0f - 2.0f / (1.0f + expApprox(2.0f * u));
-    out[i] = 0.5f * v * (1.0f + th);
-  }
-}
-#ifdef CL_HAVE_X86
-// tanh(u) = 1 - 2 / (1 + exp(2u)), as the portable body, vectorised.
-CL_AVX2 inline __m256 tanhGelu(__m256 v) {
-  const __m256 v3 = _mm256_mul_ps(_mm256_mul_ps(v, v), v);
-  const __m256 u = _mm256_mul_ps(_mm256_set1_ps(kGeluC), _mm256_fmadd_ps(_mm256_set1_ps(0.044715f), v3, v));
-  const __m256 e = exp256(_mm256_add_ps(u, u));
-  return _mm256_sub_ps(_mm256_set1_ps(1.0f), _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), e)));
-}
-// The last partial vector goes through the same vector arithmetic (masked), not the portable
-// loop: an element's result must not depend on where it falls in the array (decoding runs gelu
-// over n rows × I, and n varies with how the lanes batch their sequences).
-CL_AVX2 void geluFwdAvx2(float* out, const float* x, size_t n) {
-  size_t i = 0;
-  const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
-  for (; i + 8 <= n; i += 8) {
-    const __m256 v = _mm256_loadu_ps(x + i);
-    _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, tanhGelu(v))));
-  }
-  if (i < n) {
-    const __m256i mk = tailMask(static_cast<int>(n - i));
-    const __m256 v = _mm256_maskload_ps(x + i, mk);
-    _mm256_maskstore_ps(out + i, mk, _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, tanhGelu(v))));
-  }
-}
-#else
-CL_AVX2 void geluFwdAvx2(float* out, const float* x, size_t n) { geluFwd(out, x, n); }
-#endif
-void geluFwdGeneric(float* out, const float* x, size_t n) { geluFwd(out, x, n); }
-
-CL_INLINE void geluBwd(float* d, const float* x, const float* g, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    const float v = x[i];
-    const float u = kGeluC * (v + 0.044715f * v * v * v);
-    const float th = 1.0f - 2.0f / (1.0f + expApprox(2.0f * u));
-    const float du = kGeluC * (1.0f + 3.0f * 0.044715f * v * v);
-    d[i] = (0.5f * (1.0f + th) + 0.5f * v * (1.0f - th * th) * du) * g[i];
-  }
-}
-#ifdef CL_HAVE_X86
-CL_AVX2 inline __m256 geluGrad8(__m256 v, __m256 gv, __m256 half, __m256 one, __m256 c, __m256 c3) {
-  const __m256 th = tanhGelu(v);
-  const __m256 du = _mm256_fmadd_ps(c3, _mm256_mul_ps(v, v), c);
-  const __m256 a = _mm256_mul_ps(half, _mm256_add_ps(one, th));
-  const __m256 b = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_fnmadd_ps(th, th, one)), du);
-  return _mm256_mul_ps(_mm256_add_ps(a, b), gv);
-}
-CL_AVX2 void geluBwdAvx2(float* d, const float* x, const float* g, size_t n) {
-  size_t i = 0;
-  const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
-  const __m256 c = _mm256_set1_ps(kGeluC), c3 = _mm256_set1_ps(kGeluC * 3.0f * 0.044715f);
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(d + i, geluGrad8(_mm256_loadu_ps(x + i), _mm256_loadu_ps(g + i), half, one, c, c3));
-  if (i < n) {  // as in geluFwdAvx2: the same arithmetic for the last partial vector
-    const __m256i mk = tailMask(static_cast<int>(n - i));
-    _mm256_maskstore_ps(d + i, mk, geluGrad8(_mm256_maskload_ps(x + i, mk), _mm256_maskload_ps(g + i, mk), half, one, c, c3));
-  }
-}
-#else
-CL_AVX2 void geluBwdAvx2(float* d, const float* x, const float* g, size_t n) { geluBwd(d, x, g, n); }
-#endif
-void geluBwdGeneric(float* d, const float* x, const float* g, size_t n) { geluBwd(d, x, g, n); }
-
-// --- softmax / cross-entropy ----------------------------------------------------------------------------
-template <bool A>
-CL_INLINE void ceRows(float* logits, float* losses, const uint32_t* targets, int r0, int r1, int V, float dscale) {
-  for (int r = r0; r < r1; ++r) {
-    float* z = logits + static_cast<size_t>(r) * V;
-    const uint32_t t = targets[r];
-    if (t == kIgnore) {
-      losses[r] = 0.0f;
-      if (dscale != 0.0f) std::memset(z, 0, sizeof(float) * V);
-      continue;
-    }
-    const float m = vmax<A>(z, V);
-    const float zt = z[t];
-    if (dscale == 0.0f) {
-      losses[r] = m + std::log(vexpSubSum<A, false>(z, V, m)) - zt;
-      continue;
-    }
-    const float sum = vexpSubSum<A>(z, V, m);  // z = exp(z - m)
-    losses[r] = m + std::log(sum) - zt;
-    vscale<A>(z, V, dscale / sum);
-    z[t] -= dscale;
-  }
-}
-CL_AVX2 void ceRowsAvx2(float* logits, float* losses, const uint32_t* targets, int r0, int r1, int V, float dscale) {
-  ceRows<true>(logits, losses, targets, r0, r1, V, dscale);
-}
-void ceRowsGeneric(float* logits, float* losses, const uint32_t* targets, int r0, int r1, int V, float dscale) {
-  ceRows<false>(logits, losses, targets, r0, r1, V, dscale);
-}
-
-template <bool A>
-CL_INLINE void softmaxRowsBody(float* x, int r0, int r1, int V) {
-  for (int r = r0; r < r1; ++r) {
-    float* z = x + static_cast<size_t>(r) * V;
-    const float m = vmax<A>(z, V);
-    const float k = 1.0f / vexpSubSum<A>(z, V, m);
-    vscale<A>(z, V, k);
-  }
-}
-CL_AVX2 void softmaxRowsAvx2(float* x, int r0, int r1, int V) { softmaxRowsBody<true>(x, r0, r1, V); }
-void softmaxRowsGeneric(float* x, int r0, int r1, int V) { softmaxRowsBody<false>(x, r0, r1, V); }
 
 // --- attention -------------------------------------------------------------------------------------------
 // dst[0..n) = src[0..n) for n a multiple of 8, in inline 32-byte moves: the attention's head rows
@@ -861,143 +463,41 @@ void attnDecodeRowGeneric(float* out, const float* qkv, const float* kc, const f
   attnDecodeRow<false>(out, qkv, kc, vc, ld, pos, r, C, H, window, s);
 }
 
-thread_local std::vector<float> tlsScratch;
-float* scratch(size_t n) {
-  if (tlsScratch.size() < n) tlsScratch.resize(n);
-  return tlsScratch.data();
-}
-
-constexpr int kRowsPerTask = 16;
-
 }  // namespace
 
-void layernormForward(int threads, float* out, float* mean, float* rstd, const float* inp, const float* weight, const float* bias, int N, int C) {
-  auto f = usingAvx2() ? lnForwardRowsAvx2 : lnForwardRowsGeneric;
-  parallelRun(threads, (N + kRowsPerTask - 1) / kRowsPerTask, [&](size_t t) {
-    const int r0 = static_cast<int>(t) * kRowsPerTask;
-    f(out, mean, rstd, inp, weight, bias, r0, std::min(N, r0 + kRowsPerTask), C);
-  });
-}
-
-void layernormBackward(int threads, float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight,
-                       const float* mean, const float* rstd, int N, int C) {
-  const bool avx = usingAvx2();
-  auto rows = avx ? lnBackwardRowsAvx2 : lnBackwardRowsGeneric;
-  auto cols = avx ? lnBackwardColsAvx2 : lnBackwardColsGeneric;
-  const size_t rowTasks = (N + kRowsPerTask - 1) / kRowsPerTask, colTasks = (C + 63) / 64;
-  parallelRun(threads, rowTasks + colTasks, [&](size_t t) {
-    if (t < rowTasks) {
-      const int r0 = static_cast<int>(t) * kRowsPerTask;
-      rows(dinp, dout, inp, weight, mean, rstd, r0, std::min(N, r0 + kRowsPerTask), C, scratch(C));
-    } else {
-      const int c0 = static_cast<int>(t - rowTasks) * 64;
-      cols(dweight, dbias, dout, inp, mean, rstd, N, C, c0, std::min(C, c0 + 64));
-    }
-  });
-}
-
-void biasBackward(int threads, float* dbias, const float* dout, int BT, int OC) {
-  auto f = usingAvx2() ? biasColsAvx2 : biasColsGeneric;
-  parallelRun(threads, (OC + 63) / 64, [&](size_t t) {
-    const int c0 = static_cast<int>(t) * 64;
-    f(dbias, dout, BT, OC, c0, std::min(OC, c0 + 64));
-  });
-}
-
-void geluForward(int threads, float* out, const float* inp, size_t n) {
-  auto f = usingAvx2() ? geluFwdAvx2 : geluFwdGeneric;
-  constexpr size_t chunk = 16384;
-  parallelRun(threads, (n + chunk - 1) / chunk, [&](size_t t) {
-    const size_t i0 = t * chunk;
-    f(out + i0, inp + i0, std::min(chunk, n - i0));
-  });
-}
-
-void geluBackward(int threads, float* dinp, const float* inp, const float* dout, size_t n) {
-  auto f = usingAvx2() ? geluBwdAvx2 : geluBwdGeneric;
-  constexpr size_t chunk = 16384;
-  parallelRun(threads, (n + chunk - 1) / chunk, [&](size_t t) {
-    const size_t i0 = t * chunk;
-    f(dinp + i0, inp + i0, dout + i0, std::min(chunk, n - i0));
-  });
-}
-
-void crossEntropy(int threads, float* logits, float* losses, const uint32_t* targets, int N, int V, float dscale) {
-  auto f = usingAvx2() ? ceRowsAvx2 : ceRowsGeneric;
-  parallelRun(threads, (N + 3) / 4, [&](size_t t) {
-    const int r0 = static_cast<int>(t) * 4;
-    f(logits, losses, targets, r0, std::min(N, r0 + 4), V, dscale);
-  });
-}
-
-namespace {
-CL_INLINE void expShiftBody(float* out, const float* z, size_t n, float m, float scale) {
-  for (size_t i = 0; i < n; ++i) out[i] = expApprox((z[i] - m) * scale);
-}
-#ifdef CL_HAVE_X86
-CL_AVX2 void expShiftAvx2(float* out, const float* z, size_t n, float m, float scale) {
-  const __m256 vm = _mm256_set1_ps(m), vs = _mm256_set1_ps(scale);
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, exp256(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(z + i), vm), vs)));
-  expShiftBody(out + i, z + i, n - i, m, scale);
-}
-#else
-void expShiftAvx2(float* out, const float* z, size_t n, float m, float scale) { expShiftBody(out, z, n, m, scale); }
-#endif
-void expShiftGeneric(float* out, const float* z, size_t n, float m, float scale) { expShiftBody(out, z, n, m, scale); }
-}  // namespace
-
-void expShiftRow(float* out, const float* z, size_t n, float m, float scale) {
-  (usingAvx2() ? expShiftAvx2 : expShiftGeneric)(out, z, n, m, scale);
-}
-float maxRow(const float* z, size_t n) {
-#ifdef CL_HAVE_X86
-  if (usingAvx2()) return vmaxAvx(z, static_cast<int>(n));
-#endif
-  return max8(z, static_cast<int>(n));
-}
-
-void softmaxRows(int threads, float* x, int N, int V) {
-  auto f = usingAvx2() ? softmaxRowsAvx2 : softmaxRowsGeneric;
-  parallelRun(threads, (N + 3) / 4, [&](size_t t) {
-    const int r0 = static_cast<int>(t) * 4;
-    f(x, r0, std::min(N, r0 + 4), V);
-  });
-}
-
-void attentionForward(int threads, float* out, float* lse, const float* qkv, int B, int T, int C, int H, int window) {
-  auto f = usingAvx2() ? attnFwdHeadAvx2 : attnFwdHeadGeneric;
+void attentionForward(Exec ex, float* out, float* lse, const float* qkv, int B, int T, int C, int H, int window) {
+  auto f = ex.avx2() ? attnFwdHeadAvx2 : attnFwdHeadGeneric;
   const int hd = C / H;
-  parallelRun(threads, static_cast<size_t>(B) * H, [&](size_t t) {
+  parallelRun(ex.threads, static_cast<size_t>(B) * H, [&](size_t t) {
     float* s = scratch(static_cast<size_t>(2 * hd + 1) * T);
     f(out, lse, qkv, static_cast<int>(t / H), static_cast<int>(t % H), T, C, H, window, s, s + static_cast<size_t>(hd) * T,
       s + static_cast<size_t>(2 * hd) * T);
   });
 }
 
-void attentionDecode(int threads, float* out, const float* qkv, const float* const* kcache, const float* const* vcache, size_t ld, const int* pos,
+void attentionDecode(Exec ex, float* out, const float* qkv, const float* const* kcache, const float* const* vcache, size_t ld, const int* pos,
                      int n, int C, int H, int window) {
-  auto f = usingAvx2() ? attnDecodeRowAvx2 : attnDecodeRowGeneric;
-  parallelRun(threads, static_cast<size_t>(n), [&](size_t r) {
+  auto f = ex.avx2() ? attnDecodeRowAvx2 : attnDecodeRowGeneric;
+  parallelRun(ex.threads, static_cast<size_t>(n), [&](size_t r) {
     f(out, qkv, kcache[r], vcache[r], ld, pos[r], static_cast<int>(r), C, H, window, scratch(static_cast<size_t>(pos[r]) + 8));
   });
 }
 
-void attentionBackward(int threads, float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int B, int T, int C,
+void attentionBackward(Exec ex, float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int B, int T, int C,
                        int H, int window) {
-  auto f = usingAvx2() ? attnBwdHeadAvx2 : attnBwdHeadGeneric;
+  auto f = ex.avx2() ? attnBwdHeadAvx2 : attnBwdHeadGeneric;
   const int hd = C / H;
 #ifdef CL_HAVE_X86
-  if (usingAvx2() && hd % 8 == 0) {
+  if (ex.avx2() && hd % 8 == 0) {
     const int kb = attnKeyBlock(hd);
-    parallelRun(threads, static_cast<size_t>(B) * H, [&](size_t t) {
+    parallelRun(ex.threads, static_cast<size_t>(B) * H, [&](size_t t) {
       float* s = scratch(static_cast<size_t>(3 * hd + 1) * T + static_cast<size_t>(2 * kb) * (hd + 1));
       attnBwdHeadRowsAvx2(dqkv, dout, qkv, out, lse, static_cast<int>(t / H), static_cast<int>(t % H), T, C, H, window, s);
     });
     return;
   }
 #endif
-  parallelRun(threads, static_cast<size_t>(B) * H, [&](size_t t) {
+  parallelRun(ex.threads, static_cast<size_t>(B) * H, [&](size_t t) {
     float* s = scratch(static_cast<size_t>(4 * hd + 2) * T);
     const size_t z = static_cast<size_t>(hd) * T;
     f(dqkv, dout, qkv, out, lse, static_cast<int>(t / H), static_cast<int>(t % H), T, C, H, window, s, s + z, s + 2 * z, s + 3 * z, s + 4 * z,

@@ -1,5 +1,6 @@
 // checkKernel: runs one fast kernel and its naive reference on the same random inputs and reports
-// the largest difference. The tests call it through the addon for many shapes.
+// the largest difference, and a digest of the fast kernel's output bits (equal digests for two
+// thread counts: the same bits). The kernel tests (*_test.cc) call it for many shapes.
 #include <cstring>
 #include <algorithm>
 #include <chrono>
@@ -10,8 +11,13 @@
 #include "common/errors.hh"
 #include "common/rng.hh"
 #include "kernels/cpu/kernels.hh"
+#include "kernel_check.hh"
 
-namespace cl::kernels {
+#include <doctest/doctest.h>
+
+namespace cl::tests {
+
+using namespace cl::kernels;
 
 namespace {
 
@@ -27,19 +33,24 @@ void compare(CheckResult& r, const std::vector<float>& fast, const std::vector<f
     if (!(e <= r.maxError)) r.maxError = std::isnan(e) ? INFINITY : std::max(r.maxError, e);
   }
   r.compared += fast.size();
+  // FNV-1a over the fast output's bytes
+  const auto* p = reinterpret_cast<const unsigned char*>(fast.data());
+  for (size_t i = 0; i < fast.size() * sizeof(float); ++i) r.digest = (r.digest ^ p[i]) * 0x100000001b3ull;
 }
 
-int dim(const int* dims, int ndims, int i, const char* kernel) {
-  if (i >= ndims || dims[i] <= 0) fail("E_BAD_ARGUMENT", std::string("checkKernel ") + kernel + ": missing or non-positive dimension " + std::to_string(i));
+int dim(const int* dims, int ndims, int i, const std::string& kernel) {
+  if (i >= ndims || dims[i] <= 0) fail("E_BAD_ARGUMENT", "checkKernel " + kernel + ": missing or non-positive dimension " + std::to_string(i));
   return dims[i];
 }
 
 }  // namespace
 
-CheckResult checkKernel(const char* kernel, const int* dims, int ndims, uint64_t seed, int threads) {
+CheckResult checkKernel(const std::string& kernel, const std::vector<int>& dimv, uint64_t seed, Exec threads) {
+  const int* dims = dimv.data();
+  const int ndims = static_cast<int>(dimv.size());
   SplitMix64 g(streamKey(seed, 0x4b45524eull /* "KERN" */, 0));
   CheckResult r;
-  const std::string k = kernel;
+  const std::string& k = kernel;
   if (k == "matmul_nt" || k == "matmul_nn" || k == "matmul_tn") {
     const int M = dim(dims, ndims, 0, kernel), N = dim(dims, ndims, 1, kernel), K = dim(dims, ndims, 2, kernel);
     const auto A = randomVec(static_cast<size_t>(M) * K, g), B = randomVec(static_cast<size_t>(K) * N, g);
@@ -177,15 +188,20 @@ CheckResult checkKernel(const char* kernel, const int* dims, int ndims, uint64_t
   return r;
 }
 
-double timeMatmul(int M, int N, int K, int threads, int reps) {
-  std::vector<float> A(static_cast<size_t>(M) * K, 0.5f), B(static_cast<size_t>(N) * K, 0.25f), C(static_cast<size_t>(M) * N);
-  double best = 1e30;
-  for (int r = 0; r < std::max(1, reps); ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    gemm(threads, M, N, K, A.data(), K, 1, B.data(), 1, K, C.data(), nullptr, false);
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+void checkAllPaths(const std::string& kernel, const std::vector<int>& dims) {
+  for (const Isa isa : {Isa::Auto, Isa::Generic}) {
+    CAPTURE(kernel);
+    CAPTURE(dims.size() > 0 ? dims[0] : 0);
+    CAPTURE(dims.size() > 1 ? dims[1] : 0);
+    CAPTURE(dims.size() > 2 ? dims[2] : 0);
+    CAPTURE(static_cast<int>(isa));
+    const CheckResult one = checkKernel(kernel, dims, 7, Exec(1, isa));
+    const CheckResult three = checkKernel(kernel, dims, 7, Exec(3, isa));
+    CHECK(one.compared > 0);
+    CHECK(one.maxError < 1e-4);
+    CHECK(three.maxError < 1e-4);
+    CHECK(one.digest == three.digest);  // bit-identical for any thread count
   }
-  return best;
 }
 
-}  // namespace cl::kernels
+}  // namespace cl::tests

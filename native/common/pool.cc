@@ -1,18 +1,20 @@
-#include "kernels/cpu/pool.hh"
+#include "common/pool.hh"
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
 
-namespace cl::kernels {
+namespace cl {
 
 namespace {
 
-class Pool {
+// One crew: helper threads that run one parallel region at a time with the calling thread.
+class Crew {
  public:
   // Grows to `workers` helper threads (never shrinks). Called with busy_ held.
   void ensure(int workers) {
@@ -22,14 +24,11 @@ class Pool {
     }
   }
 
-  void run(int threads, size_t tasks, const std::function<void(size_t)>& fn) {
-    if (tasks == 0) return;
-    const int want = std::max(1, std::min<int>(threads, static_cast<int>(std::min<size_t>(tasks, 64))));
-    // Inline: one thread wanted, a region nested in one this thread is running (its lock is
-    // held: try_lock on it would be undefined), or another region already has the helpers.
-    if (want == 1 || tlsInRegion) return inlineRun(tasks, fn);
+  // Runs the region on this crew and returns true, or returns false at once when the crew is
+  // already running another region.
+  bool tryRun(int want, size_t tasks, const std::function<void(size_t, int)>& fn) {
     std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
-    if (!busy.owns_lock()) return inlineRun(tasks, fn);
+    if (!busy.owns_lock()) return false;
     ensure(want - 1);
     {
       std::lock_guard<std::mutex> lk(m_);
@@ -43,24 +42,23 @@ class Pool {
     }
     cv_.notify_all();
     tlsInRegion = true;
-    work();
+    work(0);
     tlsInRegion = false;
     spinWhile([&] { return pending_.load(std::memory_order_acquire) != 0; });
     std::unique_lock<std::mutex> lk(m_);
     done_.wait(lk, [&] { return pending_.load(std::memory_order_acquire) == 0; });
     fn_ = nullptr;
     if (error_) std::rethrow_exception(error_);
+    return true;
   }
 
- private:
-  static void inlineRun(size_t tasks, const std::function<void(size_t)>& fn) {
-    for (size_t i = 0; i < tasks; ++i) fn(i);
-  }
+  // Set while this thread runs tasks of a region (of any crew): a region nested in it runs inline.
   static thread_local bool tlsInRegion;
 
-  void work() {
+ private:
+  void work(int worker) {
     try {
-      for (size_t i; (i = next_.fetch_add(1, std::memory_order_relaxed)) < tasks_;) (*fn_)(i);
+      for (size_t i; (i = next_.fetch_add(1, std::memory_order_relaxed)) < tasks_;) (*fn_)(i, worker);
     } catch (...) {
       std::lock_guard<std::mutex> lk(m_);
       if (!error_) error_ = std::current_exception();
@@ -94,7 +92,7 @@ class Pool {
         if (id >= helpers_) continue;
       }
       tlsInRegion = true;
-      work();
+      work(id + 1);
       tlsInRegion = false;
       if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
         std::lock_guard<std::mutex> lk(m_);
@@ -108,7 +106,7 @@ class Pool {
   std::mutex m_;
   std::condition_variable cv_, done_;
   std::vector<std::thread> threads_;
-  const std::function<void(size_t)>* fn_ = nullptr;
+  const std::function<void(size_t, int)>* fn_ = nullptr;
   std::atomic<size_t> next_{0};
   size_t tasks_ = 0;
   int helpers_ = 0;
@@ -117,17 +115,53 @@ class Pool {
   std::exception_ptr error_;
 };
 
-thread_local bool Pool::tlsInRegion = false;
+thread_local bool Crew::tlsInRegion = false;
 
-// Never destroyed: its threads sleep until the process exits (joining them from a static
-// destructor inside a Node addon is unsafe).
-Pool& pool() {
-  static Pool* p = new Pool();
-  return *p;
+void inlineRun(size_t tasks, const std::function<void(size_t, int)>& fn) {
+  for (size_t i = 0; i < tasks; ++i) fn(i, 0);
+}
+
+// The pool: crews created on demand and kept. A region takes the first idle crew, so concurrent
+// jobs (the addon's async workers: the n-gram paradigms run side by side) each get helpers, as
+// they did when every call spawned its own threads; past kMaxCrews concurrent regions, a region
+// runs inline. Crews and their threads are never destroyed: they sleep until the process exits
+// (joining them from a static destructor inside a Node addon is unsafe).
+constexpr int kMaxCrews = 8;
+std::atomic<Crew*> gCrews[kMaxCrews];
+std::mutex gCrewsMutex;
+
+Crew* crew(int i) {
+  Crew* c = gCrews[i].load(std::memory_order_acquire);
+  if (c) return c;
+  std::lock_guard<std::mutex> lk(gCrewsMutex);
+  c = gCrews[i].load(std::memory_order_relaxed);
+  if (!c) {
+    c = new Crew();
+    gCrews[i].store(c, std::memory_order_release);
+  }
+  return c;
+}
+
+void run(int threads, size_t tasks, const std::function<void(size_t, int)>& fn) {
+  if (tasks == 0) return;
+  const int want = std::max(1, std::min<int>(threads, static_cast<int>(std::min<size_t>(tasks, 64))));
+  // Inline: one thread wanted, or a region nested in one this thread is running.
+  if (want == 1 || Crew::tlsInRegion) return inlineRun(tasks, fn);
+  for (int i = 0; i < kMaxCrews; ++i)
+    if (crew(i)->tryRun(want, tasks, fn)) return;
+  inlineRun(tasks, fn);
 }
 
 }  // namespace
 
-void parallelRun(int threads, size_t tasks, const std::function<void(size_t)>& fn) { pool().run(threads, tasks, fn); }
+void parallelRun(int threads, size_t tasks, const std::function<void(size_t)>& fn) {
+  run(threads, tasks, [&fn](size_t i, int) { fn(i); });
+}
+void parallelRunWorkers(int threads, size_t tasks, const std::function<void(size_t, int)>& fn) { run(threads, tasks, fn); }
 
-}  // namespace cl::kernels
+int hardwareThreads() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+}  // namespace cl
