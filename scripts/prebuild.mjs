@@ -8,7 +8,7 @@
 // the generic path at run time). `--clean` (run by `postpack`) removes the files this script wrote,
 // so that `npm install` in a checkout keeps building from source.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, renameSync, rmSync, rmdirSync, symlinkSync, copyFileSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, symlinkSync, copyFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,6 +57,15 @@ try {
     console.error('collapse-lab: building the prebuilt addon failed (a C++17 compiler, make and python3 are needed to pack)');
     process.exit(1);
   }
+
+  // The binary must not depend on the packing machine's CPU: no ISA flags in what node-gyp
+  // compiled with (the AVX2 kernels carry their own target attributes and are chosen at run time).
+  const makefiles = readdirSync(join(scratch, 'build')).filter((f) => f.endsWith('.mk'));
+  for (const mk of makefiles) {
+    const bad = readFileSync(join(scratch, 'build', mk), 'utf8').match(/-march=\S+|-mtune=native|-mavx\S*|-mfma\b/g);
+    if (bad) throw new Error(`build/${mk} compiles with ${[...new Set(bad)].join(' ')}: the prebuilt would depend on this machine's CPU`);
+  }
+  if (makefiles.length === 0) throw new Error('node-gyp left no makefile to check the compiler flags in');
 
   const built = join(scratch, 'prebuilds', tuple);
   const files = readdirSync(built).filter(isOurs);
