@@ -77,6 +77,15 @@ try {
     console.error(`collapse-lab: the prebuilt addon does not load: ${check.stderr.trim().split('\n')[0]}`);
     process.exit(1);
   }
+  // What the binary asks of the system's C and C++ runtimes (it needs at least these versions).
+  const syms = spawnSync('objdump', ['-T', join(built, name)], { encoding: 'utf8' });
+  if (syms.status === 0) {
+    const newest = (prefix) =>
+      [...new Set(syms.stdout.match(new RegExp(`\\b${prefix}_[0-9.]+`, 'g')) ?? [])]
+        .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
+        .pop();
+    console.error(`collapse-lab: the prebuilt needs ${[newest('GLIBC'), newest('GLIBCXX')].filter(Boolean).join(' and ')} or newer`);
+  }
   mkdirSync(outDir, { recursive: true });
   // Copy next to the target, then rename: a reader never sees half a binary.
   const tmp = join(outDir, `.${name}.${process.pid}.tmp`);
