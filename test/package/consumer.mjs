@@ -81,8 +81,14 @@ function checkFileList(files) {
     (f) => /(^|\/)(test|tests|bench|runs|build|scratch|\.tmp|node_modules)\//.test(f) || /\.map$|\.test\.|_test\.|\.log$/.test(f),
   );
   assert.deepEqual(banned, [], `test, benchmark, run or build files in the tarball: ${banned.join(', ')}`);
+  // sources.json: every list of sources ships (a build from source needs them) except test lists.
   const sources = JSON.parse(readFileSync(join(repo, 'sources.json'), 'utf8'));
-  const engine = [...(sources.cpu ?? []), ...(sources.cuda ?? [])];
+  const lists = Object.entries(sources).filter(([, v]) => Array.isArray(v) && v.every((x) => typeof x === 'string'));
+  const engine = lists.filter(([k]) => !/test/i.test(k)).flatMap(([, v]) => v);
+  const testSources = lists.filter(([k]) => /test/i.test(k)).flatMap(([, v]) => v);
+  const published = testSources.filter((f) => files.includes(f));
+  assert.deepEqual(published, [], `native test sources in the tarball: ${published.join(', ')}`);
+  assert.ok(engine.length > 0, 'no engine sources listed in sources.json');
   const missing = [
     ...engine,
     'package.json',
