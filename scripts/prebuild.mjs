@@ -48,6 +48,8 @@ try {
   }
   // Never tune for the packing machine, whatever the caller's environment says.
   for (const k of ['CFLAGS', 'CXXFLAGS', 'LDFLAGS', 'GYP_DEFINES']) delete env[k];
+  // node-gyp compiles one file at a time unless told otherwise.
+  env.JOBS ??= 'max';
 
   const bin = join(root, 'node_modules', 'prebuildify', 'bin.js');
   const argv = [bin, '--napi', '--strip', '--tag-libc', '--name=collapse-lab', `--target=node@${process.versions.node}`, scratch];
