@@ -3,7 +3,7 @@
  * addon's shape; everything else goes through the typed wrappers (NGramModel, …).
  */
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CollapseError } from './errors.js';
@@ -269,6 +269,19 @@ export interface NativeAddon {
 }
 
 let cached: NativeAddon | undefined;
+let cachedBinary: NativeBinary | undefined;
+
+/** Which compiled addon this process loaded (see nativeBinary()). */
+export interface NativeBinary {
+  /** Absolute path of the .node file. */
+  path: string;
+  /**
+   * 'prebuilt': the binary shipped in the npm package (prebuilds/<platform>-<arch>/);
+   * 'source': compiled on this machine (build/Release or build/Debug);
+   * 'override': the file named by COLLAPSE_NATIVE_PATH.
+   */
+  kind: 'prebuilt' | 'source' | 'override';
+}
 
 /** Finds the package root (the folder holding package.json) from this file, in src/ or dist/. */
 function packageRoot(): string {
@@ -280,31 +293,108 @@ function packageRoot(): string {
   return dirname(dirname(fileURLToPath(import.meta.url)));
 }
 
+interface GypBuildTags {
+  file: string;
+}
+interface GypBuild {
+  parseTuple(name: string): { name: string } | undefined;
+  matchTuple(platform: string, arch: string): (tuple: { name: string } | undefined) => tuple is { name: string };
+  compareTuples(a: { name: string }, b: { name: string }): number;
+  parseTags(file: string): GypBuildTags | undefined;
+  matchTags(runtime: string, abi: string): (tags: GypBuildTags | undefined) => tags is GypBuildTags;
+  compareTags(runtime: string): (a: GypBuildTags, b: GypBuildTags) => number;
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The prebuilt binary under `root`/prebuilds that fits this process (platform, arch, libc), or
+ * undefined. The matching is node-gyp-build's (the prebuildify naming: prebuilds/linux-x64/
+ * collapse-lab.glibc.node), so a musl system does not pick a glibc binary.
+ */
+export function findPrebuilt(root: string = packageRoot()): string | undefined {
+  const dir = join(root, 'prebuilds');
+  if (!existsSync(dir)) return undefined;
+  const gyp = createRequire(import.meta.url)('node-gyp-build') as GypBuild;
+  const tuple = listDir(dir)
+    .map((n) => gyp.parseTuple(n))
+    .filter(gyp.matchTuple(process.platform, process.arch))
+    .sort(gyp.compareTuples)[0];
+  if (!tuple) return undefined;
+  const folder = join(dir, tuple.name);
+  const winner = listDir(folder)
+    .map((f) => gyp.parseTags(f))
+    .filter(gyp.matchTags('node', process.versions.modules))
+    .sort(gyp.compareTags('node'))[0];
+  return winner ? join(folder, winner.file) : undefined;
+}
+
+/** Why no prebuilt was taken, in words, for the load error. */
+function prebuiltsHere(root: string): string {
+  const tuple = `${process.platform}-${process.arch}`;
+  const have = listDir(join(root, 'prebuilds')).flatMap((t) => listDir(join(root, 'prebuilds', t)).map((f) => `${t}/${f}`));
+  return have.length
+    ? `none of the package's prebuilt binaries (${have.join(', ')}) fits this ${tuple} system`
+    : `this copy of the package carries no prebuilt binary (the npm package has one for linux-x64 with glibc)`;
+}
+
+/**
+ * Where the addon is looked for, in order. A build from source (build/Release) comes before the
+ * prebuilt: it exists only when this machine compiled one — in a checkout of collapse-lab, or in an
+ * installed package after `npm rebuild collapse-lab --build-from-source` (or when no prebuilt fit)
+ * — and then it is the one asked for. In an ordinary install there is no build/ and the prebuilt
+ * loads. This is node-gyp-build's order too.
+ */
+function candidates(root: string): NativeBinary[] {
+  const list: NativeBinary[] = [];
+  if (process.env.COLLAPSE_NATIVE_PATH) list.push({ path: process.env.COLLAPSE_NATIVE_PATH, kind: 'override' });
+  list.push({ path: join(root, 'build', 'Release', 'collapse_native.node'), kind: 'source' });
+  const prebuilt = findPrebuilt(root);
+  if (prebuilt) list.push({ path: prebuilt, kind: 'prebuilt' });
+  list.push({ path: join(root, 'build', 'Debug', 'collapse_native.node'), kind: 'source' });
+  return list;
+}
+
 export function loadNative(): NativeAddon {
   if (cached) return cached;
   const root = packageRoot();
-  const candidates = [
-    process.env.COLLAPSE_NATIVE_PATH,
-    join(root, 'build', 'Release', 'collapse_native.node'),
-    join(root, 'build', 'Debug', 'collapse_native.node'),
-  ].filter((p): p is string => !!p);
   const require = createRequire(import.meta.url);
   const errors: string[] = [];
-  for (const p of candidates) {
-    if (!existsSync(p)) continue;
+  for (const c of candidates(root)) {
+    if (!existsSync(c.path)) {
+      if (c.kind === 'override') errors.push(`COLLAPSE_NATIVE_PATH=${c.path}: no such file`);
+      continue;
+    }
     try {
-      cached = require(p) as NativeAddon;
+      cached = require(c.path) as NativeAddon;
+      cachedBinary = c;
       return cached;
     } catch (err) {
-      errors.push(`${p}: ${(err as Error).message.split('\n')[0]}`);
+      errors.push(`${c.path}: ${(err as Error).message.split('\n')[0]}`);
     }
   }
+  const checkout = existsSync(join(root, 'src', 'native.ts'));
+  const tuple = `${process.platform}-${process.arch}`;
   const why = errors.length
-    ? `it failed to load (${errors.join('; ')}); it may have been built for another Node version`
-    : `no build found under ${join(root, 'build')}`;
-  throw new CollapseError(
-    'E_NATIVE_LOAD',
-    `collapse-lab's native addon is not available: ${why}. Fix: run \`npm run build:native\` in ${root} ` +
-      '(needs a C++17 compiler, make, python3 and cmake or node-gyp).',
-  );
+    ? `it failed to load (${errors.join('; ')})`
+    : checkout
+      ? `no build found under ${join(root, 'build')}`
+      : `${prebuiltsHere(root)} and there is no build from source under ${join(root, 'build')}`;
+  const tools = 'a C++17 compiler, make, python3 and CMake (Debian/Ubuntu: apt-get install -y build-essential cmake python3)';
+  const fix = checkout
+    ? `install ${tools}, then run \`npm run build:native\` in ${root}`
+    : `install ${tools}, then run \`npm rebuild collapse-lab --build-from-source\` in your project`;
+  throw new CollapseError('E_NATIVE_LOAD', `collapse-lab's native addon is not available: ${why}. Fix: ${fix}.`);
+}
+
+/** Which compiled addon was loaded (loading it first if needed): a prebuilt or a build from source. */
+export function nativeBinary(): NativeBinary {
+  loadNative();
+  return { ...(cachedBinary as NativeBinary) };
 }
