@@ -56,6 +56,7 @@ interface RunFlags {
   topP?: number;
   maxLength?: number;
   probes?: number;
+  probesFrom?: string;
   seed?: number;
   theory?: boolean;
   threads?: number;
@@ -120,6 +121,7 @@ async function buildConfig(f: RunFlags): Promise<unknown> {
   set(sampling, 'topP', f.topP);
   set(sampling, 'maxLength', f.maxLength);
   set(cfg, 'probes', f.probes);
+  set(cfg, 'probesFrom', f.probesFrom);
   set(cfg, 'seed', f.seed);
   if (f.theory) cfg.theory = true;
   if (Object.keys(model).length) cfg.model = model;
@@ -292,8 +294,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('--top-p <p>', 'nucleus sampling mass (1 = off)', num('--top-p'))
     .option('--max-length <n>', 'cut sampled sequences at n tokens (default 256)', num('--max-length'))
     .option('--probes <K>', 'probe contexts for TV/KL (default 1000)', num('--probes'))
+    .addOption(new Option('--probes-from <split>', 'probe contexts: the most frequent of the train split D (default), the test split H, or both').choices(['train', 'test', 'both']))
     .option('--seed <n>', 'run seed (default 1)', num('--seed'))
-    .option('--theory', 'error accounting of THEORY.md per generation (ε, δ, σ, shares, closed-form residual)')
+    .option('--theory', 'error accounting of docs/theory.md per generation (ε, δ, σ, shares, closed-form residual)')
     .option('--threads <n>', 'threads per native call (default: all cores; results do not depend on it)', num('--threads'))
     .option('--out <dir>', 'run folder (default runs/run-<timestamp>)')
     .option('--config <file>', 'JSON config (flags override it)')

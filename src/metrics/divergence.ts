@@ -1,5 +1,5 @@
 /**
- * Divergence of a model's conditionals from the real ones on the probe set X (THEORY.md
+ * Divergence of a model's conditionals from the real ones on the probe set X (docs/theory.md
  * "Quantities reported per generation", second item).
  *
  * Per probe context x (a row of p0 and of p̂):
@@ -14,7 +14,7 @@
  *                  Rounding can leave a tiny negative sum (−1e-17) where the exact value is 0: it is
  *                  clamped at 0, the only value the definition allows there.
  *
- * Aggregation — the documented choice: THEORY.md writes Σ_x π(x)·(…). With probes that cover only
+ * Aggregation — the documented choice: docs/theory.md writes Σ_x π(x)·(…). With probes that cover only
  * part of the positions (Σπ < 1, and Σπ changes with K), that raw sum mixes "how far" with "how much
  * the probes cover". The headline fields `tv`, `kl`, `klSupport`, `lostMass` are therefore the
  * **π-weighted means** Σ_x π(x)·f(x) / Σ_x π(x): tv and lostMass lie in [0, 1] and do not depend on
@@ -48,7 +48,7 @@ export interface DivergenceResult {
   lostMass: number;
   /** Σ π over the probes that were used (rows with Σ p0 > 0). */
   weightTotal: number;
-  /** The literal THEORY.md sums Σ_x π(x)·f(x) (= the means × weightTotal). */
+  /** The literal docs/theory.md sums Σ_x π(x)·f(x) (= the means × weightTotal). */
   raw: { tv: number; kl: number; klSupport: number; lostMass: number };
   /** Probe rows left out because their p0 row is all zeros (undefined emp_D). */
   skipped: number;

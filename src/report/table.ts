@@ -19,7 +19,7 @@ export function metricTable(records: MetricsRecord[], paradigms: string[], field
 
 /** The error accounting per paradigm and generation (records written with `theory: true`). */
 export function theoryReport(records: MetricsRecord[], paradigms: string[]): string {
-  const out: string[] = ['Error accounting on the probe contexts (π-weighted means; THEORY.md):'];
+  const out: string[] = ['Error accounting on the probe contexts (π-weighted means; docs/theory.md):'];
   const f = (x: number, d = 4) => (Math.abs(x) < 1e-3 && x !== 0 ? x.toExponential(1) : x.toFixed(d));
   for (const p of paradigms) {
     const rs = records.filter((r) => r.paradigm === p && r.theory).sort((a, b) => a.generation - b.generation);

@@ -1,5 +1,5 @@
 /**
- * The Main Theorem in numbers (THEORY.md, "The decomposition behind the Main Theorem").
+ * The Main Theorem in numbers (docs/theory.md, "The decomposition behind the Main Theorem").
  *
  * For an n-gram run, on the probe contexts X, generation by generation:
  *   ε_n = p̂_n − emp_{T_n}        (learning error)
@@ -42,7 +42,7 @@ export interface SparseRows {
 
 /**
  * Counts c_T(x, v) of a corpus at the given contexts (rows of `width` ids, left-padded with BOS as
- * THEORY.md writes them), in one native pass off the JS thread.
+ * docs/theory.md writes them), in one native pass off the JS thread.
  */
 export async function contextCounts(corpus: TokenCorpus, contexts: Uint32Array, width: number, vocabSize: number, bos = 1, eos = 2): Promise<SparseRows> {
   try {
@@ -80,7 +80,7 @@ export interface TheoryRecord {
   tail: { E: number; eps: number; delta: number; sigma: number };
   /** max |p̂_n − (p0 + E_n)| with E_n rebuilt from the measured ε, δ, σ and shares. */
   residual: number;
-  /** Accumulate paradigms: THEORY.md's equal-shares prediction with the measured errors. */
+  /** Accumulate paradigms: docs/theory.md's equal-shares prediction with the measured errors. */
   equalShares: { rate: number; predictedL1: number; deviationL1: number } | null;
   /** π-weighted mean coefficient of ε_k, δ_k, σ_k (k = 0..n) in the unrolled E_n. */
   coefficients: { eps: number[]; delta: number[]; sigma: number[] };
