@@ -6,12 +6,17 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { CollapseError } from '../errors.js';
 import { resolveConfig, type ExperimentConfig } from '../experiment/config.js';
-import { runExperiment, type MetricsRecord } from '../experiment/runner.js';
-import { metricTable, theoryReport } from '../report/table.js';
+import { runExperiment, type MetricsRecord, type RunResult } from '../experiment/runner.js';
+import { metricTable, perplexityTables, theoryReport } from '../report/table.js';
+import { checksPassed } from '../theory/checks.js';
+
+/** The project's theory page (docs/theory.md), shipped with the package. */
+const THEORY_PAGE = fileURLToPath(new URL('../../docs/theory.md', import.meta.url));
 
 const USAGE_CODES = new Set(['E_BAD_ARGUMENT', 'E_BAD_CONFIG', 'E_BAD_CORPUS', 'E_CORPUS_EMPTY', 'E_TOKEN_RANGE', 'E_OFFSETS', 'E_BAD_MODEL_FILE']);
 
@@ -207,17 +212,31 @@ async function run(f: RunFlags): Promise<void> {
   const secs = ((performance.now() - t0) / 1000).toFixed(1);
   if (!f.quiet) {
     process.stdout.write(
-      `corpus ${c.spec}: ${c.train.tokens} train / ${c.test.tokens} test tokens, |V| = ${c.vocabSize}; model ${describeModel(result.config.model)}; seed ${result.config.seed}\n\n`,
+      `corpus ${c.spec}: ${c.train.tokens} train / ${c.test.tokens} test tokens, |V| = ${c.vocabSize}; model ${describeModel(result.config.model)}; seed ${result.config.seed}\n` +
+        describeReal(result.real) +
+        '\n\n',
     );
-    process.stdout.write(metricTable(result.records, paradigms, 'perplexity', 'Perplexity on the real test split (H)') + '\n\n');
+    process.stdout.write(perplexityTables(result.records, paradigms) + '\n\n');
     const tvTitle =
       result.config.model.kind === 'transformer'
         ? "Total variation from p̂_0 (each paradigm's generation-0 model) on the probe prefixes"
         : 'Total variation from p0 = emp_D on the probe contexts';
     process.stdout.write(metricTable(result.records, paradigms, 'tv', tvTitle, 4) + '\n\n');
-    if (result.config.theory) process.stdout.write(theoryReport(result.records, paradigms) + '\n\n');
+    if (result.config.theory) {
+      process.stdout.write(theoryReport(result.records, paradigms) + '\n\n');
+      const failed = result.records.filter((r) => r.theory?.checks && !checksPassed(r.theory.checks));
+      if (failed.length) process.stdout.write(`warning: accounting checks failed in ${failed.map((r) => `${r.paradigm} gen ${r.generation}`).join(', ')} (see theory.checks in metrics.jsonl)\n\n`);
+    }
     process.stdout.write(`done in ${secs} s; files in ${result.dir}/ (metrics.jsonl, metrics.csv, samples/)\n`);
   }
+}
+
+/** The header's line on D: all of the train split, or a seeded draw of it (--train-tokens below it). */
+function describeReal(r: RunResult['real']): string {
+  if (r.drawn) {
+    return `D: a seeded draw of ${r.sequences} whole sequences (${r.positions} positions) of the train split's ${r.splitSequences} (${r.splitPositions} positions), shared by every paradigm; every T_n holds N = ${r.trainTokens} positions`;
+  }
+  return `D: the whole train split (${r.sequences} sequences, ${r.positions} positions); N = ${r.trainTokens} positions per T_n`;
 }
 
 function describeModel(m: ExperimentConfig['model']): string {
@@ -250,6 +269,10 @@ async function theoryCommand(dir: string): Promise<void> {
   const bad = records.find((r) => !(r.theory!.residual <= 1e-9));
   const paradigms = [...new Set(records.map((r) => r.paradigm))];
   process.stdout.write(theoryReport(records, paradigms) + '\n');
+  const failed = records.filter((r) => r.theory!.checks && !checksPassed(r.theory!.checks));
+  if (failed.length) {
+    throw new Error(`accounting checks failed in ${failed.map((r) => `${r.paradigm} gen ${r.generation}`).join(', ')} (see theory.checks in ${dir}/metrics.jsonl)`);
+  }
   if (bad) throw new Error(`internal error: closed-form residual ${bad.theory!.residual} > 1e-9 (${bad.paradigm}, generation ${bad.generation})`);
 }
 
@@ -261,7 +284,8 @@ export async function main(argv: string[]): Promise<number> {
     .version((createRequire(import.meta.url)('../../package.json') as { version: string }).version)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .addHelpText('after', `\nEvery reported quantity, its exact definition and conventions: ${THEORY_PAGE}\n`);
 
   program
     .command('run')
@@ -296,7 +320,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--probes <K>', 'probe contexts for TV/KL (default 1000)', num('--probes'))
     .addOption(new Option('--probes-from <split>', 'probe contexts: the most frequent of the train split D (default), the test split H, or both').choices(['train', 'test', 'both']))
     .option('--seed <n>', 'run seed (default 1)', num('--seed'))
-    .option('--theory', 'error accounting of docs/theory.md per generation (ε, δ, σ, shares, closed-form residual)')
+    .option('--theory', 'error accounting of docs/theory.md per generation (ε, δ, σ, shares, closed-form residual, checks)')
     .option('--threads <n>', 'threads per native call (default: all cores; results do not depend on it)', num('--threads'))
     .option('--out <dir>', 'run folder (default runs/run-<timestamp>)')
     .option('--config <file>', 'JSON config (flags override it)')
@@ -305,6 +329,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print one JSON record per paradigm and generation on stdout, nothing else')
     .option('--quiet', 'print nothing but errors')
     .option('--verbose', 'print stack traces on errors')
+    .addHelpText('after', `\nEvery reported quantity, its exact definition and conventions: ${THEORY_PAGE}\n`)
     .action(async (flags: RunFlags) => {
       await run(flags);
     });
