@@ -384,7 +384,7 @@ describe('no metric is negative where its definition forbids it (property over a
 describe('the theory page', () => {
   test('docs/theory.md exists, defines the reported fields, and is what README and --help point to', async () => {
     const page = readFileSync(join(ROOT, 'docs', 'theory.md'), 'utf8');
-    for (const field of ['klSupport', 'lostMass', 'perplexityCovered', 'zeroProbabilityShare', 'probeWeight', 'generationShares', 'probesFrom', 'checks', 'equal shares']) {
+    for (const field of ['klSupport', 'lostMass', 'perplexityCovered', 'zeroProbabilityShare', 'probeWeight', 'generationShares', 'probesFrom', 'checks', 'equal-shares prediction']) {
       expect(page).toContain(field);
     }
     expect(readFileSync(join(ROOT, 'README.md'), 'utf8')).toContain('docs/theory.md');
@@ -394,5 +394,25 @@ describe('the theory page', () => {
     const help = await runCli(['run', '--help']);
     expect(help.stdout).toContain('docs/theory.md');
     expect(existsSync(join(ROOT, 'docs', 'theory.md'))).toBe(true);
+  });
+});
+
+describe('input checks of the new options', () => {
+  test('probesFrom must be train, test or both; the CLI rejects another split with exit 2', async () => {
+    const { resolveConfig } = await import('../src/experiment/config.js');
+    expect(resolveConfig({ probesFrom: 'both' }).probesFrom).toBe('both');
+    expect(() => resolveConfig({ probesFrom: 'valid' })).toThrow(/probesFrom must be one of train, test, both/);
+    const res = await runCli(['run', '--corpus', `text:${toy}`, '--probes-from', 'valid', '--out', join(dir, 'never')]);
+    expect(res.code).toBe(2);
+  });
+
+  test('`collapse theory` exits non-zero when a record holds a failed check', async () => {
+    const { records, dir: out } = await run({ paradigms: ['replace'], generations: 2, theory: true });
+    const broken = records.map((r, i) => (i === 1 ? { ...r, theory: { ...r.theory!, checks: { ...r.theory!.checks!, engineCounts: { ok: false, maxDiff: 3 } } } } : r));
+    await writeFile(join(out, 'metrics.jsonl'), broken.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const res = await runCli(['theory', out]);
+    expect(res.code).toBe(1);
+    expect(res.stdout).toMatch(/FAILED/);
+    expect(res.stderr).toMatch(/accounting checks failed in replace gen 1/);
   });
 });
