@@ -372,8 +372,9 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
       model instanceof NGramModel ? modelRows(model, probes.contexts, width, tokens.bos) : model.conditional(prefixes!, { float64: true });
     /** Perplexity on H, and over the positions the model covers (p̂ > 0). */
     const evaluateH = async (): Promise<EvaluateResult & { covered: number | null }> => {
-      const ev = await model.evaluate(H, model instanceof NGramModel ? { perPosition: true } : {});
-      return { ...ev, logProbs: undefined, covered: ev.zeroProbability === 0 ? ev.perplexity : coveredPerplexity(ev.logProbs!) } as EvaluateResult & { covered: number | null };
+      // Per-position scores only where a position can have p̂ = 0 (the n-gram); not kept afterwards.
+      const { logProbs, ...ev } = await model.evaluate(H, model instanceof NGramModel ? { perPosition: true } : {});
+      return { ...ev, covered: ev.zeroProbability === 0 ? ev.perplexity : coveredPerplexity(logProbs!) };
     };
     // The transformer's reference p̂_0 is generation 0's rows; a run resumed past generation 0
     // refits that model (deterministic: same seeds, same T_0) to get them back.
