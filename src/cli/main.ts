@@ -197,7 +197,7 @@ async function run(f: RunFlags): Promise<void> {
       if (f.json) process.stdout.write(JSON.stringify(r) + '\n');
       else if (!tty && !f.quiet) {
         process.stderr.write(
-          `${r.paradigm} gen ${r.generation}: perplexity ${r.perplexity === null ? 'inf' : r.perplexity.toFixed(2)}, TV ${r.tv.toFixed(4)}, real share ${r.realShare.toFixed(3)}\n`,
+          `${r.paradigm} gen ${r.generation}: perplexity ${r.perplexity === null ? `inf (${r.perplexityCovered === null ? '–' : r.perplexityCovered.toFixed(2)} on the covered ${(100 * (1 - r.zeroProbabilityShare)).toFixed(1)}%)` : r.perplexity.toFixed(2)}, TV ${r.tv.toFixed(4)}, real share ${r.realShare.toFixed(3)}\n`,
         );
       }
     },
