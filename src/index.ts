@@ -23,7 +23,7 @@ export * from './corpus/index.js';
 export * as metrics from './metrics/index.js';
 export { PARADIGMS, initialState, nextState, sampleSize, type ParadigmName, type ParadigmParams, type ParadigmState } from './paradigms/index.js';
 export { resolveConfig, ConfigSchema, type ExperimentConfig, type ExperimentConfigInput } from './experiment/config.js';
-export { runExperiment, CSV_COLUMNS, type MetricsRecord, type ProgressEvent, type RunOptions, type RunResult } from './experiment/runner.js';
+export { runExperiment, CSV_COLUMNS, type MetricsRecord, type ProgressEvent, type RunOptions, type RunResult, type RealInfo } from './experiment/runner.js';
 export { SafetensorsFile, readSafetensors, readSafetensorsHeader, writeSafetensors, type NamedTensor, type TensorInfo as SafetensorsTensorInfo } from './models/safetensors.js';
 export { parseHfConfig, toHfConfig, readHfConfig, writeHfConfig, expandAttentionTypes, type GptNeoConfig, type AttentionKind } from './models/hf-config.js';
 export * from './tokenizers/index.js';

@@ -188,6 +188,17 @@ export interface NativeAccountingStep {
   probes: number;
   valid: number;
   vanished: number;
+  unseen: number;
+  headSigma: number;
+  tailSigma: number;
+  weight: number;
+  deltaWeight: number;
+  epsSum: number;
+  deltaSum: number;
+  sigmaSum: number;
+  ESum: number;
+  realShareSum: number;
+  epsMax: number;
   epsL1: number;
   deltaL1: number;
   sigmaL1: number;
@@ -218,6 +229,8 @@ export interface NativeAccounting {
     real: boolean,
     synthetic: Uint32Array,
     threads: number,
+    realPartTokens?: Uint32Array | null,
+    realPartOffsets?: Uint32Array | null,
   ): Promise<NativeAccountingStep>;
   bytes(): number;
 }

@@ -15,8 +15,9 @@ import { randomCorpus } from './helpers/reference-ngram.js';
 const V = 40;
 const D: Corpus = fromSequences(randomCorpus(17, 1500, V, 9).seqs);
 
-async function runTracker(paradigm: ParadigmName, smoothing: Smoothing, generations: number, opts: { sample?: (n: number) => Corpus; rate?: number; probes?: number } = {}) {
-  const width = 2;
+async function runTracker(paradigm: ParadigmName, smoothing: Smoothing, generations: number, opts: { sample?: (n: number) => Corpus; rate?: number; probes?: number; order?: number } = {}) {
+  const order = opts.order ?? 3;
+  const width = order - 1;
   const probes = metrics.probeContexts(D, { width, k: opts.probes ?? 60 });
   const realCounts = await contextCounts(D, probes.contexts, width, V);
   const params: ParadigmParams = { trainTokens: D.tokens.length + D.offsets.length - 1, rate: opts.rate ?? 0.3, accumulateRate: opts.rate ?? 1, realFraction: 0.2, seed: 5 };
@@ -24,7 +25,7 @@ async function runTracker(paradigm: ParadigmName, smoothing: Smoothing, generati
   const tracker = new TheoryTracker({ paradigm, contexts: probes.contexts, weights: probes.weights, width, vocabSize: V, generations, realCounts, rate });
   // The native accounting (what the runner uses) must give the very same records.
   const native = new NativeTheoryTracker({ paradigm, contexts: probes.contexts, weights: probes.weights, width, vocabSize: V, generations, real: D, rate });
-  const model = new NGramModel({ order: 3, vocabSize: V, smoothing, threads: 1 });
+  const model = new NGramModel({ order, vocabSize: V, smoothing, threads: 1 });
   let state = initialState(paradigm, D, params);
   const out = [];
   for (let n = 0; n < generations; n++) {
@@ -54,6 +55,19 @@ describe('closed form', () => {
       expect(last.coefficients.sigma.at(-1)).toBeCloseTo(1, 12);
     },
   );
+});
+
+describe('order 1: the single empty context (width 0)', () => {
+  test.each(PARADIGMS)('%s: one probe with π = 1, native = reference, residual ≤ 1e-12', async (paradigm) => {
+    const rs = await runTracker(paradigm, 'kneser-ney', 4, { order: 1 });
+    for (const { record } of rs) {
+      expect(record.probes).toBe(1);
+      expect(record.weight).toBe(1);
+      expect(record.residual).toBeLessThan(1e-12);
+    }
+    const mle = await runTracker(paradigm, 'mle', 3, { order: 1 });
+    for (const { record } of mle) expect(record.epsMax).toBe(0);
+  });
 });
 
 describe('learning error', () => {

@@ -34,14 +34,15 @@ Napi::Value ContextCounts(const Napi::CallbackInfo& info) {
     const uint32_t V = u32arg(info[4], "vocabSize");
     const uint32_t bos = u32arg(info[5], "bos");
     const uint32_t eos = u32arg(info[6], "eos");
-    if (width == 0 || contexts.ElementLength() % width != 0) fail("E_BAD_ARGUMENT", "contexts.length must be a positive multiple of width");
+    if (width == 0 ? contexts.ElementLength() != 0 : contexts.ElementLength() % width != 0)
+      fail("E_BAD_ARGUMENT", "contexts.length must be a multiple of width (width 0: an empty array, the single empty context)");
     ngram::CorpusView view;
     view.tokens = tokens.Data();
     view.ntokens = tokens.ElementLength();
     view.offsets = offsets.Data();
     view.noffsets = offsets.ElementLength();
     const uint32_t* ctx = contexts.Data();
-    const size_t n = contexts.ElementLength() / width;
+    const size_t n = width == 0 ? 1 : contexts.ElementLength() / width;
     auto out = std::make_shared<theory::SparseCounts>();
     auto* w = new PromiseWorker(
         env, [=] { *out = theory::contextCounts(view, ctx, n, width, V, bos, eos); },
@@ -123,7 +124,8 @@ class AccountingWrap : public Napi::ObjectWrap<AccountingWrap> {
   }
 
  private:
-  // step(n, ngram, sampleTokens, sampleOffsets, trainTokens|null, trainOffsets|null, real, synthetic: Uint32Array, threads)
+  // step(n, ngram, sampleTokens, sampleOffsets, trainTokens|null, trainOffsets|null, real, synthetic: Uint32Array, threads,
+  //      realPartTokens|null, realPartOffsets|null)
   Napi::Value Step(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     try {
@@ -138,6 +140,8 @@ class AccountingWrap : public Napi::ObjectWrap<AccountingWrap> {
       auto syn = u32Array(info[7], "synthetic");
       for (size_t i = 0; i < syn.ElementLength(); ++i) in.synthetic.push_back(static_cast<int>(syn[i]));
       const int threads = static_cast<int>(u32arg(info[8], "threads"));
+      in.realDraw = info.Length() > 10 && !info[9].IsNull() && !info[9].IsUndefined();
+      if (in.realDraw) in.realPart = corpusArg(info[9], info[10], keep);
       auto acc = acc_;
       auto out = std::make_shared<theory::StepResult>();
       auto* w = new PromiseWorker(
@@ -153,6 +157,17 @@ class AccountingWrap : public Napi::ObjectWrap<AccountingWrap> {
             o.Set("probes", static_cast<double>(r.probes));
             o.Set("valid", static_cast<double>(r.valid));
             o.Set("vanished", static_cast<double>(r.vanished));
+            o.Set("unseen", static_cast<double>(r.unseen));
+            o.Set("headSigma", r.headSigma);
+            o.Set("tailSigma", r.tailSigma);
+            o.Set("weight", r.weight);
+            o.Set("deltaWeight", r.deltaWeight);
+            o.Set("epsSum", r.epsSum);
+            o.Set("deltaSum", r.deltaSum);
+            o.Set("sigmaSum", r.sigmaSum);
+            o.Set("ESum", r.ESum);
+            o.Set("realShareSum", r.realShareSum);
+            o.Set("epsMax", r.epsMax);
             o.Set("epsL1", r.epsL1);
             o.Set("deltaL1", r.deltaL1);
             o.Set("sigmaL1", r.sigmaL1);

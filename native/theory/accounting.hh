@@ -32,12 +32,21 @@ struct StepInput {
   ngram::CorpusView train;                    // T_n (read when !trainIsPool)
   bool real = true;                           // D ⊂ C_n
   std::vector<int> synthetic;                 // k with S_k ⊂ C_n
+  // Replace-with-real: T_n's real part is a fresh draw R_n from D, not D itself. Its counts stand
+  // for the real source, and σ_n := (c_{R_n}(x,·) − c_{R_n}(x)·p0)/c_{T_n}(x) is that draw's
+  // departure from p0, weighted by its share (T_n = C_n = R_n ∪ S_{n−1}).
+  bool realDraw = false;
+  ngram::CorpusView realPart;
 };
 
 struct StepResult {
-  size_t probes = 0, valid = 0, vanished = 0;
+  size_t probes = 0, valid = 0, vanished = 0, unseen = 0;
   double epsL1 = 0, deltaL1 = 0, sigmaL1 = 0, EL1 = 0, realShare = 0, residual = 0;
-  double headE = 0, headEps = 0, headDelta = 0, tailE = 0, tailEps = 0, tailDelta = 0;
+  double headE = 0, headEps = 0, headDelta = 0, headSigma = 0, tailE = 0, tailEps = 0, tailDelta = 0, tailSigma = 0;
+  // The raw π-weighted sums behind the means above, and their weights Σπ (δ: over probes S_n has).
+  double weight = 0, deltaWeight = 0, epsSum = 0, deltaSum = 0, sigmaSum = 0, ESum = 0, realShareSum = 0;
+  // max |ε_n(v|x)| over the probes in the accounting (0 exactly for MLE).
+  double epsMax = 0;
   double predictedL1 = 0, deviationL1 = 0;
   std::vector<double> coefEps, coefDelta, coefSigma;
 };
@@ -53,7 +62,7 @@ class Accounting {
   AccountingConfig c_;
   size_t K_ = 0;
   SparseCounts realCounts_;
-  std::vector<uint8_t> valid_;
+  std::vector<uint8_t> valid_, unseen_;
   std::vector<double> A_, Q_, Acoef_;
   std::vector<SparseCounts> sampleCounts_;
   std::vector<std::vector<uint32_t>> head_, tail_;

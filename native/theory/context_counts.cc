@@ -28,7 +28,7 @@ SparseCounts contextCounts(const ngram::CorpusView& c, const uint32_t* contexts,
   o.bos = bos;
   o.eos = eos;
   ngram::validateCorpus(c, o);
-  if (width == 0) fail("E_BAD_ARGUMENT", "context width must be at least 1");
+  // width 0 is the order-1 model's single, empty context: every position has it.
   for (size_t i = 0; i < n * width; ++i)
     if (contexts[i] >= V) fail("E_TOKEN_RANGE", "context id " + std::to_string(contexts[i]) + " is outside the vocabulary");
   // Distinct contexts -> first row index; duplicates are copied at the end.
@@ -68,7 +68,7 @@ SparseCounts contextCounts(const ngram::CorpusView& c, const uint32_t* contexts,
         }
       }
       if (width > 1) std::copy(win.begin() + 1, win.end(), win.begin());
-      win[width - 1] = w;
+      if (width > 0) win[width - 1] = w;
     }
   }
   std::sort(hits.begin(), hits.end());

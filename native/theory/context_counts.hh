@@ -18,7 +18,8 @@ struct SparseCounts {
   std::vector<double> totals;    // c(x) per row
 };
 
-// contexts: n rows of `width` ids (row-major), already in padded form. Rows may repeat (each gets
+// contexts: n rows of `width` ids (row-major), already in padded form; width 0 is the single empty
+// context of an order-1 model (every position has it). Rows may repeat (each gets
 // the same counts). Throws cl::Error on ids >= vocabSize or a malformed corpus.
 SparseCounts contextCounts(const ngram::CorpusView& corpus, const uint32_t* contexts, size_t n, size_t width, uint32_t vocabSize,
                            uint32_t bos, uint32_t eos);

@@ -6,14 +6,19 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { CollapseError } from '../errors.js';
 import { resolveConfig, type ExperimentConfig } from '../experiment/config.js';
-import { runExperiment, type MetricsRecord } from '../experiment/runner.js';
+import { runExperiment, type MetricsRecord, type RunResult } from '../experiment/runner.js';
 import type { CorpusInfo } from '../corpus/index.js';
-import { metricTable, theoryReport } from '../report/table.js';
+import { metricTable, perplexityTables, theoryReport } from '../report/table.js';
+import { checksPassed } from '../theory/checks.js';
 import { readRegularText, statRegularFile } from '../util/paths.js';
+
+/** The project's theory page (docs/theory.md), shipped with the package. */
+const THEORY_PAGE = fileURLToPath(new URL('../../docs/theory.md', import.meta.url));
 
 const USAGE_CODES = new Set(['E_BAD_ARGUMENT', 'E_BAD_CONFIG', 'E_BAD_CORPUS', 'E_CORPUS_EMPTY', 'E_TOKEN_RANGE', 'E_OFFSETS', 'E_BAD_MODEL_FILE']);
 
@@ -63,6 +68,7 @@ interface RunFlags {
   topP?: number;
   maxLength?: number;
   probes?: number;
+  probesFrom?: string;
   seed?: number;
   theory?: boolean;
   threads?: number;
@@ -127,6 +133,7 @@ async function buildConfig(f: RunFlags): Promise<unknown> {
   set(sampling, 'topP', f.topP);
   set(sampling, 'maxLength', f.maxLength);
   set(cfg, 'probes', f.probes);
+  set(cfg, 'probesFrom', f.probesFrom);
   set(cfg, 'seed', f.seed);
   if (f.theory) cfg.theory = true;
   if (Object.keys(model).length) cfg.model = model;
@@ -201,7 +208,7 @@ async function run(f: RunFlags): Promise<void> {
       if (f.json) process.stdout.write(JSON.stringify(r) + '\n');
       else if (!tty && !f.quiet) {
         process.stderr.write(
-          `${r.paradigm} gen ${r.generation}: perplexity ${r.perplexity === null ? 'inf' : r.perplexity.toFixed(2)}, TV ${r.tv.toFixed(4)}, real share ${r.realShare.toFixed(3)}\n`,
+          `${r.paradigm} gen ${r.generation}: perplexity ${r.perplexity === null ? `inf (${r.perplexityCovered === null ? '–' : r.perplexityCovered.toFixed(2)} on the covered ${(100 * (1 - r.zeroProbabilityShare)).toFixed(1)}%)` : r.perplexity.toFixed(2)}, TV ${r.tv.toFixed(4)}, real share ${r.realShare.toFixed(3)}\n`,
         );
       }
     },
@@ -215,14 +222,18 @@ async function run(f: RunFlags): Promise<void> {
   const paradigms = result.config.paradigms;
   const secs = ((performance.now() - t0) / 1000).toFixed(1);
   if (!f.quiet) {
-    process.stdout.write(corpusHeader(c).join('\n') + `\nmodel ${describeModel(result.config.model)}; seed ${result.config.seed}\n\n`);
-    process.stdout.write(metricTable(result.records, paradigms, 'perplexity', 'Perplexity on the real test split (H)') + '\n\n');
+    process.stdout.write(corpusHeader(c).join('\n') + '\n' + describeReal(result.real) + `\nmodel ${describeModel(result.config.model)}; seed ${result.config.seed}\n\n`);
+    process.stdout.write(perplexityTables(result.records, paradigms) + '\n\n');
     const tvTitle =
       result.config.model.kind === 'transformer'
         ? "Total variation from p̂_0 (each paradigm's generation-0 model) on the probe prefixes"
         : 'Total variation from p0 = emp_D on the probe contexts';
     process.stdout.write(metricTable(result.records, paradigms, 'tv', tvTitle, 4) + '\n\n');
-    if (result.config.theory) process.stdout.write(theoryReport(result.records, paradigms) + '\n\n');
+    if (result.config.theory) {
+      process.stdout.write(theoryReport(result.records, paradigms) + '\n\n');
+      const failed = result.records.filter((r) => r.theory?.checks && !checksPassed(r.theory.checks));
+      if (failed.length) process.stdout.write(`warning: accounting checks failed in ${failed.map((r) => `${r.paradigm} gen ${r.generation}`).join(', ')} (see theory.checks in metrics.jsonl)\n\n`);
+    }
     process.stdout.write(`done in ${secs} s; files in ${result.dir}/ (metrics.jsonl, metrics.csv, samples/)\n`);
   }
 }
@@ -244,6 +255,14 @@ function corpusHeader(c: CorpusInfo): string[] {
     ...rows.map(fmt),
     `  |V| = ${n(c.vocabSize)} (<unk>, <s>, </s> included; train types seen ≥ ${c.minCount} time${c.minCount === 1 ? '' : 's'})`,
   ];
+}
+
+/** The header's line on D: all of the train split, or a seeded draw of it (--train-tokens below it). */
+function describeReal(r: RunResult['real']): string {
+  if (r.drawn) {
+    return `D: a seeded draw of ${r.sequences} whole sequences (${r.positions} positions) of the train split's ${r.splitSequences} (${r.splitPositions} positions), shared by every paradigm; every T_n holds N = ${r.trainTokens} positions`;
+  }
+  return `D: the whole train split (${r.sequences} sequences, ${r.positions} positions); N = ${r.trainTokens} positions per T_n`;
 }
 
 function describeModel(m: ExperimentConfig['model']): string {
@@ -283,6 +302,10 @@ async function theoryCommand(dir: string): Promise<void> {
   const bad = records.find((r) => !(r.theory!.residual <= 1e-9));
   const paradigms = [...new Set(records.map((r) => r.paradigm))];
   process.stdout.write(theoryReport(records, paradigms) + '\n');
+  const failed = records.filter((r) => r.theory!.checks && !checksPassed(r.theory!.checks));
+  if (failed.length) {
+    throw new Error(`accounting checks failed in ${failed.map((r) => `${r.paradigm} gen ${r.generation}`).join(', ')} (see theory.checks in ${dir}/metrics.jsonl)`);
+  }
   if (bad) throw new Error(`internal error: closed-form residual ${bad.theory!.residual} > 1e-9 (${bad.paradigm}, generation ${bad.generation})`);
 }
 
@@ -294,7 +317,8 @@ export async function main(argv: string[]): Promise<number> {
     .version((createRequire(import.meta.url)('../../package.json') as { version: string }).version)
     .exitOverride()
     // Commander's own errors (unknown flag, bad choice) are printed below as one `collapse:` line.
-    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => undefined });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => undefined })
+    .addHelpText('after', `\nEvery reported quantity, its exact definition and conventions: ${THEORY_PAGE}\n`);
 
   program
     .command('run')
@@ -332,8 +356,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('--top-p <p>', 'nucleus sampling mass (1 = off)', num('--top-p'))
     .option('--max-length <n>', 'cut sampled sequences at n tokens (default 256)', num('--max-length'))
     .option('--probes <K>', 'probe contexts for TV/KL (default 1000)', num('--probes'))
+    .addOption(new Option('--probes-from <split>', 'probe contexts: the most frequent of the train split D (default), the test split H, or both').choices(['train', 'test', 'both']))
     .option('--seed <n>', 'run seed (default 1)', num('--seed'))
-    .option('--theory', 'error accounting of THEORY.md per generation (ε, δ, σ, shares, closed-form residual)')
+    .option('--theory', 'error accounting of docs/theory.md per generation (ε, δ, σ, shares, closed-form residual, checks)')
     .option('--threads <n>', 'threads per native call (default: all cores; results do not depend on it)', num('--threads'))
     .option('--out <dir>', 'run folder (default runs/run-<timestamp>)')
     .option('--config <file>', 'JSON config (flags override it)')
@@ -342,6 +367,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print one JSON record per paradigm and generation on stdout, nothing else')
     .option('--quiet', 'print nothing but errors')
     .option('--verbose', 'print stack traces on errors')
+    .addHelpText('after', `\nEvery reported quantity, its exact definition and conventions: ${THEORY_PAGE}\n`)
     .action(async (flags: RunFlags) => {
       await run(flags);
     });

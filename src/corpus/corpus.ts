@@ -6,7 +6,7 @@
  *
  * Provenance: REAL (-1) for real data; k ≥ 0 for a sequence sampled by the model of generation k.
  * Sizes are counted in positions: every sequence has (its tokens + 1) positions, the EOS included
- * (THEORY.md: BOS is never a target).
+ * (docs/theory.md: BOS is never a target).
  */
 import { CollapseError } from '../errors.js';
 import { isTyped } from '../util/typed.js';

@@ -146,9 +146,11 @@ export const ConfigSchema = z
       .prefault({}),
     /** K: the number of probe contexts (most frequent contexts of D) for TV / KL. */
     probes: positiveInt('probes').max(100000, 'probes must be ≤ 100000').default(1000),
+    /** Where the probe contexts come from: the real train split D, the test split H, or D ∪ H (docs/theory.md). */
+    probesFrom: z.enum(['train', 'test', 'both'], { error: 'probesFrom must be one of train, test, both' }).default('train'),
     /** Sequences written per generation to samples/<paradigm>/gen-NNN.txt. */
     keepSamples: z.number().int().min(0, 'keepSamples must be ≥ 0').default(50),
-    /** Error accounting of THEORY.md per generation (n-gram runs): adds a `theory` object to each record. */
+    /** Error accounting of docs/theory.md per generation (n-gram runs): adds a `theory` object to each record. */
     theory: z.boolean({ error: 'theory must be true or false' }).default(false),
     seed: z.number({ error: 'seed must be a number' }).int('seed must be an integer').min(0, 'seed must be ≥ 0').max(Number.MAX_SAFE_INTEGER).default(1),
   })

@@ -1,7 +1,6 @@
 /**
  * The experiment runner: corpus → generation after generation of fit / evaluate / sample under each
- * paradigm, with every quantity of THEORY.md's "Quantities reported per generation" (except the error
- * accounting) recorded, and a run folder written atomically so that an interrupted run resumes to
+ * paradigm, with every quantity of docs/theory.md's "Quantities reported per generation" recorded, and a run folder written atomically so that an interrupted run resumes to
  * byte-identical files.
  *
  * Run folder:
@@ -19,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { corpusPositions, deriveSeed, fromSequences, loadCorpus, provenanceShares, REAL, type Corpus, type LoadedCorpus, type LoadCorpusOptions } from '../corpus/index.js';
+import { concatCorpora, corpusPositions, deriveSeed, fromSequences, loadCorpus, provenanceShares, REAL, subsampleSequences, type Corpus, type LoadedCorpus, type LoadCorpusOptions } from '../corpus/index.js';
 import { CollapseError } from '../errors.js';
 import {
   divergence,
@@ -37,7 +36,7 @@ import { Transformer, type TrainProgress } from '../models/transformer.js';
 import type { EvaluateResult, TokenCorpus } from '../models/types.js';
 import { countPieces, corpusTexts, trainByteLevelBpe, WordTokenizer, type TextTokenizer } from '../tokenizers/index.js';
 import { initialState, nextState, sampleSize, type ParadigmName, type ParadigmParams, type ParadigmState } from '../paradigms/index.js';
-import { NativeTheoryTracker, type TheoryRecord } from '../theory/index.js';
+import { AccountingCheck, modelRows, NativeTheoryTracker, type TheoryRecord } from '../theory/index.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { ensureFolder, fsReason, readRegularFile, readRegularText, statRegularFile, writeError } from '../util/paths.js';
 import { resolveConfig, type ExperimentConfig, type ExperimentConfigInput, type ResolvedTransformerModel } from './config.js';
@@ -54,14 +53,29 @@ export interface MetricsRecord {
   realShare: number;
   /** Share of T_n's positions sampled by the previous generation (n − 1). */
   lastGenerationShare: number;
-  /** Perplexity of M_n on the real test split H; null when a position has probability 0. */
+  /** Share of T_n's positions sampled by each earlier generation k = 0..n−1 (index k). */
+  generationShares: number[];
+  /** Perplexity of M_n on the real test split H; null when a position has probability 0 (infinite). */
   perplexity: number | null;
-  /** Positions of H with p̂_n = 0 (MLE losing a type). */
+  /** Perplexity over the positions of H that M_n covers (p̂_n > 0); null when it covers none. */
+  perplexityCovered: number | null;
+  /** Positions of H with p̂_n = 0 (MLE losing a type), and their share of H's positions. */
   zeroProbability: number;
-  /** π-weighted means over the probe contexts (see metrics/divergence.ts). */
+  zeroProbabilityShare: number;
+  /** π-weighted means over the probe contexts (see metrics/divergence.ts and docs/theory.md). */
   tv: number;
-  kl: number;
+  /** KL(p0 ‖ p̂_n); null when infinite (some probe loses mass). */
+  kl: number | null;
+  /** KL between p0 and p̂_n both restricted and renormalised to p̂_n's support (never negative). */
+  klSupport: number;
   lostMass: number;
+  /** Σπ over the probes used, and the raw π-weighted sums (mean = sum / probeWeight). */
+  probeWeight: number;
+  tvSum: number;
+  klSupportSum: number;
+  lostMassSum: number;
+  /** Probe contexts left out because D never shows them (c_D(x) = 0: probes taken from H). */
+  probesSkipped: number;
   /** S_n: positions, sequences, and those cut at maxLength. */
   sampleTokens: number;
   sampleSequences: number;
@@ -82,7 +96,7 @@ export interface MetricsRecord {
   distinctRatio3: number;
   meanLength: number;
   repeatedShare: number;
-  /** Error accounting (THEORY.md), when the run has `theory: true`. */
+  /** Error accounting (docs/theory.md), when the run has `theory: true`. */
   theory?: TheoryRecord;
   /** Transformer runs: optimizer steps of this generation's training and the loss of the last one. */
   trainSteps?: number;
@@ -123,7 +137,21 @@ export interface RunResult {
   config: ExperimentConfig;
   records: MetricsRecord[];
   corpus: LoadedCorpus['info'];
+  /** The real training corpus D the run used (a seeded draw of the train split when N < its size). */
+  real: RealInfo;
   resumed: boolean;
+}
+
+export interface RealInfo {
+  /** True when D is a seeded draw of whole sequences of the train split (--train-tokens below it). */
+  drawn: boolean;
+  sequences: number;
+  positions: number;
+  /** The train split's size, in sequences and positions. */
+  splitSequences: number;
+  splitPositions: number;
+  /** N: every T_n's size in positions (the paradigms' training-set size). */
+  trainTokens: number;
 }
 
 interface Progress {
@@ -186,20 +214,34 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
   const tokens: ModelTokens = tcfg
     ? transformerTokens(corpus, tcfg)
     : { D: corpus.train, H: corpus.test, V: corpus.vocab.size, bos: corpus.vocab.bos, eos: corpus.vocab.eos, tokenizer: undefined };
-  const D = tokens.D;
+  // N below the train split's size caps the real data itself: D is a seeded draw of whole sequences
+  // of the split holding N positions, shared by every paradigm, so T_0 = D and every later T_n have
+  // the same size (N is then |D|, which overshoots the request by less than one sequence).
+  const split = tokens.D;
+  const drawn = config.trainTokens !== null && config.trainTokens < corpusPositions(split);
+  const D = drawn ? subsampleSequences(split, config.trainTokens!, deriveSeed(config.seed, 'real-data')) : split;
   const H = tokens.H;
   const bpe = tokens.tokenizer && tokens.tokenizer.kind !== 'word' ? tokens.tokenizer : undefined;
   const decode = bpe ? (ids: Uint32Array) => bpe.decode(ids) : (ids: Uint32Array) => corpus.vocab.decode(ids).join(' ');
   if (corpusPositions(H) === 0) throw new CollapseError('E_CORPUS_EMPTY', 'the test split is empty: the corpus is too small to hold out real test data');
   const params: ParadigmParams = {
-    trainTokens: config.trainTokens ?? corpusPositions(D),
+    trainTokens: drawn || config.trainTokens === null ? corpusPositions(D) : config.trainTokens,
     rate: config.rate,
     accumulateRate: config.accumulateRate,
     realFraction: config.realFraction,
     seed: config.seed,
   };
   const V = tokens.V;
-  const width = tcfg ? tcfg.probeOrder - 1 : Math.max(1, (config.model as { order: number }).order - 1);
+  // Order k+1 has contexts of k tokens; order 1 has one, empty context (width 0).
+  const width = tcfg ? tcfg.probeOrder - 1 : (config.model as { order: number }).order - 1;
+  const real: RealInfo = {
+    drawn,
+    sequences: D.offsets.length - 1,
+    positions: corpusPositions(D),
+    splitSequences: split.offsets.length - 1,
+    splitPositions: corpusPositions(split),
+    trainTokens: params.trainTokens,
+  };
   for (const p of config.paradigms) {
     const size = sampleSize(p, params);
     if (size > MAX_SAMPLE_POSITIONS) {
@@ -213,7 +255,7 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
   else await removeStrayTemps(dir);
   if (progress.complete) {
     for (const p of config.paradigms) await rm(join(dir, 'state', p), { recursive: true, force: true });
-    return { dir, config, records: sortRecords(progress.records), corpus: corpus.info, resumed };
+    return { dir, config, records: sortRecords(progress.records), corpus: corpus.info, real, resumed };
   }
   await makeFolder(join(dir, 'state'));
   if (!resumed) {
@@ -222,6 +264,7 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
       node: process.versions.node,
       config,
       trainTokens: params.trainTokens,
+      real,
       corpus: { ...corpus.info },
     };
     await writeFileAtomic(join(dir, 'config.json'), JSON.stringify(meta, null, 2) + '\n');
@@ -232,7 +275,9 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
   // support (for coverage) — shared by every paradigm.
   // For a transformer, p0 of a long prefix is not observable: each paradigm's reference is its own
   // generation-0 model's rows p̂_0 on the probe prefixes (BOS + the context's tokens).
-  const probes: ProbeSet = tcfg ? probeContexts(D, { width, k: config.probes, bos: tokens.bos }) : probeContexts(D, { width, k: config.probes });
+  // Probe contexts: the most frequent of D (default), of H, or of D ∪ H (--probes-from).
+  const probeSource = config.probesFrom === 'train' ? D : config.probesFrom === 'test' ? H : concatCorpora([D, H]);
+  const probes: ProbeSet = tcfg ? probeContexts(probeSource, { width, k: config.probes, bos: tokens.bos }) : probeContexts(probeSource, { width, k: config.probes });
   const p0 = tcfg ? null : empiricalRows(D, probes.contexts, width, V).rows;
   const prefixes = tcfg ? probePrefixes(probes, tokens.bos) : null;
   const supportD: NativeNgramSupport = tcfg
@@ -266,7 +311,7 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
     steps: number;
     loss: number;
     /** Its perplexity on H and its probe rows, once measured: the same model gives the same figures. */
-    measured?: { ev: EvaluateResult; rows: Float32Array | Float64Array };
+    measured?: { ev: EvaluateResult & { covered: number | null }; rows: Float32Array | Float64Array };
   } | null = null;
   const stopIfFailed = () => {
     if (failedEarly) throw new CollapseError('E_ABORTED', 'stopped: another paradigm failed');
@@ -342,7 +387,13 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
       });
     };
     const probeRows = (): Promise<Float32Array | Float64Array> =>
-      model instanceof NGramModel ? model.conditional(probes.contexts, { width }) : model.conditional(prefixes!, { float64: true });
+      model instanceof NGramModel ? modelRows(model, probes.contexts, width, tokens.bos) : model.conditional(prefixes!, { float64: true });
+    /** Perplexity on H, and over the positions the model covers (p̂ > 0). */
+    const evaluateH = async (): Promise<EvaluateResult & { covered: number | null }> => {
+      // Per-position scores only where a position can have p̂ = 0 (the n-gram); not kept afterwards.
+      const { logProbs, ...ev } = await model.evaluate(H, model instanceof NGramModel ? { perPosition: true } : {});
+      return { ...ev, covered: ev.zeroProbability === 0 ? ev.perplexity : coveredPerplexity(logProbs!) };
+    };
     // The transformer's reference p̂_0 is generation 0's rows; a run resumed past generation 0
     // refits that model (deterministic: same seeds, same T_0) to get them back.
     let ref: Float64Array | null = p0;
@@ -362,13 +413,17 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
           rate: name === 'accumulate' ? params.accumulateRate : name === 'accumulate-subsample' ? params.rate : null,
         })
       : null;
+    const checker = config.theory
+      ? new AccountingCheck({ paradigm: name, contexts: probes.contexts, width, vocabSize: V, real: D, mle: config.model.smoothing === 'mle' })
+      : null;
     if (tracker && last >= 0) {
       // Replay the accounting of the finished generations (deterministic: same inputs, same state).
       let replay: ParadigmState = initialState(name, D, params);
       for (let k = 0; k <= last; k++) {
         const s = await readSample(join(dir, 'state', name, `gen-${pad(k)}.bin`));
         await (model as NGramModel).fit(replay.train);
-        await tracker.step(k, model as NGramModel, replay.train, s, threads);
+        const t = await tracker.step(k, model as NGramModel, replay.train, s, threads);
+        await checker!.step(k, model as NGramModel, replay.train, replay.pool ?? replay.train, s, t.epsMax);
         replay = nextState(replay, D, s, params);
       }
     }
@@ -385,7 +440,7 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
       emit('evaluate');
       // The shared generation-0 model is scored once, by the first paradigm that trains it.
       const zero = trained?.shared;
-      const { ev, rows } = zero?.measured ?? { ev: await model.evaluate(H), rows: await probeRows() };
+      const { ev, rows } = zero?.measured ?? { ev: await evaluateH(), rows: await probeRows() };
       if (zero) zero.measured = { ev, rows };
       if (tcfg && n === 0) ref = rows as Float64Array;
       const t2 = performance.now();
@@ -408,6 +463,7 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
       }
       if (tracker) {
         record.theory = await tracker.step(n, model as NGramModel, state.train, S, threads);
+        record.theory.checks = await checker!.step(n, model as NGramModel, state.train, state.pool ?? state.train, S, record.theory.epsMax);
         if (!(record.theory.residual <= 1e-9)) {
           throw new CollapseError('E_INTERNAL', `internal error: error-accounting residual ${record.theory.residual} > 1e-9 (${name}, generation ${n}); please report it`);
         }
@@ -463,14 +519,14 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
   await writeRecords(dir, progress.records, config);
   await saveProgress(dir, progress);
   for (const p of config.paradigms) await rm(join(dir, 'state', p), { recursive: true, force: true });
-  return { dir, config, records: progress.records, corpus: corpus.info, resumed };
+  return { dir, config, records: progress.records, corpus: corpus.info, real, resumed };
 }
 
 async function measure(
   paradigm: ParadigmName,
   generation: number,
   train: Corpus,
-  ev: { perplexity: number; zeroProbability: number },
+  ev: { perplexity: number; zeroProbability: number; positions: number; covered: number | null },
   rows: Float32Array | Float64Array,
   p0: Float64Array,
   probes: ProbeSet,
@@ -483,6 +539,7 @@ async function measure(
   const pending = Promise.all([supportStatsAsync(S, supportD, { threads }), tailRetentionAsync(S, D), diversityAsync(S, { threads })]);
   const shares = provenanceShares(train);
   const div = divergence(p0, rows, probes.weights, rows.length / probes.weights.length);
+  const finite = (x: number | null) => (x !== null && Number.isFinite(x) ? x : null);
   const [sup, tail, dv] = await pending;
   const byOrder = (n: number) => sup.find((s) => s.order === n)!;
   return {
@@ -492,11 +549,20 @@ async function measure(
     trainSequences: train.offsets.length - 1,
     realShare: shares.real,
     lastGenerationShare: shares.byGeneration.get(generation - 1) ?? 0,
-    perplexity: Number.isFinite(ev.perplexity) ? ev.perplexity : null,
+    generationShares: Array.from({ length: generation }, (_, k) => shares.byGeneration.get(k) ?? 0),
+    perplexity: finite(ev.perplexity),
+    perplexityCovered: finite(ev.covered),
     zeroProbability: ev.zeroProbability,
+    zeroProbabilityShare: ev.positions > 0 ? ev.zeroProbability / ev.positions : 0,
     tv: div.tv,
-    kl: div.kl,
+    kl: finite(div.kl),
+    klSupport: div.klSupport,
     lostMass: div.lostMass,
+    probeWeight: div.weightTotal,
+    tvSum: div.raw.tv,
+    klSupportSum: div.raw.klSupport,
+    lostMassSum: div.raw.lostMass,
+    probesSkipped: div.skipped,
     sampleTokens: corpusPositions(S),
     sampleSequences: S.offsets.length - 1,
     truncated: (S as { truncated?: number }).truncated ?? 0,
@@ -514,6 +580,23 @@ async function measure(
     meanLength: dv.meanLength,
     repeatedShare: dv.repeatedShare,
   };
+}
+
+/**
+ * exp(−mean log p̂) over the positions with p̂ > 0 (log p̂ > −∞); null when there are none. Summed in
+ * corpus order, so the figure is deterministic.
+ */
+export function coveredPerplexity(logProbs: Float64Array): number | null {
+  let sum = 0;
+  let n = 0;
+  for (let i = 0; i < logProbs.length; i++) {
+    const lp = logProbs[i]!;
+    if (lp > -Infinity) {
+      sum += lp;
+      n++;
+    }
+  }
+  return n === 0 ? null : Math.exp(-sum / n);
 }
 
 interface ModelTokens {
@@ -563,8 +646,9 @@ function sortRecords(rs: MetricsRecord[]): MetricsRecord[] {
 }
 
 export const CSV_COLUMNS: (keyof MetricsRecord)[] = [
-  'paradigm', 'generation', 'trainTokens', 'trainSequences', 'realShare', 'lastGenerationShare', 'perplexity', 'zeroProbability',
-  'tv', 'kl', 'lostMass', 'sampleTokens', 'sampleSequences', 'truncated', 'distinct1', 'distinct2', 'distinct3',
+  'paradigm', 'generation', 'trainTokens', 'trainSequences', 'realShare', 'lastGenerationShare', 'perplexity', 'perplexityCovered',
+  'zeroProbability', 'zeroProbabilityShare', 'tv', 'kl', 'klSupport', 'lostMass', 'probeWeight', 'tvSum', 'klSupportSum', 'lostMassSum',
+  'probesSkipped', 'sampleTokens', 'sampleSequences', 'truncated', 'distinct1', 'distinct2', 'distinct3',
   'coverage1', 'coverage2', 'coverage3', 'tailRetention', 'unigramEntropy', 'distinctRatio1', 'distinctRatio2',
   'distinctRatio3', 'meanLength', 'repeatedShare',
 ];
@@ -575,7 +659,10 @@ export const TRANSFORMER_CSV_COLUMNS: (keyof MetricsRecord)[] = ['trainSteps', '
 /** Theory columns of metrics.csv (present when the run has `theory: true`). */
 export const THEORY_CSV_COLUMNS = [
   'theory.epsL1', 'theory.deltaL1', 'theory.sigmaL1', 'theory.EL1', 'theory.realShare', 'theory.head.E', 'theory.tail.E',
-  'theory.head.delta', 'theory.tail.delta', 'theory.vanished', 'theory.residual', 'theory.equalShares.deviationL1',
+  'theory.head.delta', 'theory.tail.delta', 'theory.head.sigma', 'theory.tail.sigma', 'theory.vanished', 'theory.unseen',
+  'theory.weight', 'theory.deltaWeight', 'theory.sums.eps', 'theory.sums.delta', 'theory.sums.sigma', 'theory.sums.E',
+  'theory.sums.realShare', 'theory.epsMax', 'theory.residual', 'theory.equalShares.deviationL1',
+  'theory.checks.engineCounts.ok', 'theory.checks.mleEpsilonZero.ok', 'theory.checks.sourceCounts.ok',
 ];
 
 function pathGet(o: unknown, path: string): unknown {

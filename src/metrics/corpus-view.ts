@@ -1,6 +1,6 @@
 /**
  * Small shared helpers for the metrics: argument checks on a TokenCorpus and the walk over its
- * positions with a BOS-padded window (THEORY.md "Objects": a sequence is `BOS t1 … tm EOS`, its
+ * positions with a BOS-padded window (docs/theory.md "Objects": a sequence is `BOS t1 … tm EOS`, its
  * positions are `t1 … tm, EOS`, and a fixed-width context is the history left-padded with BOS).
  */
 import { CollapseError } from '../errors.js';
@@ -71,7 +71,7 @@ export function checkTokenId(v: unknown, name: string): number {
  * Copies sequence `i` of `corpus` into `buf` as `BOS×pad t1 … tm EOS` and returns m (the token
  * count). `buf` must hold at least pad + m + 1 entries. With this layout, position j (0 ≤ j ≤ m;
  * j = m is the EOS) has target buf[pad + j] and its width-w context (w ≤ pad) is
- * buf[pad + j − w .. pad + j): the history left-padded with BOS, as THEORY.md fixes it.
+ * buf[pad + j − w .. pad + j): the history left-padded with BOS, as docs/theory.md fixes it.
  */
 export function fillPadded(
   corpus: TokenCorpus,

@@ -1,26 +1,28 @@
 /**
- * Divergence of a model's conditionals from the real ones on the probe set X (THEORY.md
+ * Divergence of a model's conditionals from the real ones on the probe set X (docs/theory.md
  * "Quantities reported per generation", second item).
  *
  * Per probe context x (a row of p0 and of p̂):
- *   tv(x)   = ½ Σ_v |p̂(v|x) − p0(v|x)|
- *   kl(x)   = Σ_{v: p0(v|x) > 0 and p̂(v|x) > 0} p0(v|x) · ln(p0(v|x) / p̂(v|x))     (nats)
- *   lost(x) = Σ_{v: p̂(v|x) = 0} p0(v|x)
+ *   tv(x)        = ½ Σ_v |p̂(v|x) − p0(v|x)|
+ *   lost(x)      = Σ_{v: p̂(v|x) = 0} p0(v|x)                       the real mass p̂ gives nothing
+ *   kl(x)        = Σ_{v: p0(v|x) > 0} p0(v|x) · ln(p0(v|x) / p̂(v|x))   KL(p0 ‖ p̂), nats: +∞ when lost(x) > 0
+ *   klSupport(x) = KL(p0' ‖ p̂'), where p0' and p̂' are p0 and p̂ restricted to p̂'s support
+ *                  U = {v: p̂(v|x) > 0} and renormalised there (p0' = p0·1_U / Σ_U p0, p̂' likewise).
+ *                  A true divergence: never negative, 0 iff p0 and p̂ are proportional on U. It says
+ *                  how far p̂ is from p0 where p̂ puts mass; lost(x) says how much of p0 lies outside.
+ *                  When Σ_U p0 = 0 (p̂ misses all of p0's support, lost = 1) it is 0 by convention.
+ *                  Rounding can leave a tiny negative sum (−1e-17) where the exact value is 0: it is
+ *                  clamped at 0, the only value the definition allows there.
  *
- * Aggregation — the documented choice: THEORY.md writes Σ_x π(x)·(…). With probes that cover only
+ * Aggregation — the documented choice: docs/theory.md writes Σ_x π(x)·(…). With probes that cover only
  * part of the positions (Σπ < 1, and Σπ changes with K), that raw sum mixes "how far" with "how much
- * the probes cover". The headline fields `tv`, `kl`, `lostMass` are therefore the **π-weighted
- * means** Σ_x π(x)·f(x) / Σ_x π(x): tv and lostMass lie in [0, 1] and do not depend on K's coverage.
- * The literal THEORY.md sums are returned too, in `raw` (raw = mean × weightTotal).
+ * the probes cover". The headline fields `tv`, `kl`, `klSupport`, `lostMass` are therefore the
+ * **π-weighted means** Σ_x π(x)·f(x) / Σ_x π(x): tv and lostMass lie in [0, 1] and do not depend on
+ * K's coverage. The literal sums are returned too, in `raw`, with their weight Σπ (`weightTotal`).
  *
  * Undefined rows: a context whose p0 row sums to 0 (c_D(x) = 0, e.g. a probe taken from H that D
  * never shows) has no emp_D, so it is skipped (left out of the sums and of weightTotal) and counted
  * in `skipped`; its per-context entries are NaN.
- *
- * Sign of KL: as THEORY.md defines it (only over p̂ > 0), kl(x) ≥ 0 whenever lost(x) = 0 and p̂
- * sums to at most 1. When p̂ drops some of p0's support (lost(x) > 0) the restricted sum can be
- * negative (p0 = (½, ½), p̂ = (1, 0): kl = ½·ln ½ < 0): read it together with lostMass. It is
- * reported as is, not clamped.
  *
  * "p̂ = 0" means exactly 0 (in the array's own precision: a Float32 row that underflowed is 0).
  * All arithmetic is float64, whatever the array type of p̂.
@@ -31,20 +33,23 @@ import { isTyped } from '../util/typed.js';
 export interface DivergencePerContext {
   tv: Float64Array;
   kl: Float64Array;
+  klSupport: Float64Array;
   lostMass: Float64Array;
 }
 
 export interface DivergenceResult {
   /** π-weighted mean of ½ Σ_v |p̂ − p0| over the probes: in [0, 1] for normalised rows. */
   tv: number;
-  /** π-weighted mean of Σ_{p0>0, p̂>0} p0 ln(p0/p̂), nats. */
+  /** π-weighted mean of KL(p0 ‖ p̂), nats: +∞ when any used probe loses mass. */
   kl: number;
+  /** π-weighted mean of KL between p0 and p̂ restricted and renormalised to p̂'s support, nats (≥ 0). */
+  klSupport: number;
   /** π-weighted mean of Σ_{p̂=0} p0: the real mass the model gives no probability. */
   lostMass: number;
   /** Σ π over the probes that were used (rows with Σ p0 > 0). */
   weightTotal: number;
-  /** The literal THEORY.md sums Σ_x π(x)·f(x) (= the means × weightTotal). */
-  raw: { tv: number; kl: number; lostMass: number };
+  /** The literal docs/theory.md sums Σ_x π(x)·f(x) (= the means × weightTotal). */
+  raw: { tv: number; kl: number; klSupport: number; lostMass: number };
   /** Probe rows left out because their p0 row is all zeros (undefined emp_D). */
   skipped: number;
   /** Per-probe values (NaN on skipped rows). */
@@ -84,10 +89,12 @@ export function divergence(
 
   const tvX = new Float64Array(K);
   const klX = new Float64Array(K);
+  const klsX = new Float64Array(K);
   const lostX = new Float64Array(K);
   let wTotal = 0;
   let tvSum = 0;
   let klSum = 0;
+  let klsSum = 0;
   let lostSum = 0;
   let skipped = 0;
 
@@ -101,6 +108,9 @@ export function divergence(
     let kl = 0;
     let lost = 0;
     let p0Sum = 0;
+    // Σ_U p0 and Σ_U p̂ over p̂'s support U, for the restricted KL.
+    let m0 = 0;
+    let m1 = 0;
     for (let v = 0; v < V; v++) {
       const a = p0[base + v]!;
       const b = phat[base + v]!;
@@ -113,6 +123,10 @@ export function divergence(
       }
       p0Sum += a;
       absDiff += Math.abs(b - a);
+      if (b > 0) {
+        m0 += a;
+        m1 += b;
+      }
       if (a > 0) {
         if (b > 0) kl += a * Math.log(a / b);
         else lost += a;
@@ -122,26 +136,42 @@ export function divergence(
       skipped++;
       tvX[x] = NaN;
       klX[x] = NaN;
+      klsX[x] = NaN;
       lostX[x] = NaN;
       continue;
     }
+    // Second pass: KL(p0' ‖ p̂') on U with both rows renormalised there.
+    let kls = 0;
+    if (m0 > 0) {
+      for (let v = 0; v < V; v++) {
+        const a = p0[base + v]!;
+        const b = phat[base + v]!;
+        if (a > 0 && b > 0) {
+          const a1 = a / m0;
+          kls += a1 * Math.log(a1 / (b / m1));
+        }
+      }
+    }
     const tv = 0.5 * absDiff;
     tvX[x] = tv;
-    klX[x] = kl;
+    klX[x] = lost > 0 ? Infinity : kl;
+    klsX[x] = Math.max(0, kls);
     lostX[x] = lost;
     wTotal += w;
     tvSum += w * tv;
-    klSum += w * kl;
+    klSum += w * klX[x]!;
+    klsSum += w * klsX[x]!;
     lostSum += w * lost;
   }
 
   return {
     tv: tvSum / wTotal,
     kl: klSum / wTotal,
+    klSupport: klsSum / wTotal,
     lostMass: lostSum / wTotal,
     weightTotal: wTotal,
-    raw: { tv: tvSum, kl: klSum, lostMass: lostSum },
+    raw: { tv: tvSum, kl: klSum, klSupport: klsSum, lostMass: lostSum },
     skipped,
-    perContext: { tv: tvX, kl: klX, lostMass: lostX },
+    perContext: { tv: tvX, kl: klX, klSupport: klsX, lostMass: lostX },
   };
 }

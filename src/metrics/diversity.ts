@@ -1,5 +1,5 @@
 /**
- * Diversity of a sample S_n (THEORY.md "Quantities reported per generation", last item): unigram
+ * Diversity of a sample S_n (docs/theory.md "Quantities reported per generation", last item): unigram
  * entropy, distinct-1/2/3, mean sequence length, share of repeated sequences.
  *
  * Documented choices:

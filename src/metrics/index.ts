@@ -1,5 +1,5 @@
 /**
- * collapse-lab metrics: the per-generation quantities of THEORY.md ("Quantities reported per
+ * collapse-lab metrics: the per-generation quantities of docs/theory.md ("Quantities reported per
  * generation") other than perplexity (computed by the model) and the error accounting (src/theory).
  * Pure TypeScript over typed arrays (the reference implementations); the `…Async` forms compute the
  * hot ones in the native engine, off the JS thread, with equal results (native-metrics.ts).

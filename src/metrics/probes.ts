@@ -1,10 +1,10 @@
 /**
- * Probe contexts and empirical conditionals (THEORY.md "Objects" and "Quantities reported per
+ * Probe contexts and empirical conditionals (docs/theory.md "Objects" and "Quantities reported per
  * generation": the probe set X, its weights π(x), and emp_T(v|x) = c_T(x,v) / c_T(x)).
  *
  * Contexts are fixed-width rows of `width` ids, the history of a position left-padded with BOS:
  * for width 2 and a sequence `BOS a b c EOS` the positions a, b, c, EOS have contexts
- * [BOS,BOS], [BOS,a], [a,b], [b,c]. [BOS,BOS] *is* the context "BOS" of THEORY.md (the repeated
+ * [BOS,BOS], [BOS,a], [a,b], [b,c]. [BOS,BOS] *is* the context "BOS" of docs/theory.md (the repeated
  * BOS add nothing): the padded form is just its canonical fixed-width spelling, so every context of
  * an order-(width+1) n-gram model has exactly one row. Width 0 is the unigram model: a single,
  * empty context that every position has.
@@ -272,10 +272,12 @@ export function empiricalRows(
     }
   }
 
-  // emp(v|x) = c(x,v) / c(x), on the cells that hold a count.
+  // emp(v|x) = c(x,v) · (1 / c(x)), on the cells that hold a count. Multiplying by the reciprocal
+  // (rather than dividing) is the n-gram engine's own operation for an MLE row, so emp_D and the
+  // rows of an MLE model fitted on D agree bit for bit (generation 0 then reports TV = KL = 0 exactly).
   for (let t = 0; t < nTouched; t++) {
     const cell = touched[t]!;
-    rows[cell] = rows[cell]! / counts[Math.floor(cell / V)]!;
+    rows[cell] = rows[cell]! * (1 / counts[Math.floor(cell / V)]!);
   }
   // Repeated context rows: a copy of their first row.
   for (let r = 0; r < K; r++) {

@@ -1,10 +1,10 @@
 /**
- * Support and tails (THEORY.md "Quantities reported per generation": distinct n-grams of orders
+ * Support and tails (docs/theory.md "Quantities reported per generation": distinct n-grams of orders
  * 1–3 of S_n against D; the share of D's rarest types that S_n still contains).
  *
  * n-grams — the documented definition: the n-grams of a corpus are those of an order-n model, one
  * per position (t1 … tm and EOS; BOS is never a target): the position's target preceded by its
- * n−1 previous tokens, the history left-padded with BOS exactly as contexts are (THEORY.md).
+ * n−1 previous tokens, the history left-padded with BOS exactly as contexts are (docs/theory.md).
  * For `BOS a b EOS`: order 1 → a, b, EOS; order 2 → (BOS a), (a b), (b EOS); order 3 →
  * (BOS BOS a), (BOS a b), (a b EOS). So EOS counts as a unigram type, BOS never does, and the
  * distinct order-n n-grams are exactly the (context, target) pairs an order-n model can see.

@@ -1,6 +1,6 @@
 /**
  * NGramModel: the n-gram language model (MLE, add-k, interpolated modified Kneser–Ney) on the
- * native engine. See native/ngram/model.hh for the estimators and THEORY.md for the conventions.
+ * native engine. See native/ngram/model.hh for the estimators and docs/theory.md for the conventions.
  */
 import { availableParallelism, totalmem } from 'node:os';
 import { constants as bufferConstants } from 'node:buffer';
@@ -139,7 +139,7 @@ export class NGramModel implements LanguageModel {
 
   /**
    * Dense rows p̂(·|x) for a batch of contexts: `contexts` holds rows of `width` ids (default
-   * order − 1, left-padded with BOS as THEORY.md writes them); returns rows × vocabSize.
+   * order − 1, left-padded with BOS as docs/theory.md writes them); returns rows × vocabSize.
    */
   async conditional(contexts: Uint32Array, options: { width?: number; float64?: boolean } = {}): Promise<Float32Array | Float64Array> {
     if (!isU32(contexts)) bad(`contexts must be a Uint32Array, got ${describe(contexts)}`);

@@ -1,5 +1,5 @@
 /**
- * The training-set paradigms of THEORY.md ("Paradigms"), as pure functions of the real corpus D,
+ * The training-set paradigms of docs/theory.md ("Paradigms"), as pure functions of the real corpus D,
  * the synthetic sets S_k and seeds: given T_n's state and S_n, they build T_{n+1}. Sizes are in
  * positions (tokens + one EOS per sequence); whole sequences are kept together.
  */
@@ -14,7 +14,7 @@ export interface ParadigmParams {
   trainTokens: number;
   /** r for accumulate-subsample: |S_k| = r·N. */
   rate: number;
-  /** r for plain accumulate: |S_k| = r·N (THEORY.md's default 1). */
+  /** r for plain accumulate: |S_k| = r·N (docs/theory.md's default 1). */
   accumulateRate: number;
   /** α for replace-with-real: a fraction α of N drawn afresh from D each generation. */
   realFraction: number;

@@ -15,12 +15,15 @@ describe('divergence: hand-computed values', () => {
   // tv(x0) = ½(¼ + ¼ + 0) = ¼
   // tv(x1) = ½(½ + ¼ + ¼) = ½
   // kl(x0) = ½ ln(½/¼) + ½ ln(½/¾) = ½ ln 2 + ½ ln(2/3) = ½ ln(4/3)
-  // kl(x1) = ¼ ln(¼/¾) + ½ ln(½/¼)  (v = 1 skipped: p̂ = 0) = −¼ ln 3 + ½ ln 2
+  // kl(x1) = +∞: p̂(1|x1) = 0 while p0(1|x1) = ¼
+  // klSupport(x0) = kl(x0) (p̂'s support {0, 1} holds all of p0 and of p̂: nothing to renormalise)
+  // klSupport(x1): U = {0, 2}, p0' = (¼, ½)/¾ = (⅓, ⅔), p̂' = (¾, ¼)/1:
+  //   ⅓ ln(⅓/¾) + ⅔ ln(⅔/¼) = ⅓ ln(4/9) + ⅔ ln(8/3)
   // lost(x0) = 0; lost(x1) = p0(1|x1) = ¼
   const tv0 = 0.25;
   const tv1 = 0.5;
   const kl0 = 0.5 * Math.log(4 / 3);
-  const kl1 = -0.25 * Math.log(3) + 0.5 * Math.log(2);
+  const kls1 = (1 / 3) * Math.log(4 / 9) + (2 / 3) * Math.log(8 / 3);
   // Weighted means, Σπ = 0.4:
   //   tv   = (0.3·¼ + 0.1·½) / 0.4 = 0.125 / 0.4 = 0.3125
   //   lost = (0.3·0 + 0.1·¼) / 0.4 = 0.025 / 0.4 = 0.0625
@@ -31,13 +34,16 @@ describe('divergence: hand-computed values', () => {
     expect(d.weightTotal).toBeCloseTo(0.4, 15);
     expect(d.tv).toBeCloseTo(0.3125, 14);
     expect(d.lostMass).toBeCloseTo(0.0625, 14);
-    expect(d.kl).toBeCloseTo((0.3 * kl0 + 0.1 * kl1) / 0.4, 14);
+    expect(d.kl).toBe(Infinity);
+    expect(d.klSupport).toBeCloseTo((0.3 * kl0 + 0.1 * kls1) / 0.4, 14);
     expect(d.raw.tv).toBeCloseTo(0.125, 14);
     expect(d.raw.lostMass).toBeCloseTo(0.025, 14);
-    expect(d.raw.kl).toBeCloseTo(0.3 * kl0 + 0.1 * kl1, 14);
+    expect(d.raw.klSupport).toBeCloseTo(0.3 * kl0 + 0.1 * kls1, 14);
     expect(Array.from(d.perContext.tv)).toEqual([tv0, tv1]);
     expect(d.perContext.kl[0]).toBeCloseTo(kl0, 15);
-    expect(d.perContext.kl[1]).toBeCloseTo(kl1, 15);
+    expect(d.perContext.kl[1]).toBe(Infinity);
+    expect(d.perContext.klSupport[0]).toBeCloseTo(kl0, 15);
+    expect(d.perContext.klSupport[1]).toBeCloseTo(kls1, 15);
     expect(Array.from(d.perContext.lostMass)).toEqual([0, 0.25]);
     expect(d.skipped).toBe(0);
   });
@@ -50,18 +56,23 @@ describe('divergence: hand-computed values', () => {
     expect(d32.lostMass).toBe(d64.lostMass);
   });
 
-  it('the KL restricted to p̂ > 0 can be negative when mass is lost (reported as is)', () => {
-    // p0 = (½, ½), p̂ = (1, 0): tv = ½(½ + ½) = ½; kl = ½ ln(½/1) = −½ ln 2; lost = ½.
+  it('lost mass makes KL infinite; the support-restricted KL stays a divergence (the old sum over p̂ > 0 read −½ ln 2 here)', () => {
+    // p0 = (½, ½), p̂ = (1, 0): tv = ½(½ + ½) = ½; KL = ∞; lost = ½; on U = {0}: p0' = p̂' = (1) → 0.
     const d = divergence(f64([0.5, 0.5]), f64([1, 0]), f64([1]), 2);
     expect(d.tv).toBe(0.5);
-    expect(d.kl).toBeCloseTo(-0.5 * Math.LN2, 15);
+    expect(d.kl).toBe(Infinity);
+    expect(d.klSupport).toBe(0);
     expect(d.lostMass).toBe(0.5);
+    // p0 = (½, ¼, ¼), p̂ = (¼, ¾, 0): U = {0, 1}, p0' = (⅔, ⅓): ⅔ ln(⅔/¼) + ⅓ ln(⅓/¾).
+    const e = divergence(f64([0.5, 0.25, 0.25]), f64([0.25, 0.75, 0]), f64([1]), 3);
+    expect(e.klSupport).toBeCloseTo((2 / 3) * Math.log(8 / 3) + (1 / 3) * Math.log(4 / 9), 15);
+    expect(e.klSupport).toBeGreaterThan(0);
   });
 
   it('a model that puts zero everywhere p0 lives loses all mass', () => {
-    // p0 = (1, 0), p̂ = (0, 1): tv = 1, kl = 0 (no v with both > 0), lost = 1.
+    // p0 = (1, 0), p̂ = (0, 1): tv = 1, KL = ∞, klSupport = 0 (Σ_U p0 = 0: the convention), lost = 1.
     const d = divergence(f64([1, 0]), f64([0, 1]), f64([0.5]), 2);
-    expect(d).toMatchObject({ tv: 1, kl: 0, lostMass: 1, weightTotal: 0.5 });
+    expect(d).toMatchObject({ tv: 1, kl: Infinity, klSupport: 0, lostMass: 1, weightTotal: 0.5 });
   });
 
   it('skips probe rows whose p0 is all zero (emp_D undefined) and leaves them out of Σπ', () => {
@@ -71,6 +82,7 @@ describe('divergence: hand-computed values', () => {
     expect(d.weightTotal).toBe(0.2);
     expect(d.tv).toBe(0.5);
     expect(d.kl).toBeCloseTo(Math.log(2), 15); // 1·ln(1/0.5)
+    expect(d.klSupport).toBeCloseTo(Math.log(2), 15);
     expect(Number.isNaN(d.perContext.tv[1])).toBe(true);
   });
 
@@ -124,6 +136,30 @@ describe('divergence: invariants on random distributions', () => {
       expect(sparse.tv).toBeLessThanOrEqual(1 + 1e-12);
       expect(sparse.lostMass).toBeGreaterThanOrEqual(0);
       expect(sparse.lostMass).toBeLessThanOrEqual(1 + 1e-12);
+      // The support-restricted KL is never negative, and equals the closed form
+      // (1/m0) Σ_U p0 ln(p0/p̂) + ln(m1/m0), m0 = Σ_U p0, m1 = Σ_U p̂ (a second computation).
+      expect(sparse.klSupport).toBeGreaterThanOrEqual(0);
+      for (let x = 0; x < K; x++) {
+        expect(sparse.perContext.klSupport[x]!).toBeGreaterThanOrEqual(0);
+        if (sparse.perContext.lostMass[x]! > 0) expect(sparse.perContext.kl[x]).toBe(Infinity);
+      }
+      {
+        const ph = randomRows(r, K, V, 0.4);
+        const d = divergence(p0, ph, w, V);
+        for (let x = 0; x < K; x++) {
+          let m0 = 0, m1 = 0, t = 0;
+          for (let v = 0; v < V; v++) {
+            const a = p0[x * V + v]!, b = ph[x * V + v]!;
+            if (b > 0) {
+              m0 += a;
+              m1 += b;
+              if (a > 0) t += a * Math.log(a / b);
+            }
+          }
+          const want = m0 > 0 ? Math.max(0, t / m0 + Math.log(m1 / m0)) : 0;
+          expect(d.perContext.klSupport[x]).toBeCloseTo(want, 12);
+        }
+      }
       // Strictly positive p̂: KL(p0‖p̂) ≥ 0, no lost mass, and Pinsker per context.
       const dense = randomRows(r, K, V, 0).map((x) => x + 1e-3);
       for (let x = 0; x < K; x++) {
@@ -150,6 +186,7 @@ describe('divergence: invariants on random distributions', () => {
     const d = divergence(p0, p0.slice(), w, V);
     expect(d.tv).toBe(0);
     expect(d.kl).toBe(0);
+    expect(d.klSupport).toBe(0);
     expect(d.lostMass).toBe(0);
     const d32 = divergence(p0, Float32Array.from(p0), w, V);
     expect(d32.tv).toBeLessThan(1e-6);
