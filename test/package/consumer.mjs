@@ -83,7 +83,8 @@ function checkFileList(files) {
   assert.deepEqual(banned, [], `test, benchmark, run or build files in the tarball: ${banned.join(', ')}`);
   // sources.json: every list of sources ships (a build from source needs them) except test lists.
   const sources = JSON.parse(readFileSync(join(repo, 'sources.json'), 'utf8'));
-  const lists = Object.entries(sources).filter(([, v]) => Array.isArray(v) && v.every((x) => typeof x === 'string'));
+  // Source lists are the arrays of paths under native/ (cflags and other settings are not files).
+  const lists = Object.entries(sources).filter(([, v]) => Array.isArray(v) && v.every((x) => typeof x === 'string' && x.startsWith('native/')));
   const engine = lists.filter(([k]) => !/test/i.test(k)).flatMap(([, v]) => v);
   const testSources = lists.filter(([k]) => /test/i.test(k)).flatMap(([, v]) => v);
   const published = testSources.filter((f) => files.includes(f));
