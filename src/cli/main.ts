@@ -10,8 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { CollapseError } from '../errors.js';
-import { resolveConfig, type ExperimentConfig } from '../experiment/config.js';
-import { runExperiment, type MetricsRecord, type RunResult } from '../experiment/runner.js';
+import { resolveConfig } from '../experiment/config.js';
+import { runExperiment, type RunResult } from '../experiment/runner.js';
+import { readRecords, type MetricsRecord } from '../experiment/run-folder.js';
+import { driverFor } from '../experiment/drivers/index.js';
 import type { CorpusInfo } from '../corpus/index.js';
 import { metricTable, perplexityTables, theoryReport } from '../report/table.js';
 import { checksPassed } from '../theory/checks.js';
@@ -222,13 +224,10 @@ async function run(f: RunFlags): Promise<void> {
   const paradigms = result.config.paradigms;
   const secs = ((performance.now() - t0) / 1000).toFixed(1);
   if (!f.quiet) {
-    process.stdout.write(corpusHeader(c).join('\n') + '\n' + describeReal(result.real) + `\nmodel ${describeModel(result.config.model)}; seed ${result.config.seed}\n\n`);
+    const driver = driverFor(result.config);
+    process.stdout.write(corpusHeader(c).join('\n') + '\n' + describeReal(result.real) + `\nmodel ${driver.describe(result.config)}; seed ${result.config.seed}\n\n`);
     process.stdout.write(perplexityTables(result.records, paradigms) + '\n\n');
-    const tvTitle =
-      result.config.model.kind === 'transformer'
-        ? "Total variation from p̂_0 (each paradigm's generation-0 model) on the probe prefixes"
-        : 'Total variation from p0 = emp_D on the probe contexts';
-    process.stdout.write(metricTable(result.records, paradigms, 'tv', tvTitle, 4) + '\n\n');
+    process.stdout.write(metricTable(result.records, paradigms, 'tv', driver.tvTitle, 4) + '\n\n');
     if (result.config.theory) {
       process.stdout.write(theoryReport(result.records, paradigms) + '\n\n');
       const failed = result.records.filter((r) => r.theory?.checks && !checksPassed(r.theory.checks));
@@ -265,27 +264,8 @@ function describeReal(r: RunResult['real']): string {
   return `D: the whole train split (${r.sequences} sequences, ${r.positions} positions); N = ${r.trainTokens} positions per T_n`;
 }
 
-function describeModel(m: ExperimentConfig['model']): string {
-  if (m.kind === 'ngram') return `ngram order ${m.order} ${m.smoothing}`;
-  const arch = `hidden ${m.hidden}, ${m.layers} layers, ${m.heads} heads, window ${m.window}, context ${m.contextLength}`;
-  const tok = m.tokenizer === 'bpe' ? `byte-level BPE ${m.vocabSize}` : `word level${m.vocabSize !== null ? ` (cap ${m.vocabSize})` : ''}`;
-  return `transformer${m.preset ? ` ${m.preset}` : ''} (${arch}; ${tok}; ${m.epochs} epoch${m.epochs > 1 ? 's' : ''} of ${m.batchSize} × ${m.seqLen}, lr ${m.lr})`;
-}
-
 async function theoryCommand(dir: string): Promise<void> {
-  const file = join(dir, 'metrics.jsonl');
-  if (!(await statRegularFile(file))) throw new CollapseError('E_BAD_ARGUMENT', `no metrics.jsonl in ${dir}: is it a collapse-lab run folder?`);
-  const text = await readRegularText(file);
-  const records = text
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l, i) => {
-      try {
-        return JSON.parse(l) as MetricsRecord;
-      } catch {
-        throw new CollapseError('E_BAD_ARGUMENT', `${dir}/metrics.jsonl line ${i + 1} is not JSON`);
-      }
-    });
+  const records = await readRecords(dir);
   const THEORY_FIELDS = ['epsL1', 'deltaL1', 'sigmaL1', 'EL1', 'realShare', 'vanished', 'residual'] as const;
   records.forEach((r, i) => {
     const t = (r as { theory?: unknown } | null)?.theory as Record<string, unknown> | undefined;
