@@ -54,17 +54,13 @@ export function positionCount(corpus: TokenCorpus): number {
   return corpus.tokens.length + corpus.offsets.length - 1;
 }
 
-/** Throws E_BAD_ARGUMENT unless `v` is an integer in [min, max]. */
-export function checkInt(v: unknown, name: string, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new CollapseError('E_BAD_ARGUMENT', `${name} must be an integer in [${min}, ${max}] (got ${String(v)})`);
-  }
-  return v;
-}
+/** The one integer check (src/util/check.ts), re-exported for the metrics. */
+export { checkInt } from '../util/check.js';
+import { checkInt } from '../util/check.js';
 
 /** Checks a special token id (BOS/EOS): an unsigned 32-bit integer. */
 export function checkTokenId(v: unknown, name: string): number {
-  return checkInt(v, name, 0, 0xffffffff);
+  return checkInt(name, v, 0, 0xffffffff);
 }
 
 /**

@@ -87,8 +87,8 @@ export function probeContexts(corpus: TokenCorpus, options: ProbeOptions): Probe
   if (options === null || typeof options !== 'object') {
     throw new CollapseError('E_BAD_ARGUMENT', 'probeContexts: expected options { width, k, bos? }');
   }
-  const width = checkInt(options.width, 'width', 0, MAX_CONTEXT_WIDTH);
-  const k = checkInt(options.k, 'k', 0, 0x7fffffff);
+  const width = checkInt('width', options.width, 0, MAX_CONTEXT_WIDTH);
+  const k = checkInt('k', options.k, 0, 0x7fffffff);
   const bos = checkTokenId(options.bos ?? DEFAULT_BOS, 'bos');
   const positions = positionCount(corpus);
   if (positions === 0) {
@@ -202,8 +202,8 @@ export function empiricalRows(
   eos: number = DEFAULT_EOS,
 ): EmpiricalRows {
   const maxLen = checkCorpus(corpus, 'empiricalRows');
-  checkInt(width, 'width', 0, MAX_CONTEXT_WIDTH);
-  checkInt(vocabSize, 'vocabSize', 1, 0x7fffffff);
+  checkInt('width', width, 0, MAX_CONTEXT_WIDTH);
+  checkInt('vocabSize', vocabSize, 1, 0x7fffffff);
   checkTokenId(bos, 'bos');
   checkTokenId(eos, 'eos');
   if (!(isTyped(contexts, 'Uint32Array'))) {

@@ -87,7 +87,7 @@ export function resolveOrders(orders: number[] | undefined): number[] {
   }
   const seen = new Set<number>();
   for (const o of list) {
-    checkInt(o, 'order', 1, MAX_NGRAM_ORDER);
+    checkInt('order', o, 1, MAX_NGRAM_ORDER);
     if (seen.has(o)) throw new CollapseError('E_BAD_ARGUMENT', `order ${o} is listed twice`);
     seen.add(o);
   }

@@ -6,6 +6,7 @@
  * Every call that does work runs off the JS thread; calls on one model are queued and run one
  * after another. Results never depend on the thread count.
  */
+import { checkThreads } from '../util/check.js';
 import { mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -184,7 +185,7 @@ export class Transformer implements LanguageModel {
     this.config = resolve(options);
     this.fitOptions = { ...(options.fit ?? {}) };
     if (options.tokenizer !== undefined) this.tokenizer = options.tokenizer;
-    const threads = options.threads === undefined ? availableParallelism() : checkInt('threads', options.threads, 1, 1024);
+    const threads = options.threads === undefined ? availableParallelism() : checkThreads(options.threads);
     const c = this.config;
     const { Transformer: Native } = loadNative();
     try {
@@ -217,7 +218,7 @@ export class Transformer implements LanguageModel {
     return this.#native.info().threads;
   }
   set threads(t: number) {
-    this.#native.setThreads(checkInt('threads', t, 1, 1024));
+    this.#native.setThreads(checkThreads(t));
   }
   info(): NativeTransformerInfo {
     return this.#native.info();

@@ -1,16 +1,11 @@
 /** Argument checks shared by the models: fail early, in one line, with a code. */
 import { CollapseError } from '../errors.js';
+import { checkInt, describeValue as describe } from '../util/check.js';
+export { checkInt } from '../util/check.js';
 import type { SampleOptions, TokenCorpus } from './types.js';
 
 export function bad(message: string): never {
   throw new CollapseError('E_BAD_ARGUMENT', message);
-}
-
-export function checkInt(name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    bad(`${name} must be an integer in [${min}, ${max}], got ${describe(v)}`);
-  }
-  return v;
 }
 
 export function checkNumber(name: string, v: unknown, ok: (x: number) => boolean, expected: string): number {
@@ -49,12 +44,4 @@ export function checkCorpus(c: unknown, what = 'corpus'): TokenCorpus {
   return { tokens, offsets };
 }
 
-export function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (v === undefined) return 'undefined';
-  if (typeof v === 'number') return String(v);
-  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v);
-  if (ArrayBuffer.isView(v)) return v.constructor.name;
-  if (Array.isArray(v)) return 'an Array';
-  return typeof v;
-}
+export { describeValue as describe } from '../util/check.js';
