@@ -12,6 +12,8 @@ import { CollapseError } from '../errors.js';
 import { resolveConfig, type ExperimentConfig } from '../experiment/config.js';
 import { runExperiment, type MetricsRecord } from '../experiment/runner.js';
 import { metricTable, theoryReport } from '../report/table.js';
+import { writeReport } from '../report/html.js';
+import { registerSweep } from './sweep.js';
 
 const USAGE_CODES = new Set(['E_BAD_ARGUMENT', 'E_BAD_CONFIG', 'E_BAD_CORPUS', 'E_CORPUS_EMPTY', 'E_TOKEN_RANGE', 'E_OFFSETS', 'E_BAD_MODEL_FILE']);
 
@@ -66,6 +68,8 @@ interface RunFlags {
   json?: boolean;
   quiet?: boolean;
   verbose?: boolean;
+  /** false with --no-report. */
+  report?: boolean;
 }
 
 async function buildConfig(f: RunFlags): Promise<unknown> {
@@ -136,7 +140,7 @@ async function run(f: RunFlags): Promise<void> {
     throw new CollapseError('E_BAD_ARGUMENT', `--threads must be an integer in [1, 1024], got ${f.threads}`);
   }
   if (f.resume) {
-    const clash = (Object.keys(f) as (keyof RunFlags)[]).filter((k) => !['resume', 'threads', 'json', 'quiet', 'verbose'].includes(k) && f[k] !== undefined);
+    const clash = (Object.keys(f) as (keyof RunFlags)[]).filter((k) => !['resume', 'threads', 'json', 'quiet', 'verbose', 'report'].includes(k) && f[k] !== undefined);
     if (clash.length) {
       const flag = (k: string) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
       throw new CollapseError('E_BAD_ARGUMENT', `--resume continues the run with its own config.json; drop ${clash.map(flag).join(', ')}`);
@@ -199,6 +203,7 @@ async function run(f: RunFlags): Promise<void> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   });
+  const report = f.report === false ? null : await writeReport(result.dir);
   if (f.json) return;
   const c = result.corpus;
   const paradigms = result.config.paradigms;
@@ -214,7 +219,7 @@ async function run(f: RunFlags): Promise<void> {
         : 'Total variation from p0 = emp_D on the probe contexts';
     process.stdout.write(metricTable(result.records, paradigms, 'tv', tvTitle, 4) + '\n\n');
     if (result.config.theory) process.stdout.write(theoryReport(result.records, paradigms) + '\n\n');
-    process.stdout.write(`done in ${secs} s; files in ${result.dir}/ (metrics.jsonl, metrics.csv, samples/)\n`);
+    process.stdout.write(`done in ${secs} s; files in ${result.dir}/ (metrics.jsonl, metrics.csv, samples/${report ? ', report.html' : ''})\n`);
   }
 }
 
@@ -261,7 +266,7 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
-  program
+  const runCommand = program
     .command('run')
     .description('run a recursive-training experiment and write a run folder (defaults: Brown, KN trigram, replace + accumulate + accumulate-subsample, 10 generations)')
     .option('--corpus <spec>', 'brown | text:PATH | jsonl:PATH:FIELD | tinystories:PATH | files:TRAIN[,VALID[,TEST]]')
@@ -302,6 +307,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print one JSON record per paradigm and generation on stdout, nothing else')
     .option('--quiet', 'print nothing but errors')
     .option('--verbose', 'print stack traces on errors')
+    .option('--no-report', 'do not write report.html and figures/ at the end')
     .action(async (flags: RunFlags) => {
       await run(flags);
     });
@@ -314,6 +320,8 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (dir: string) => {
       await theoryCommand(dir);
     });
+
+  registerSweep(program, runCommand, buildConfig);
 
   const verbose = argv.includes('--verbose');
   try {
