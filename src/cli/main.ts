@@ -12,7 +12,6 @@ import { CollapseError } from '../errors.js';
 import { resolveConfig, type ExperimentConfig } from '../experiment/config.js';
 import { runExperiment, type MetricsRecord } from '../experiment/runner.js';
 import { metricTable, theoryReport } from '../report/table.js';
-import { writeReport } from '../report/html.js';
 import { registerSweep } from './sweep.js';
 
 const USAGE_CODES = new Set(['E_BAD_ARGUMENT', 'E_BAD_CONFIG', 'E_BAD_CORPUS', 'E_CORPUS_EMPTY', 'E_TOKEN_RANGE', 'E_OFFSETS', 'E_BAD_MODEL_FILE']);
@@ -203,7 +202,8 @@ async function run(f: RunFlags): Promise<void> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   });
-  const report = f.report === false ? null : await writeReport(result.dir);
+  // The charting libraries load only when a report is written.
+  const report = f.report === false ? null : await (await import('../report/html.js')).writeReport(result.dir);
   if (f.json) return;
   const c = result.corpus;
   const paradigms = result.config.paradigms;

@@ -6,7 +6,6 @@
 import cliProgress from 'cli-progress';
 import type { Command, Option } from 'commander';
 import { CollapseError } from '../errors.js';
-import { writeReport } from '../report/html.js';
 import { expandGrid, parseGrid, type FlagSpec } from '../sweep/grid.js';
 import { createSweep, loadSweep, runSweep, type SweepEvent } from '../sweep/run.js';
 
@@ -82,6 +81,7 @@ export function registerSweep(program: Command, run: Command, buildConfig: (flag
     .option('--verbose', 'print stack traces on errors')
     .action(async (dir: string) => {
       const t0 = performance.now();
+      const { writeReport } = await import('../report/html.js');
       const out = await writeReport(dir);
       process.stdout.write(`report: ${out.html} (${out.figures.length} figures in ${dir}/figures/, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
     });
@@ -155,6 +155,7 @@ async function sweepCommand(f: SweepFlags, specs: FlagSpec[], buildConfig: (flag
   const secs = ((performance.now() - t0) / 1000).toFixed(1);
   let report = '';
   if (f.report !== false) {
+    const { writeReport } = await import('../report/html.js');
     const r = await writeReport(dir);
     report = `, ${r.html}`;
   }

@@ -78,14 +78,14 @@ function generationChart(values: Row[], opts: { byMetric: boolean; yTitle: strin
   const x = { field: 'generation', type: 'quantitative', title: 'generation', axis: { tickMinStep: 1 } };
   const color = { field: 'variant', type: 'nominal', title: 'cells' };
   const layers: object[] = [
-    { mark: { type: 'area', opacity: 0.2 }, encoding: { x, y: { field: 'lo', type: 'quantitative', title: opts.yTitle, scale: { zero: false } }, y2: { field: 'hi' }, color, ...(opts.dash ? { detail: { field: opts.dash } } : {}) } },
+    { mark: { type: 'area', opacity: 0.2 }, encoding: { x, y: { field: 'lo', type: 'quantitative', title: opts.byMetric ? null : opts.yTitle, scale: { zero: false } }, y2: { field: 'hi' }, color, ...(opts.dash ? { detail: { field: opts.dash } } : {}) } },
     {
       mark: { type: 'line', point: { size: 18 } },
       encoding: {
         x,
-        y: { field: 'mean', type: 'quantitative', title: opts.yTitle, scale: { zero: false } },
+        y: { field: 'mean', type: 'quantitative', title: opts.byMetric ? null : opts.yTitle, scale: { zero: false } },
         color,
-        ...(opts.dash ? { strokeDash: { field: opts.dash, type: 'nominal', title: '' } } : {}),
+        ...(opts.dash ? { strokeDash: { field: opts.dash, type: 'nominal', title: '', legend: { symbolType: 'stroke', symbolStrokeColor: '#444', symbolSize: 300 } } } : {}),
         tooltip: [{ field: 'paradigm' }, { field: 'variant' }, { field: 'generation' }, { field: 'mean' }, { field: 'n', title: 'seeds' }],
       },
     },

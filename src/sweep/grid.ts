@@ -99,7 +99,8 @@ function parseValue(spec: FlagSpec, raw: string): string | number {
   try {
     return spec.parse(raw) as string | number;
   } catch (err) {
-    return bad(`${spec.flag}: ${(err as Error).message}`);
+    const m = (err as Error).message;
+    return bad(m.startsWith(spec.flag) ? m : `${spec.flag}: ${m}`);
   }
 }
 
