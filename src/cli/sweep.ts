@@ -53,7 +53,7 @@ export function registerSweep(program: Command, run: Command, buildConfig: (flag
     if (OWN.has(key) || !o.long) continue;
     if (o.required || o.optional) {
       const parse = o.parseArg;
-      specs.push({ flag: o.long, key, ...(parse ? { parse: (v: string) => parse.call(o, v, undefined) } : {}) });
+      specs.push({ flag: o.long, key, ...(o.argChoices ? { choices: o.argChoices } : {}), ...(parse ? { parse: (v: string) => parse.call(o, v, undefined) } : {}) });
       cmd.option(`${o.long} <list>`, `${o.description}${SINGLE.includes(key) ? '' : ' (a list sweeps it)'}`);
     } else {
       specs.push({ flag: o.long, key });
