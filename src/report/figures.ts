@@ -18,6 +18,9 @@ export interface Figure {
   svg: string;
 }
 
+/** Every figure a report can hold (a re-made report removes those it no longer has data for). */
+export const FIGURE_NAMES = ['headline', 'perplexity', 'divergence', 'tails', 'real-share', 'drift-theory', 'errors'] as const;
+
 type Row = Record<string, string | number | null>;
 
 /** The cell's swept values other than the paradigm (and those in `drop`), as a legend label. */
@@ -211,14 +214,14 @@ export async function buildFigures(data: ReportData): Promise<Figure[]> {
   return figs;
 }
 
-interface Headline {
+export interface Headline {
   points: Row[];
   flat: Row[];
   rmin: number;
   rmax: number;
 }
 
-function headlineRows(cells: readonly ReportCell[]): Headline {
+export function headlineRows(cells: readonly ReportCell[]): Headline {
   const groups = new Map<string, { paradigm: string; series: string; r: number | null; bySeed: Map<number, number> }>();
   const rates: number[] = [];
   for (const c of cells) {

@@ -2,11 +2,11 @@
  * `collapse report DIR`: report.html (self-contained: the figures' SVG inline, no script, no
  * network) and figures/*.svg beside it, from a run or sweep folder alone.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/fs.js';
 import { loadReportData, type ReportData } from './data.js';
-import { buildFigures, type Figure } from './figures.js';
+import { buildFigures, FIGURE_NAMES, type Figure } from './figures.js';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
@@ -96,6 +96,7 @@ export async function writeReport(dir: string): Promise<ReportOutput> {
     await writeFileAtomic(p, f.svg);
     files.push(p);
   }
+  for (const n of FIGURE_NAMES) if (!figures.some((f) => f.name === n)) await rm(join(dir, 'figures', `${n}.svg`), { force: true });
   const html = join(dir, 'report.html');
   await writeFileAtomic(html, renderHtml(data, figures));
   return { html, figures: files };
