@@ -50,7 +50,7 @@ const CONFIG = {
   font: 'sans-serif',
   view: { stroke: '#ccc' },
   axis: { labelFontSize: 10, titleFontSize: 11 },
-  legend: { labelFontSize: 10, titleFontSize: 11, labelLimit: 260 },
+  legend: { labelFontSize: 10, titleFontSize: 11, labelLimit: 260, symbolOpacity: 1 },
   header: { labelFontSize: 11, titleFontSize: 11 },
 };
 
@@ -207,7 +207,7 @@ export async function buildFigures(data: ReportData): Promise<Figure[]> {
       name: 'headline',
       title: 'Drift at the last generation against the synthetic rate r',
       caption:
-        'Total variation between p̂_n and p0 at the last generation, mean over seeds with its 95% interval, against the rate r of synthetic data per generation (log axis): accumulate-subsample reads --rate, accumulate --accumulate-rate. Paradigms without a rate (replace, replace-with-real) are drawn as a level across the axis. Does the drift vanish as r → 0?',
+        'Total variation between p̂_n and p0 at the last generation, mean over seeds with its 95% interval, against the rate r of synthetic data per generation (log axis): accumulate-subsample reads --rate, accumulate --accumulate-rate. Paradigms without a rate (replace, replace-with-real) are drawn as a level across the axis; the dotted line is generation 0 (models trained on D alone). Does the drift vanish as r → 0? (THEORY.md: at a fixed number of generations n the accumulated error grows like ln(1 + n·r), unbounded in n for every r > 0.)',
       svg: await render(headlineSpec(head)),
     });
   }
@@ -219,6 +219,8 @@ export interface Headline {
   flat: Row[];
   rmin: number;
   rmax: number;
+  /** Mean TV of generation 0 (models trained on D alone): the level a drift is measured from. */
+  baseline: number | null;
 }
 
 export function headlineRows(cells: readonly ReportCell[]): Headline {
@@ -242,6 +244,8 @@ export function headlineRows(cells: readonly ReportCell[]): Headline {
     }
   }
   for (const c of cells) rates.push(c.result.config.rate);
+  const zero = cells.flatMap((c) => c.result.records.filter((r) => r.generation === 0 && Number.isFinite(r.tv)).map((r) => r.tv));
+  const baseline = zero.length ? zero.reduce((a, b) => a + b, 0) / zero.length : null;
   const points: Row[] = [];
   const flat: Row[] = [];
   const rmin = Math.min(...rates);
@@ -256,12 +260,12 @@ export function headlineRows(cells: readonly ReportCell[]): Headline {
     if (g.r === null) flat.push({ series: `${g.series} (no r)`, mean, lo, hi, n, x0: rmin, x1: rmax });
     else points.push({ series: g.series, r: g.r, mean, lo, hi, n });
   }
-  return { points, flat, rmin, rmax };
+  return { points, flat, rmin, rmax, baseline };
 }
 
 function headlineSpec(h: Headline): object {
   const x = { field: 'r', type: 'quantitative', title: 'synthetic rate r (log scale)', scale: { type: 'log', domain: [h.rmin === h.rmax ? h.rmin / 2 : h.rmin / 1.5, h.rmin === h.rmax ? h.rmax * 2 : h.rmax * 1.5] } };
-  const y = { field: 'mean', type: 'quantitative', title: 'TV(p̂_last, p0)', scale: { zero: true } };
+  const y = { field: 'mean', type: 'quantitative', title: 'TV(p̂_last, p0)', scale: { zero: false } };
   const color = { field: 'series', type: 'nominal', title: 'paradigm' };
   const layers: object[] = [];
   if (h.flat.length) {
@@ -274,6 +278,13 @@ function headlineSpec(h: Headline): object {
     layers.push(
       { data: { values: h.points }, mark: { type: 'rule', strokeWidth: 1.5 }, encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color } },
       { data: { values: h.points }, mark: { type: 'line', point: { size: 50 } }, encoding: { x, y, color, tooltip: [{ field: 'series' }, { field: 'r' }, { field: 'mean' }, { field: 'n', title: 'seeds' }] } },
+    );
+  }
+  if (h.baseline !== null) {
+    const base = [{ x0: x.scale.domain[0], x1: x.scale.domain[1], y: h.baseline, label: 'generation 0 (trained on D alone)' }];
+    layers.push(
+      { data: { values: base }, mark: { type: 'rule', color: '#666', strokeDash: [2, 3] }, encoding: { x: { field: 'x0', type: 'quantitative', scale: x.scale, title: x.title }, x2: { field: 'x1' }, y: { field: 'y', type: 'quantitative' } } },
+      { data: { values: base }, mark: { type: 'text', align: 'left', baseline: 'bottom', dx: 4, dy: -3, color: '#444', fontSize: 10 }, encoding: { x: { field: 'x0', type: 'quantitative', scale: x.scale, title: x.title }, y: { field: 'y', type: 'quantitative' }, text: { field: 'label' } } },
     );
   }
   return { width: 520, height: 320, layer: layers, config: CONFIG };

@@ -45,7 +45,15 @@ export interface SweepRunOptions {
   onEvent?: (e: SweepEvent) => void;
   /** Worker entry for jobs > 1 (default: worker.js beside this module). */
   workerPath?: string;
+  /**
+   * Runs one cell elsewhere (e.g. through a job queue) instead of on local workers; it resolves with
+   * the cell's result as data. `jobs` lanes call it at once.
+   */
+  runner?: CellRunner;
 }
+
+/** Runs one cell (a pure description: name, resolved config) and hands back its result. */
+export type CellRunner = (cell: SweepFile['cells'][number], ctx: { signal: AbortSignal; onGeneration: () => void }) => Promise<CellResult>;
 
 export interface SweepOutcome {
   results: CellResult[];
@@ -232,9 +240,17 @@ export async function runSweep(dir: string, sweep: SweepFile, options: SweepRunO
   if (options.signal?.aborted) inner.abort();
   const workerPath = options.workerPath ?? fileURLToPath(new URL('./worker.js', import.meta.url));
   const n = Math.max(1, Math.min(jobs, todo.length));
-  const executors: Executor[] = Array.from({ length: n }, () => (jobs === 1 && !options.workerPath ? inProcess(dir, threads, inner.signal) : forked(dir, threads, workerPath)));
+  const custom = options.runner;
+  const executors: Executor[] = Array.from({ length: n }, () =>
+    custom
+      ? { run: (cell, onGeneration) => custom(cell, { signal: inner.signal, onGeneration }), stop: () => undefined, close: () => undefined }
+      : jobs === 1 && !options.workerPath
+        ? inProcess(dir, threads, inner.signal)
+        : forked(dir, threads, workerPath),
+  );
   inner.signal.addEventListener('abort', () => executors.forEach((x) => x.stop()));
   const durations: number[] = [];
+  const fresh = new Map<string, CellResult>();
   let next = 0;
   const lane = async (x: Executor) => {
     while (next < todo.length && !inner.signal.aborted) {
@@ -245,7 +261,7 @@ export async function runSweep(dir: string, sweep: SweepFile, options: SweepRunO
       const gens = cell.config.generations * cell.config.paradigms.length;
       let g = 0;
       try {
-        await x.run(cell, () => emit({ type: 'cell-generation', name: cell.name, generationsDone: ++g, generationsTotal: gens }));
+        fresh.set(cell.name, await x.run(cell, () => emit({ type: 'cell-generation', name: cell.name, generationsDone: ++g, generationsTotal: gens })));
         running--;
         done++;
         const ms = performance.now() - t0;
@@ -271,10 +287,14 @@ export async function runSweep(dir: string, sweep: SweepFile, options: SweepRunO
   }
   if (inner.signal.aborted) throw new CollapseError('E_ABORTED', `the sweep was interrupted (${done}/${total} cells done); continue it with: collapse sweep --resume ${dir}`);
 
-  // Every finished cell's result, read back from its folder in grid order (the same whatever the jobs).
+  // Every finished cell's result in grid order (the same whatever the jobs): this session's as the
+  // workers sent them, earlier ones read back from their folders.
   const results: CellResult[] = [];
   const failedNames = new Set(failed.map((f) => f.name));
-  for (const c of sweep.cells) if (!failedNames.has(c.name)) results.push(await readCellResult(join(dir, c.name), c.name));
+  for (const c of sweep.cells) {
+    if (failedNames.has(c.name)) continue;
+    results.push(fresh.get(c.name) ?? (await readCellResult(join(dir, c.name), c.name)));
+  }
   await writeSummary(dir, sweep, results);
   return { results, failed };
 }
