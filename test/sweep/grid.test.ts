@@ -4,6 +4,7 @@
  */
 import { CollapseError } from '../../src/errors.js';
 import { expandGrid, parseGrid, parseSeeds, splitList, type FlagSpec } from '../../src/sweep/grid.js';
+import { defaultParallelism } from '../../src/sweep/run.js';
 
 const num = (flag: string) => (v: string) => {
   const x = Number(v);
@@ -121,5 +122,22 @@ describe('expandGrid', () => {
     expect((err as CollapseError).code).toBe('E_BAD_CONFIG');
     expect((err as CollapseError).message).toMatch(/^sweep cell paradigm=bogus seed=1: invalid config: paradigms/);
     expect((err as CollapseError).message).not.toContain('\n');
+  });
+});
+
+describe('defaultParallelism', () => {
+  const ngram = { model: { kind: 'ngram' } } as unknown as import('../../src/experiment/config.js').ExperimentConfig;
+  const transformer = { model: { kind: 'transformer' } } as unknown as import('../../src/experiment/config.js').ExperimentConfig;
+  test('n-gram cells: one thread each, as many at once as cores (at most the cells)', () => {
+    expect(defaultParallelism([ngram, ngram, ngram], undefined, undefined, 2)).toEqual({ jobs: 2, threads: 1 });
+    expect(defaultParallelism([ngram], undefined, undefined, 8)).toEqual({ jobs: 1, threads: 1 });
+  });
+  test('transformer cells: one at a time on every core', () => {
+    expect(defaultParallelism([ngram, transformer], undefined, undefined, 16)).toEqual({ jobs: 1, threads: 16 });
+  });
+  test('one of --jobs / --threads given: the other fills the cores', () => {
+    expect(defaultParallelism([ngram, ngram, ngram, ngram], 2, undefined, 8)).toEqual({ jobs: 2, threads: 4 });
+    expect(defaultParallelism([ngram, ngram, ngram, ngram], undefined, 2, 8)).toEqual({ jobs: 4, threads: 2 });
+    expect(defaultParallelism([ngram], 3, 5, 2)).toEqual({ jobs: 3, threads: 5 });
   });
 });
