@@ -163,7 +163,11 @@ async function sweepCommand(f: SweepFlags, specs: FlagSpec[], buildConfig: (flag
     process.stdout.write(`sweep done: ${outcome.results.length}/${sweep.cells.length} cells in ${secs} s (${setup.jobs} at once, ${setup.threads} thread${setup.threads > 1 ? 's' : ''} each); ${dir}/summary.csv, summary.jsonl${report}\n`);
   }
   if (outcome.failed.length) {
-    for (const x of outcome.failed) process.stderr.write(`collapse: cell ${x.name} failed: ${x.message}\n`);
-    throw new CollapseError('E_INTERNAL', `${outcome.failed.length} of ${sweep.cells.length} cells failed (see above); fix and continue with: collapse sweep --resume ${dir}`);
+    // Without a terminal each failure was already printed as it came.
+    if (tty || f.quiet) for (const x of outcome.failed) process.stderr.write(`collapse: cell ${x.name} failed: ${x.message}\n`);
+    // One shared cause (a corpus that cannot be read, say) keeps its code: exit 2 for bad input.
+    const codes = new Set(outcome.failed.map((x) => x.code));
+    const code = (codes.size === 1 ? [...codes][0]! : 'E_INTERNAL') as 'E_INTERNAL';
+    throw new CollapseError(code, `${outcome.failed.length} of ${sweep.cells.length} cells failed (see above); fix and continue with: collapse sweep --resume ${dir}`);
   }
 }

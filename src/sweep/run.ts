@@ -57,8 +57,8 @@ export type CellRunner = (cell: SweepFile['cells'][number], ctx: { signal: Abort
 
 export interface SweepOutcome {
   results: CellResult[];
-  /** Cells that failed (their error, one line each); the rest finished. */
-  failed: { name: string; message: string }[];
+  /** Cells that failed (their error code and first line); the rest finished. */
+  failed: { name: string; code: string; message: string }[];
 }
 
 const pkgVersion: string = (() => {
@@ -230,7 +230,7 @@ export async function runSweep(dir: string, sweep: SweepFile, options: SweepRunO
   let done = total - todo.length;
   let running = 0;
   let failedCount = 0;
-  const failed: { name: string; message: string }[] = [];
+  const failed: SweepOutcome['failed'] = [];
   const emit = (e: SweepEvent) => options.onEvent?.(e);
   emit({ type: 'start', total, done, jobs, threads });
 
@@ -274,7 +274,7 @@ export async function runSweep(dir: string, sweep: SweepFile, options: SweepRunO
         const e = err as Error & { code?: string };
         if (e.code === 'E_ABORTED' || inner.signal.aborted) continue;
         failedCount++;
-        failed.push({ name: cell.name, message: e.message.split('\n')[0] ?? String(err) });
+        failed.push({ name: cell.name, code: e.code ?? 'E_INTERNAL', message: e.message.split('\n')[0] ?? String(err) });
         emit({ type: 'cell-error', name: cell.name, message: e.message, total, done, running, left: todo.length - next, failed: failedCount });
       }
     }
