@@ -77,7 +77,9 @@ function seriesRows(rows: readonly SummaryRow[], metrics: readonly { path: strin
 }
 
 /** Lines of the mean against generation with the seeds' 95% band; columns = paradigms, rows = metrics. */
-function generationChart(values: Row[], opts: { byMetric: boolean; yTitle: string; dash?: string; zeroRule?: boolean; width?: number }): object {
+function generationChart(values: Row[], opts: { byMetric: boolean; yTitle: string; dash?: string; dashes?: Record<string, number[]>; zeroRule?: boolean; width?: number }): object {
+  // The dash legend of a line with points comes out empty in vega's SVG: the captions name the dashes.
+  const dashScale = opts.dashes ? { domain: Object.keys(opts.dashes), range: Object.values(opts.dashes) } : undefined;
   const x = { field: 'generation', type: 'quantitative', title: 'generation', axis: { tickMinStep: 1 } };
   const color = { field: 'variant', type: 'nominal', title: 'cells' };
   const layers: object[] = [
@@ -88,7 +90,7 @@ function generationChart(values: Row[], opts: { byMetric: boolean; yTitle: strin
         x,
         y: { field: 'mean', type: 'quantitative', title: opts.byMetric ? null : opts.yTitle, scale: { zero: false } },
         color,
-        ...(opts.dash ? { strokeDash: { field: opts.dash, type: 'nominal', title: '', legend: { symbolType: 'stroke', symbolStrokeColor: '#444', symbolSize: 300 } } } : {}),
+        ...(opts.dash ? { strokeDash: { field: opts.dash, type: 'nominal', legend: null, ...(dashScale ? { scale: dashScale } : {}) } } : {}),
         tooltip: [{ field: 'paradigm' }, { field: 'variant' }, { field: 'generation' }, { field: 'mean' }, { field: 'n', title: 'seeds' }],
       },
     },
@@ -169,7 +171,7 @@ export async function buildFigures(data: ReportData): Promise<Figure[]> {
       }
     }
     if (v.length) {
-      figs.push({ name: 'real-share', title: 'The real share w_D fading', caption: 'Measured share of real positions in T_n (and, with --theory, the π-weighted share w_D(x) of C_n) beside its expectation D/(D + n·r·N) (THEORY.md); dashed: expected.' + band, svg: await render(generationChart(v, { byMetric: false, yTitle: 'real share', dash: 'kind' })) });
+      figs.push({ name: 'real-share', title: 'The real share w_D fading', caption: 'Measured share of real positions in T_n (and, with --theory, the π-weighted share w_D(x) of C_n) beside its expectation D/(D + n·r·N) (THEORY.md). Solid: measured share of T_n; dotted: π-weighted w_D(x) of C_n; dashed: expected.' + band, svg: await render(generationChart(v, { byMetric: false, yTitle: 'real share', dash: 'kind', dashes: { 'measured w_D of T_n': [1, 0], 'measured w_D(x) of C_n (π-weighted)': [1, 2], expected: [6, 3] } })) });
     }
   }
 
@@ -182,7 +184,7 @@ export async function buildFigures(data: ReportData): Promise<Figure[]> {
         if (s?.mean != null) v.push({ paradigm: r.paradigm, variant: variantOf(r.values), generation: r.generation, kind, mean: s.mean, lo: s.ci95?.[0] ?? s.mean, hi: s.ci95?.[1] ?? s.mean });
       }
     }
-    figs.push({ name: 'drift-theory', title: '|E_n| = ‖p̂_n − p0‖ measured, beside the equal-shares prediction', caption: 'π-weighted mean L1 norm of E_n on the probe contexts, and THEORY.md\'s equal-shares formula E_n = ε_n + σ_n + r·Σ(ε_k+δ_k+σ_k)/(1+(k+1)r) evaluated with the measured errors (accumulate paradigms); dashed: prediction.' + band, svg: await render(generationChart(v, { byMetric: false, yTitle: 'L1 norm', dash: 'kind' })) });
+    figs.push({ name: 'drift-theory', title: '|E_n| = ‖p̂_n − p0‖ measured, beside the equal-shares prediction', caption: 'π-weighted mean L1 norm of E_n on the probe contexts, and THEORY.md\'s equal-shares formula E_n = ε_n + σ_n + r·Σ(ε_k+δ_k+σ_k)/(1+(k+1)r) evaluated with the measured errors (accumulate paradigms). Solid: measured; dashed: prediction.' + band, svg: await render(generationChart(v, { byMetric: false, yTitle: 'L1 norm', dash: 'kind', dashes: { 'measured ‖E_n‖': [1, 0], 'equal-shares prediction': [6, 3] } })) });
   }
 
   // 6. The per-generation errors ε, δ, σ and their signs (--theory).
