@@ -2,13 +2,14 @@
  * Running a sweep on this machine: sweep.json describes the grid and its cells; each cell runs as an
  * ordinary run folder <sweep>/<cell name>/ on a pool of local worker processes (or in this process
  * with one job). A finished cell is never run again; a partial one resumes with runExperiment's
- * resume; the files are the same whatever the number of jobs. The summary is computed from the
+ * resume; a cell that is the same experiment as an earlier one (see runKey) is a copy of it; the
+ * files are the same whatever the number of jobs. The summary is computed from the
  * cells' records at the end.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
+import { cp, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { CollapseError } from '../errors.js';
@@ -83,6 +84,36 @@ export function defaultParallelism(configs: readonly ExperimentConfig[], jobs?: 
   return { jobs: Math.min(cells, cores), threads: 1 };
 }
 
+/**
+ * A cell's config with the fields its paradigms do not read set aside: accumulate-subsample reads
+ * `rate`, accumulate `accumulateRate`, replace-with-real `realFraction` (src/paradigms). Equal keys,
+ * equal results.
+ */
+export function runKey(config: ExperimentConfig): string {
+  const ps = new Set<string>(config.paradigms);
+  const c: Record<string, unknown> = { ...config };
+  if (!ps.has('accumulate-subsample')) delete c.rate;
+  if (!ps.has('accumulate')) delete c.accumulateRate;
+  if (!ps.has('replace-with-real')) delete c.realFraction;
+  return JSON.stringify(c);
+}
+
+/**
+ * Makes `to` the run folder that the same experiment under `config` writes, from the finished
+ * folder `from`: the same files, config.json naming `config` (timings.jsonl: those of `from`).
+ * Built beside and renamed into place, so a cell folder is whole or absent.
+ */
+async function copyCell(from: string, to: string, config: ExperimentConfig): Promise<void> {
+  const tmp = join(dirname(to), `.${basename(to)}.copy.tmp`);
+  await rm(tmp, { recursive: true, force: true });
+  await cp(from, tmp, { recursive: true });
+  const meta = JSON.parse(await readFile(join(tmp, 'config.json'), 'utf8')) as Record<string, unknown>;
+  meta.config = config;
+  await writeFileAtomic(join(tmp, 'config.json'), JSON.stringify(meta, null, 2) + '\n');
+  await rm(to, { recursive: true, force: true });
+  await rename(tmp, to);
+}
+
 /** Writes sweep.json into a new (or empty) folder. */
 export async function createSweep(dir: string, grid: Grid, cells: readonly CellSpec[], force = false): Promise<SweepFile> {
   let entries: string[] = [];
@@ -98,7 +129,6 @@ export async function createSweep(dir: string, grid: Grid, cells: readonly CellS
   }
   if (entries.length > 0) {
     // --force: only what a sweep writes is removed (its cells, summary, report), nothing else.
-    const { rm } = await import('node:fs/promises');
     const old = await loadSweep(dir).catch(() => null);
     if (!old) throw new CollapseError('E_BAD_ARGUMENT', `--force replaces a sweep folder only, and ${dir} holds no sweep.json: choose another --out`);
     for (const c of old.cells) await rm(join(dir, c.name), { recursive: true, force: true });
@@ -225,9 +255,23 @@ export async function runSweep(dir: string, sweep: SweepFile, options: SweepRunO
     options.threads,
   );
   const total = sweep.cells.length;
+  // Cells whose configs differ only in a field their paradigms do not read (Replace at two values of
+  // --rate) are the same experiment: the first in grid order runs, the others become copies of it.
+  const primaryOf = new Map<string, SweepFile['cells'][number]>();
+  const firstByKey = new Map<string, SweepFile['cells'][number]>();
+  for (const c of sweep.cells) {
+    const key = runKey(c.config);
+    if (!firstByKey.has(key)) firstByKey.set(key, c);
+    primaryOf.set(c.name, firstByKey.get(key)!);
+  }
   const todo: SweepFile['cells'] = [];
-  for (const c of sweep.cells) if ((await cellState(join(dir, c.name))) !== 'done') todo.push(c);
-  let done = total - todo.length;
+  const copies: SweepFile['cells'] = [];
+  for (const c of sweep.cells) {
+    if ((await cellState(join(dir, c.name))) === 'done') continue;
+    if (primaryOf.get(c.name) === c) todo.push(c);
+    else copies.push(c);
+  }
+  let done = total - todo.length - copies.length;
   let running = 0;
   let failedCount = 0;
   const failed: SweepOutcome['failed'] = [];
@@ -256,7 +300,7 @@ export async function runSweep(dir: string, sweep: SweepFile, options: SweepRunO
     while (next < todo.length && !inner.signal.aborted) {
       const cell = todo[next++]!;
       running++;
-      emit({ type: 'cell-start', name: cell.name, total, done, running, left: todo.length - next });
+      emit({ type: 'cell-start', name: cell.name, total, done, running, left: todo.length - next + copies.length });
       const t0 = performance.now();
       const gens = cell.config.generations * cell.config.paradigms.length;
       let g = 0;
@@ -267,7 +311,7 @@ export async function runSweep(dir: string, sweep: SweepFile, options: SweepRunO
         const ms = performance.now() - t0;
         durations.push(ms);
         const mean = durations.reduce((a, b) => a + b, 0) / durations.length;
-        const left = todo.length - next;
+        const left = todo.length - next + copies.length;
         emit({ type: 'cell-done', name: cell.name, total, done, running, left, failed: failedCount, ms, etaMs: ((left + running) * mean) / n });
       } catch (err) {
         running--;
@@ -275,7 +319,7 @@ export async function runSweep(dir: string, sweep: SweepFile, options: SweepRunO
         if (e.code === 'E_ABORTED' || inner.signal.aborted) continue;
         failedCount++;
         failed.push({ name: cell.name, code: e.code ?? 'E_INTERNAL', message: e.message.split('\n')[0] ?? String(err) });
-        emit({ type: 'cell-error', name: cell.name, message: e.message, total, done, running, left: todo.length - next, failed: failedCount });
+        emit({ type: 'cell-error', name: cell.name, message: e.message, total, done, running, left: todo.length - next + copies.length, failed: failedCount });
       }
     }
   };
@@ -286,6 +330,20 @@ export async function runSweep(dir: string, sweep: SweepFile, options: SweepRunO
     options.signal?.removeEventListener('abort', onAbort);
   }
   if (inner.signal.aborted) throw new CollapseError('E_ABORTED', `the sweep was interrupted (${done}/${total} cells done); continue it with: collapse sweep --resume ${dir}`);
+
+  for (let i = 0; i < copies.length; i++) {
+    const c = copies[i]!;
+    const primary = primaryOf.get(c.name)!;
+    if (failed.some((f) => f.name === primary.name)) {
+      failedCount++;
+      failed.push({ name: c.name, code: failed.find((f) => f.name === primary.name)!.code, message: `the same run as ${primary.name}, which failed` });
+      continue;
+    }
+    const t0 = performance.now();
+    await copyCell(join(dir, primary.name), join(dir, c.name), c.config);
+    done++;
+    emit({ type: 'cell-done', name: c.name, total, done, running: 0, left: copies.length - i - 1, failed: failedCount, ms: performance.now() - t0, etaMs: 0 });
+  }
 
   // Every finished cell's result in grid order (the same whatever the jobs): this session's as the
   // workers sent them, earlier ones read back from their folders.

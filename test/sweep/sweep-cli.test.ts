@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { listFiles, mtimes, readRecords, removeDir, requireBuiltCli, runCli, sentences, tempDir, writeLines, type CliResult } from '../experiment/helpers.js';
+import { expectSameRun, listFiles, mtimes, readRecords, removeDir, requireBuiltCli, runCli, sentences, tempDir, writeLines, type CliResult } from '../experiment/helpers.js';
 
 let root: string;
 let corpus: string;
@@ -124,6 +124,18 @@ describe('the sweep folder', () => {
     const clash = await runCli(['sweep', '--resume', d2(), '--rate', '0.3']);
     expect(clash.code).toBe(2);
     expect(clash.stderr.trim()).toBe('collapse: error: --resume continues the sweep with its own sweep.json; drop --rate');
+  });
+
+  test('cells that differ only in a rate their paradigm ignores run once; the copy is what its own run writes', async () => {
+    const own = path.join(root, 'own');
+    const r = await runCli(['run', '--corpus', `text:${corpus}`, '--generations', '3', '--paradigm', 'replace', '--rate', '1', '--seed', '2', '--theory', '--out', own, '--no-report', '--quiet']);
+    expect(r.code).toBe(0);
+    const files = expectSameRun(own, path.join(d1(), 'paradigm-replace_rate-1_seed-2'));
+    expect(files).toEqual(expect.arrayContaining(['config.json', 'metrics.jsonl', 'metrics.csv', 'state/progress.json', 'samples/replace/gen-002.txt']));
+    // And accumulate-subsample, which reads the rate, differs between its rates.
+    const a = readFileSync(path.join(d1(), 'paradigm-accumulate-subsample_rate-0.2_seed-2', 'metrics.jsonl'), 'utf8');
+    const b = readFileSync(path.join(d1(), 'paradigm-accumulate-subsample_rate-1_seed-2', 'metrics.jsonl'), 'utf8');
+    expect(a).not.toBe(b);
   });
 
   test('an existing sweep folder is not overwritten without --force', async () => {
