@@ -312,7 +312,8 @@ export async function runSweep(dir: string, sweep: SweepFile, options: SweepRunO
         durations.push(ms);
         const mean = durations.reduce((a, b) => a + b, 0) / durations.length;
         const left = todo.length - next + copies.length;
-        emit({ type: 'cell-done', name: cell.name, total, done, running, left, failed: failedCount, ms, etaMs: ((left + running) * mean) / n });
+        // Copies take no time: the ETA counts the runs left.
+        emit({ type: 'cell-done', name: cell.name, total, done, running, left, failed: failedCount, ms, etaMs: ((todo.length - next + running) * mean) / n });
       } catch (err) {
         running--;
         const e = err as Error & { code?: string };
