@@ -16,6 +16,7 @@ import type { CorpusInfo } from '../corpus/index.js';
 import { metricTable, perplexityTables, theoryReport } from '../report/table.js';
 import { checksPassed } from '../theory/checks.js';
 import { readRegularText, statRegularFile } from '../util/paths.js';
+import { registerSweep } from './sweep.js';
 
 /** The project's theory page (docs/theory.md), shipped with the package. */
 const THEORY_PAGE = fileURLToPath(new URL('../../docs/theory.md', import.meta.url));
@@ -79,6 +80,8 @@ interface RunFlags {
   json?: boolean;
   quiet?: boolean;
   verbose?: boolean;
+  /** false with --no-report. */
+  report?: boolean;
 }
 
 async function buildConfig(f: RunFlags): Promise<unknown> {
@@ -150,7 +153,7 @@ async function run(f: RunFlags): Promise<void> {
     throw new CollapseError('E_BAD_ARGUMENT', `--threads must be an integer in [1, 1024], got ${f.threads}`);
   }
   if (f.resume) {
-    const clash = (Object.keys(f) as (keyof RunFlags)[]).filter((k) => !['resume', 'threads', 'json', 'quiet', 'verbose'].includes(k) && f[k] !== undefined);
+    const clash = (Object.keys(f) as (keyof RunFlags)[]).filter((k) => !['resume', 'threads', 'json', 'quiet', 'verbose', 'report'].includes(k) && f[k] !== undefined);
     if (clash.length) {
       const flag = (k: string) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
       throw new CollapseError('E_BAD_ARGUMENT', `--resume continues the run with its own config.json; drop ${clash.map(flag).join(', ')}`);
@@ -217,6 +220,8 @@ async function run(f: RunFlags): Promise<void> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   });
+  // The charting libraries load only when a report is written.
+  const report = f.report === false ? null : await (await import('../report/html.js')).writeReport(result.dir);
   if (f.json) return;
   const c = result.corpus;
   const paradigms = result.config.paradigms;
@@ -234,7 +239,7 @@ async function run(f: RunFlags): Promise<void> {
       const failed = result.records.filter((r) => r.theory?.checks && !checksPassed(r.theory.checks));
       if (failed.length) process.stdout.write(`warning: accounting checks failed in ${failed.map((r) => `${r.paradigm} gen ${r.generation}`).join(', ')} (see theory.checks in metrics.jsonl)\n\n`);
     }
-    process.stdout.write(`done in ${secs} s; files in ${result.dir}/ (metrics.jsonl, metrics.csv, samples/)\n`);
+    process.stdout.write(`done in ${secs} s; files in ${result.dir}/ (metrics.jsonl, metrics.csv, samples/${report ? ', report.html' : ''})\n`);
   }
 }
 
@@ -320,7 +325,7 @@ export async function main(argv: string[]): Promise<number> {
     .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => undefined })
     .addHelpText('after', `\nEvery reported quantity, its exact definition and conventions: ${THEORY_PAGE}\n`);
 
-  program
+  const runCommand = program
     .command('run')
     .description('run a recursive-training experiment and write a run folder (defaults: Brown, KN trigram, replace + accumulate + accumulate-subsample, 10 generations)')
     .option('--corpus <spec>', 'brown | text:PATH | jsonl:PATH:FIELD | tinystories:PATH | files:TRAIN[,VALID[,TEST]] | parquet:PATH[:COLUMN] | arrow:PATH[:COLUMN]')
@@ -367,6 +372,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print one JSON record per paradigm and generation on stdout, nothing else')
     .option('--quiet', 'print nothing but errors')
     .option('--verbose', 'print stack traces on errors')
+    .option('--no-report', 'do not write report.html and figures/ at the end')
     .addHelpText('after', `\nEvery reported quantity, its exact definition and conventions: ${THEORY_PAGE}\n`)
     .action(async (flags: RunFlags) => {
       await run(flags);
@@ -380,6 +386,8 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (dir: string) => {
       await theoryCommand(dir);
     });
+
+  registerSweep(program, runCommand, buildConfig);
 
   const verbose = argv.includes('--verbose');
   try {

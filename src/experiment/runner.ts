@@ -811,8 +811,10 @@ const RUN_FILES: RegExp[] = [
   /^samples\/[a-z][a-z0-9-]*\/gen-[0-9]{3,}\.txt$/,
   /^state\/progress\.json$/,
   /^state\/[a-z][a-z0-9-]*\/gen-[0-9]{3,}\.bin$/,
+  /^report\.html$/,
+  /^figures\/[a-z0-9-]+\.svg$/,
 ];
-const RUN_FOLDERS: RegExp[] = [/^samples$/, /^samples\/[a-z][a-z0-9-]*$/, /^state$/, /^state\/[a-z][a-z0-9-]*$/];
+const RUN_FOLDERS: RegExp[] = [/^figures$/, /^samples$/, /^samples\/[a-z][a-z0-9-]*$/, /^state$/, /^state\/[a-z][a-z0-9-]*$/];
 const TEMP_FILE = /^\..+\.[0-9]+\.[0-9a-f]{8}\.tmp$/;
 
 /**
