@@ -17,7 +17,7 @@ if [ "${#suites[@]}" -eq 0 ]; then
   # The suites that drive every native entry point (n-gram, stats, theory, transformer, the
   # detach/overwrite cases); chosen to stay within a few minutes on 2 cores.
   suites=(test/ngram.model.test.ts test/ngram.estimators.test.ts test/metrics/native.test.ts test/theory.test.ts
-    test/transformer.engine.test.ts test/robustness/detach.test.ts test/robustness/memory.test.ts)
+    test/transformer.engine.test.ts test/robustness/detach.test.ts test/robustness/models.test.ts)
 fi
 
 flags="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -g"

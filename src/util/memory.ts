@@ -87,14 +87,16 @@ export function checkMemory(what: string, estimate: number, limit: number, hint?
 /**
  * Peak bytes of fitting an order-K model with vocabulary V on a corpus of `tokens` tokens in
  * `sequences` sequences. Level 1 is dense over V (parent/word/count/suffix, prob/cum, gamma,
- * childBegin, the bucket starts and BOS flags: ~56 B per id). Each higher level holds at most one
- * node per position R = tokens + sequences (44 B per node and ~16 B of child index), and the
- * counting passes hold ~72 B per position of keys, orders and ids at once; plus the addon's copy
- * of the corpus.
+ * childBegin, the bucket starts and BOS flags: measured 61 B per id). Each higher level holds at
+ * most one node per position R = tokens + sequences, and the counting passes hold keys, orders and
+ * ids per position at once, plus the addon's copy of the corpus: 48 B per position and 48 B per
+ * position and level above 1. Measured (test/robustness/memory.test.ts): 1.1× the peak for a
+ * dense 2·10⁷-id vocabulary, 2.7× and 4.7× for random text at orders 3 and 6 (whose high levels
+ * stay small), 1.3× for a whole 5-gram run on Brown (three paradigms, three generations).
  */
 export function ngramFitBytes(o: { order: number; vocabSize: number }, tokens: number, sequences: number): number {
   const R = tokens + sequences;
-  return 64 * o.vocabSize + 76 * R + 64 * Math.max(0, o.order - 1) * R + (1 << 20);
+  return 68 * o.vocabSize + 48 * R + 48 * Math.max(0, o.order - 1) * R + (4 << 20);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -146,7 +148,9 @@ export type TransformerPhase =
  */
 export function transformerBytes(c: TransformerShape, phase: TransformerPhase): number {
   const P = transformerParamCount(c);
-  const base = 8 * P + (1 << 20);
+  const base = 8 * P + (4 << 20);
+  // Kernel scratch and packing slack of one call (thread-local buffers, padded panels).
+  const scratch = 16 * 2 ** 20;
   const VC = c.vocabSize * c.hidden;
   switch (phase.kind) {
     case 'construct':
@@ -154,6 +158,7 @@ export function transformerBytes(c: TransformerShape, phase: TransformerPhase): 
     case 'train':
       return (
         base +
+        scratch +
         8 * P +
         8 * VC +
         4 * activationFloats(c, phase.batchSize, phase.seqLen, true) +
@@ -167,12 +172,12 @@ export function transformerBytes(c: TransformerShape, phase: TransformerPhase): 
       const B = Math.max(1, Math.min(64, Math.floor(8192 / T)));
       // The addon's corpus copy, the windows (32 B each, at most one per position) and per-position log-probs.
       const perPos = 4 + 32 + 8;
-      return base + 4 * VC + 4 * activationFloats(c, B, T, false) + perPos * (phase.tokens + phase.sequences) + 4 * B * T * 3;
+      return base + scratch + 4 * VC + 4 * activationFloats(c, B, T, false) + perPos * (phase.tokens + phase.sequences) + 4 * B * T * 3;
     }
     case 'conditional': {
       const T = Math.min(c.contextLength, 8192);
       const B = Math.max(1, Math.min(64, Math.floor(8192 / T), phase.rows));
-      return base + 4 * activationFloats(c, B, T, false) + 4 * B * c.vocabSize + 4 * phase.rows * c.vocabSize;
+      return base + scratch + 4 * activationFloats(c, B, T, false) + 4 * B * c.vocabSize + 4 * phase.rows * c.vocabSize;
     }
     case 'sample': {
       const lanes = Math.max(1, phase.threads);
@@ -183,4 +188,42 @@ export function transformerBytes(c: TransformerShape, phase: TransformerPhase): 
       return base + 4 * P + 4 * VC + kv + lanes * 64 * 4 * (c.vocabSize + 6 * c.hidden + c.intermediate);
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// a whole experiment (src/experiment/runner.ts)
+
+export interface RunShape {
+  /** n-gram: paradigms run concurrently; transformer: one after another. */
+  model: { kind: 'ngram'; order: number } | ({ kind: 'transformer'; batchSize: number; seqLen: number; maxLength: number; threads: number } & TransformerShape);
+  vocabSize: number;
+  /** Per paradigm: the most positions T_n holds, and the most its pool (every kept sample) holds. */
+  paradigms: { train: number; pool: number }[];
+  probes: number;
+  theory: boolean;
+}
+
+/**
+ * Peak bytes of a run: per paradigm (all at once for n-grams) its token pools (T_n, the pool, S_n
+ * and the copies handed to the engine: 16 B per position), the model's fit/train peak, its probe
+ * rows (K × V) and, with --theory, the accounting's K × V rows; plus the reference rows p0 (K × V
+ * doubles) shared by all, and a fixed 256 MiB for Node, the corpus and the metrics.
+ */
+export function runBytes(r: RunShape): number {
+  const KV = r.probes * r.vocabSize;
+  const perParadigm = r.paradigms.map((p) => {
+    let b = 16 * (p.train + p.pool) + (r.theory ? 8 * KV : 0);
+    if (r.model.kind === 'ngram') b += ngramFitBytes({ order: r.model.order, vocabSize: r.vocabSize }, p.train, 0) + 4 * KV;
+    else {
+      const m = r.model;
+      b += Math.max(
+        transformerBytes(m, { kind: 'train', batchSize: m.batchSize, seqLen: m.seqLen, tokens: p.train, sequences: 0 }),
+        transformerBytes(m, { kind: 'sample', maxLength: m.maxLength, threads: m.threads }),
+      );
+      b += 12 * KV + 4 * r.probes * r.vocabSize;
+    }
+    return b;
+  });
+  const models = r.model.kind === 'ngram' ? perParadigm.reduce((a, b) => a + b, 0) : Math.max(0, ...perParadigm);
+  return models + 8 * KV + 256 * 2 ** 20;
 }
