@@ -564,6 +564,12 @@ export class Transformer implements LanguageModel {
     if (Math.abs(config.layerNormEpsilon - 1e-5) > 1e-12) {
       throw new CollapseError('E_BAD_CONFIG', `${cfgPath}: "layer_norm_epsilon" is ${config.layerNormEpsilon}; the engine implements 1e-5 only`);
     }
+    // The model this config describes must fit before its weights file is even opened.
+    checkMemory(
+      `the checkpoint ${dir} (vocabulary ${config.vocabSize}, hidden ${config.hidden}, ${config.layers} layers)`,
+      transformerBytes(config, { kind: 'construct' }),
+      memoryLimit(options.memoryLimit),
+    );
     const weightsPath = join(dir, CHECKPOINT_FILES.weights);
     let file: SafetensorsFile;
     try {
