@@ -25,12 +25,16 @@ if [ -z "${SANITIZE_SKIP_BUILD:-}" ]; then
   env=()
   prefix="$(dirname "$(dirname "$(command -v node)")")"
   [ -f "$prefix/include/node/node_api.h" ] && env=(npm_config_nodedir="$prefix")
+  # cmake-js sets CMAKE_CXX_FLAGS itself, so the sanitizer flags go in the Release flags (which
+  # also drop -DNDEBUG: assertions count as findings too).
   env "${env[@]}" node_modules/.bin/cmake-js compile --out build-asan \
-    --CDCMAKE_CXX_FLAGS="$flags" --CDCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" --CDCOLLAPSE_NO_CUDA=ON >build-asan.log 2>&1 ||
+    --CDCMAKE_CXX_FLAGS_RELEASE="-O1 $flags" --CDCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" --CDCOLLAPSE_NO_CUDA=ON >build-asan.log 2>&1 ||
     { tail -50 build-asan.log; echo "sanitize: the ASan/UBSan build failed (log: build-asan.log)"; exit 1; }
 fi
 addon="$PWD/build-asan/Release/collapse_native.node"
 test -f "$addon" || { echo "sanitize: $addon is missing"; exit 1; }
+# An uninstrumented addon would pass silently: require ASan's checks in the binary.
+nm -D "$addon" | grep -q __asan_report || { echo "sanitize: $addon is not instrumented (no __asan_report symbols)"; exit 1; }
 
 libasan="$(${CXX:-g++} -print-file-name=libasan.so)"
 libubsan="$(${CXX:-g++} -print-file-name=libubsan.so)"
