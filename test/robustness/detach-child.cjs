@@ -57,7 +57,10 @@ const sum = (a) => { let s = 0; for (const x of a) s += x; return s; };
 
 async function main() {
   const threads = 2;
-  const big = corpus(op.startsWith('tf.') ? 4000 : 160_000, 7); // ~8M tokens for the engines that are fast
+  // ~8M tokens for the engines that are fast; an eighth under the sanitizers (scripts/sanitize.sh),
+  // where every access is checked and a smaller corpus still runs long past the attack.
+  const scale = /asan/.test(process.env.LD_PRELOAD || '') ? 8 : 1;
+  const big = corpus((op.startsWith('tf.') ? 4000 : 160_000) / scale, 7);
   const small = corpus(2000, 11);
   let out;
   switch (op) {
@@ -97,17 +100,17 @@ async function main() {
       const p1 = native.stats.diversity(big.tokens, big.offsets, threads);
       await attack([big.tokens, big.offsets]);
       const d = await p1;
-      const ref = corpus(160_000, 7);
+      const ref = corpus(160_000 / scale, 7);
       const sup = await native.stats.supportBuild(ref.tokens, ref.offsets, new Uint32Array([1, 2, 3]), 1, 2, threads);
-      const b = corpus(160_000, 9);
+      const b = corpus(160_000 / scale, 9);
       const p2 = native.stats.supportCompare(b.tokens, b.offsets, sup.handle, threads);
       await attack([b.tokens, b.offsets]);
       const cmp = await p2;
-      const c = corpus(160_000, 9), e = corpus(160_000, 7);
+      const c = corpus(160_000 / scale, 9), e = corpus(160_000 / scale, 7);
       const p3 = native.stats.tailRetention(c.tokens, e.tokens, 0.5, new Uint32Array([1, 2]));
       await attack([c.tokens, e.tokens]);
       const t = await p3;
-      const f = corpus(160_000, 5);
+      const f = corpus(160_000 / scale, 5);
       const p4 = native.stats.supportBuild(f.tokens, f.offsets, new Uint32Array([2]), 1, 2, threads);
       await attack([f.tokens, f.offsets]);
       const sup2 = await p4;
