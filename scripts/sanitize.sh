@@ -37,7 +37,7 @@ fi
 addon="$PWD/build-asan/Release/collapse_native.node"
 test -f "$addon" || { echo "sanitize: $addon is missing"; exit 1; }
 # An uninstrumented addon would pass silently: require ASan's checks in the binary.
-nm -D "$addon" | grep -q __asan_report || { echo "sanitize: $addon is not instrumented (no __asan_report symbols)"; exit 1; }
+[ "$(nm -D "$addon" | grep -c __asan_report)" -gt 0 ] || { echo "sanitize: $addon is not instrumented (no __asan_report symbols)"; exit 1; }
 
 libasan="$(${CXX:-g++} -print-file-name=libasan.so)"
 libubsan="$(${CXX:-g++} -print-file-name=libubsan.so)"
