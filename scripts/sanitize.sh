@@ -44,6 +44,7 @@ libubsan="$(${CXX:-g++} -print-file-name=libubsan.so)"
 [ -f "$libasan" ] || { echo "sanitize: libasan.so not found (install the compiler's sanitizer runtime, e.g. libasan8)"; exit 1; }
 
 export COLLAPSE_NATIVE_PATH="$addon"
+[ -f "$libubsan" ] || libubsan=""
 export LD_PRELOAD="$libasan${libubsan:+:$libubsan}"
 export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=0:exitcode=86:detect_odr_violation=0:allocator_may_return_null=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=87"
