@@ -21,7 +21,7 @@ import { registerSweep } from './sweep.js';
 /** The project's theory page (docs/theory.md), shipped with the package. */
 const THEORY_PAGE = fileURLToPath(new URL('../../docs/theory.md', import.meta.url));
 
-const USAGE_CODES = new Set(['E_BAD_ARGUMENT', 'E_BAD_CONFIG', 'E_BAD_CORPUS', 'E_CORPUS_EMPTY', 'E_TOKEN_RANGE', 'E_OFFSETS', 'E_BAD_MODEL_FILE']);
+const USAGE_CODES = new Set(['E_BAD_ARGUMENT', 'E_BAD_CONFIG', 'E_MEMORY_LIMIT', 'E_BAD_CORPUS', 'E_CORPUS_EMPTY', 'E_TOKEN_RANGE', 'E_OFFSETS', 'E_BAD_MODEL_FILE']);
 
 const num = (name: string) => (v: string) => {
   const x = Number(v);
@@ -73,6 +73,7 @@ interface RunFlags {
   seed?: number;
   theory?: boolean;
   threads?: number;
+  memoryLimit?: string;
   out?: string;
   config?: string;
   resume?: string;
@@ -153,7 +154,7 @@ async function run(f: RunFlags): Promise<void> {
     throw new CollapseError('E_BAD_ARGUMENT', `--threads must be an integer in [1, 1024], got ${f.threads}`);
   }
   if (f.resume) {
-    const clash = (Object.keys(f) as (keyof RunFlags)[]).filter((k) => !['resume', 'threads', 'json', 'quiet', 'verbose', 'report'].includes(k) && f[k] !== undefined);
+    const clash = (Object.keys(f) as (keyof RunFlags)[]).filter((k) => !['resume', 'threads', 'memoryLimit', 'json', 'quiet', 'verbose', 'report'].includes(k) && f[k] !== undefined);
     if (clash.length) {
       const flag = (k: string) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
       throw new CollapseError('E_BAD_ARGUMENT', `--resume continues the run with its own config.json; drop ${clash.map(flag).join(', ')}`);
@@ -180,6 +181,7 @@ async function run(f: RunFlags): Promise<void> {
     ...(f.resume ? { resume: f.resume } : { out }),
     ...(f.force ? { force: true } : {}),
     ...(f.threads ? { threads: f.threads } : {}),
+    ...(f.memoryLimit !== undefined ? { memoryLimit: f.memoryLimit } : {}),
     signal: controller.signal,
     onCorpus: (info) => {
       for (const line of corpusHeader(info)) log(line);
@@ -365,6 +367,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--seed <n>', 'run seed (default 1)', num('--seed'))
     .option('--theory', 'error accounting of docs/theory.md per generation (ε, δ, σ, shares, closed-form residual, checks)')
     .option('--threads <n>', 'threads per native call (default: all cores; results do not depend on it)', num('--threads'))
+    .option('--memory-limit <size>', 'refuse a run estimated to need more memory: bytes or e.g. 8G (default $COLLAPSE_MEMORY_LIMIT, else 80% of RAM)')
     .option('--out <dir>', 'run folder (default runs/run-<timestamp>)')
     .option('--config <file>', 'JSON config (flags override it)')
     .option('--resume <dir>', 'continue an interrupted run; its config.json wins')

@@ -39,6 +39,7 @@ import { initialState, nextState, sampleSize, type ParadigmName, type ParadigmPa
 import { AccountingCheck, modelRows, NativeTheoryTracker, type TheoryRecord } from '../theory/index.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { ensureFolder, fsReason, readRegularFile, readRegularText, statRegularFile, writeError } from '../util/paths.js';
+import { checkMemory, memoryLimit, runBytes } from '../util/memory.js';
 import { resolveConfig, type ExperimentConfig, type ExperimentConfigInput, type ResolvedTransformerModel } from './config.js';
 import { corpusLoadOptions } from './config.js';
 
@@ -125,6 +126,8 @@ export interface RunOptions {
   force?: boolean;
   /** Threads per native call (default: all cores). Results never depend on it. */
   threads?: number;
+  /** Refuse a run estimated to need more memory (bytes or "8G"); default $COLLAPSE_MEMORY_LIMIT, else 80 % of RAM. */
+  memoryLimit?: number | string;
   onRecord?: (record: MetricsRecord) => void;
   onProgress?: (event: ProgressEvent) => void;
   /** Called once the corpus is loaded, before any training (the CLI's run header). */
@@ -249,6 +252,28 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
     }
   }
 
+  // The estimated peak memory, against the limit, before the run folder is touched (src/util/memory.ts).
+  const memLimit = memoryLimit(options.memoryLimit);
+  const pools = config.paradigms.map((p) => {
+    const keeps = p === 'accumulate' || p === 'accumulate-subsample';
+    const pool = keeps ? params.trainTokens + (config.generations - 1) * sampleSize(p, params) : params.trainTokens;
+    return { train: p === 'accumulate' ? pool : params.trainTokens, pool };
+  });
+  checkMemory(
+    `this run (${config.paradigms.length} paradigm(s), ${params.trainTokens} training positions, ${config.probes} probes × vocabulary ${V})`,
+    runBytes({
+      model: tcfg
+        ? { ...tcfg, kind: 'transformer', vocabSize: V, batchSize: tcfg.batchSize, seqLen: tcfg.seqLen, maxLength: config.sampling.maxLength, threads }
+        : { kind: 'ngram', order: (config.model as { order: number }).order },
+      vocabSize: V,
+      paradigms: pools,
+      probes: config.probes,
+      theory: config.theory === true,
+    }),
+    memLimit,
+    'lower --train-tokens, --probes, --order or the model size',
+  );
+
   if (!resumed) notStarted(); // (a resume continues to its own interruption message)
   else throwIfAborted(signal);
   if (!resumed) await prepareFolder(dir, options.force === true);
@@ -327,7 +352,7 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
     const m = config.model;
     const model =
       m.kind === 'ngram'
-        ? new NGramModel({ order: m.order, smoothing: m.smoothing, k: m.k, vocabSize: V, threads })
+        ? new NGramModel({ order: m.order, smoothing: m.smoothing, k: m.k, vocabSize: V, threads, memoryLimit: memLimit })
         : new Transformer({
             vocabSize: V,
             hidden: tcfg!.hidden,
@@ -339,6 +364,7 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
             bos: tokens.bos,
             eos: tokens.eos,
             threads,
+            memoryLimit: memLimit,
             ...(tokens.tokenizer ? { tokenizer: tokens.tokenizer } : {}),
           });
     /**
@@ -435,7 +461,11 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
       emit('fit');
       const trained = await fitGeneration(state.train, n, (p) =>
         options.onProgress?.({ paradigm: name, generation: n, done, total, stage: 'train', step: p.step, totalSteps: p.totalSteps, loss: p.loss }),
-      );
+      ).catch((err: unknown) => {
+        // A diverged step names the paradigm and the generation too.
+        if (err instanceof CollapseError && err.code === 'E_DIVERGED') throw new CollapseError('E_DIVERGED', `${name}, generation ${n}: ${err.message}`, { cause: err });
+        throw err;
+      });
       const t1 = performance.now();
       emit('evaluate');
       // The shared generation-0 model is scored once, by the first paradigm that trains it.
