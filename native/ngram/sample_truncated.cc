@@ -69,6 +69,7 @@ void Sampler::childUnion(const int* lv, int from, int nl, const uint32_t* chain)
   for (int j = from; j < nl; ++j) {
     const Level& ctx = L[lv[j]];
     const Level& ch = L[lv[j] + 1];
+    const size_t mid = sIds.size();
     for (uint32_t i = ctx.childBegin[chain[lv[j]]], e = ctx.childBegin[chain[lv[j]] + 1]; i < e; ++i) {
       const uint32_t v = ch.word[i];
       if (mark[v] != epoch) {
@@ -76,9 +77,9 @@ void Sampler::childUnion(const int* lv, int from, int nl, const uint32_t* chain)
         sIds.push_back(v);
       }
     }
+    // Each run is sorted by word (what the marks drop keeps the rest in order): merge it in.
+    if (mid > start) std::inplace_merge(sIds.begin() + static_cast<std::ptrdiff_t>(start), sIds.begin() + static_cast<std::ptrdiff_t>(mid), sIds.end());
   }
-  // One run is already sorted by word.
-  if (nl - from > 1) std::sort(sIds.begin() + static_cast<std::ptrdiff_t>(start), sIds.end());
 }
 
 // The sparse part of row (n, id): sIds (sorted) and sP = p(v|h) there, computed as denseRow
@@ -161,19 +162,19 @@ void Sampler::build(int n, uint32_t id, Entry& en, uint64_t key) {
   en.cdf.clear();
   // Candidates: S with mass, plus the best off-S ids by base order (enough for top-k; for top-p
   // taken lazily while the kept mass is short of topP).
-  struct Cand {
-    double q;
-    uint32_t v;
-  };
-  std::vector<Cand> cand;
-  cand.reserve(ns + 64);
+  // Scratch vectors kept by the sampler: a row can hold thousands of candidates, and a fresh
+  // allocation that size per context was a fresh mapping (page faults) per context.
+  std::vector<Cand>& cand = scratch[0];
+  cand.clear();
   if (++epoch == 0) {
     std::fill(mark.begin(), mark.end(), 0);
     epoch = 1;
   }
+  // Top-k ranks by p itself (the order of p^(1/T)), so only the k kept values are transformed.
+  const bool byP = req.topK > 0;
   for (size_t t = 0; t < ns; ++t) {
     mark[sIds[t]] = epoch;
-    const double q = tr(sP[t]);
+    const double q = byP ? sP[t] : tr(sP[t]);
     if (q > 0) cand.push_back({q, sIds[t]});
   }
   auto better = [](const Cand& x, const Cand& y) { return x.q > y.q || (x.q == y.q && x.v < y.v); };
@@ -183,12 +184,13 @@ void Sampler::build(int n, uint32_t id, Entry& en, uint64_t key) {
     while (ord < B.order.size()) {
       const uint32_t v = B.order[ord++];
       if (mark[v] == epoch) continue;
-      c = {AT * B.baseT[v], v};
+      c = {byP ? A * B.base[v] : AT * B.baseT[v], v};
       return true;
     }
     return false;
   };
-  std::vector<Cand> kept;
+  std::vector<Cand>& kept = scratch[1];
+  kept.clear();
   if (req.topK > 0) {
     Cand c;
     for (uint32_t j = 0; j < req.topK && nextOff(c); ++j) cand.push_back(c);
@@ -197,6 +199,8 @@ void Sampler::build(int n, uint32_t id, Entry& en, uint64_t key) {
       cand.resize(req.topK);
     }
     std::sort(cand.begin(), cand.end(), better);
+    // The kept values transformed (off S as AT * baseT, as the other paths compute them).
+    for (Cand& k : cand) k.q = mark[k.v] == epoch ? tr(k.q) : AT * B.baseT[k.v];
     kept.swap(cand);
   } else {
     std::sort(cand.begin(), cand.end(), better);
@@ -217,7 +221,8 @@ void Sampler::build(int n, uint32_t id, Entry& en, uint64_t key) {
       }
     }
     const double need = req.topP * total;
-    std::vector<Cand> out;
+    std::vector<Cand>& out = scratch[2];
+    out.clear();
     double acc = 0;
     if (req.topK > 0) {
       for (const Cand& c : kept) {

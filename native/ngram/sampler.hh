@@ -80,6 +80,11 @@ struct Sampler {
   // Scratch for building a row.
   std::vector<uint32_t> sIds, mark;
   std::vector<double> sP;
+  struct Cand {
+    double q;
+    uint32_t v;
+  };
+  std::vector<Cand> scratch[3];
   uint32_t epoch = 0;
 
   Sampler(const Model& model, const SampleRequest& r);
