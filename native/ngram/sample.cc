@@ -20,7 +20,7 @@ namespace cl::ngram {
 Sampler::Sampler(const Model& model, const SampleRequest& r)
     : m(model), req(r), truncated(r.topK > 0 || r.topP < 1.0), tempered(!truncated && r.temperature != 1.0) {
   if (truncated) {
-    cache.resize(32768);
+    cache.resize(size_t(1) << 18);
     mark.assign(m.opt_.vocabSize, 0);
   }
 }

@@ -50,7 +50,19 @@ double TruncationBase::rangeSum(size_t a, size_t b) const {
 uint32_t Sampler::drawTruncated(int n, uint32_t id, double r) {
   const uint64_t key = (static_cast<uint64_t>(n) << 32) | id;
   Entry& en = cache[mix64(key) % cache.size()];
-  if (en.key != key) build(n, id, en, key);
+  if (en.key != key) {
+    // A generation visits ~10^5 distinct contexts and a row costs microseconds (top-k) to a
+    // fraction of a millisecond (top-p) to build: the cache holds them all while its rows fit in
+    // kCacheBytes, and starts over when they do not (what is cached never changes a draw).
+    const auto bytes = [](const Entry& e) { return e.ids.capacity() * sizeof(uint32_t) + e.cdf.capacity() * sizeof(double); };
+    if (cacheBytes > kCacheBytes) {
+      for (Entry& e : cache) e = Entry{};
+      cacheBytes = 0;
+    }
+    cacheBytes -= bytes(en);
+    build(n, id, en, key);
+    cacheBytes += bytes(en);
+  }
   const double target = r * en.cdf.back();
   size_t i = static_cast<size_t>(std::upper_bound(en.cdf.begin(), en.cdf.end(), target) - en.cdf.begin());
   if (i >= en.ids.size()) i = en.ids.size() - 1;

@@ -76,7 +76,9 @@ struct Sampler {
     std::vector<uint32_t> ids;
     std::vector<double> cdf;
   };
-  std::vector<Entry> cache;
+  std::vector<Entry> cache;  // direct-mapped by context node
+  size_t cacheBytes = 0;     // held by the cached rows
+  static constexpr size_t kCacheBytes = size_t(128) << 20;
   // Scratch for building a row.
   std::vector<uint32_t> sIds, mark;
   std::vector<double> sP;
