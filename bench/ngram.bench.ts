@@ -34,8 +34,12 @@ export async function ngramBench(threads: number[] = [1, 2]): Promise<BenchRow[]
     add(`fit KN trigram (count + estimate), ${t} thr`, positions, 'tokens/s', () => lm.fit(corpus));
     add(`evaluate (score all of Brown), ${t} thr`, positions, 'tokens/s', () => lm.evaluate(corpus));
     add(`sample 1.16M tokens, T=1 exact, ${t} thr`, positions, 'tokens/s', () => lm.sample({ tokens: positions, maxLength: 256, seed: 1 }));
-    add(`sample 100k tokens, T=0.8, ${t} thr`, 100_000, 'tokens/s', () => lm.sample({ tokens: 100_000, maxLength: 256, seed: 1, temperature: 0.8 }));
-    add(`sample 100k tokens, top-k 50, ${t} thr`, 100_000, 'tokens/s', () => lm.sample({ tokens: 100_000, maxLength: 256, seed: 1, topK: 50 }));
+    // A generation's worth (1.16M tokens) for the temperature path: its tables cost one pass over the
+    // n-grams per call, paid once per generation in an experiment; top-k's row cache holds a
+    // generation's contexts. top-p on less (slow path).
+    add(`sample 1.16M tokens, T=0.8, ${t} thr`, positions, 'tokens/s', () => lm.sample({ tokens: positions, maxLength: 256, seed: 1, temperature: 0.8 }));
+    add(`sample 1.16M tokens, top-k 50, ${t} thr`, positions, 'tokens/s', () => lm.sample({ tokens: positions, maxLength: 256, seed: 1, topK: 50 }));
+    add(`sample 10k tokens, top-p 0.9, ${t} thr`, 10_000, 'tokens/s', () => lm.sample({ tokens: 10_000, maxLength: 256, seed: 1, topP: 0.9 }));
     add(`conditional 1000 rows × |V|, ${t} thr`, 1000, 'rows/s', () => lm.conditional(ctx));
     await bench.run();
     for (const task of bench.tasks) {
@@ -45,9 +49,13 @@ export async function ngramBench(threads: number[] = [1, 2]): Promise<BenchRow[]
       rows.push({ suite: 'ngram', task: task.name, meanMs: r.latency.mean, minMs: r.latency.min, rate: (work / r.latency.mean) * 1000, unit });
     }
     if (t === threads[0]) {
-      const info = lm.info();
-      const ngrams = info.ngrams!.reduce((a, b) => a + b, 0);
-      rows.push({ suite: 'ngram', task: `model memory: ${ngrams} n-grams (orders 1–3)`, meanMs: 0, minMs: 0, rate: info.bytes! / ngrams, unit: 'bytes/n-gram' });
+      for (const order of [3, 5]) {
+        const m = order === 3 ? lm : new NGramModel({ order, smoothing: 'kneser-ney', vocabSize, threads: t });
+        if (order !== 3) await m.fit(corpus);
+        const info = m.info();
+        const ngrams = info.ngrams!.reduce((a, b) => a + b, 0);
+        rows.push({ suite: 'ngram', task: `model memory: ${ngrams} n-grams (orders 1–${order})`, meanMs: 0, minMs: 0, rate: info.bytes! / ngrams, unit: 'bytes/n-gram' });
+      }
     }
   }
   return rows;

@@ -1,5 +1,7 @@
 /** `npm run bench`: runs every suite and prints a Markdown table (the one in the README). */
 import { cpus } from 'node:os';
+import { e2eBench } from './e2e.bench.js';
+import { kenlmBench } from './kenlm.bench.js';
 import { ngramBench, type BenchRow } from './ngram.bench.js';
 import { transformerBench } from './transformer.bench.js';
 
@@ -18,6 +20,21 @@ async function main() {
     const mean = r.meanMs ? `${r.meanMs.toFixed(1)} ms` : '';
     const best = r.minMs ? `${r.minMs.toFixed(1)} ms` : '';
     console.log(`| ${r.task} | ${mean} | ${best} | ${fmt(r.rate)} ${r.unit} |`);
+  }
+  if (!only || only === 'ngram' || only === 'kenlm') {
+    // The KenLM peer, when its binaries are on the PATH or in $KENLM_BIN (README: "KenLM peer").
+    const krows = await kenlmBench();
+    if (!krows) console.log('\nKenLM peer: lmplz/build_binary/query not found (set KENLM_BIN); skipped');
+    else {
+      console.log('\n| KenLM side by side (same corpus, same run) | best | rate | note |');
+      console.log('|---|---:|---:|---|');
+      for (const r of krows) console.log(`| ${r.task} | ${r.ms ? `${r.ms.toFixed(1)} ms` : ''} | ${r.rate ? `${fmt(r.rate)} ${r.unit}` : ''} | ${r.note ?? ''} |`);
+    }
+  }
+  if (!only || only === 'e2e') {
+    console.log('\n| end to end | wall | peak RSS |');
+    console.log('|---|---:|---:|');
+    for (const r of await e2eBench()) console.log(`| ${r.task} | ${r.wallS.toFixed(1)} s | ${r.peakRssMb ? `${(r.peakRssMb / 1024).toFixed(2)} GB` : '–'} |`);
   }
   if (!only || only === 'transformer') {
     // The transformer suite runs the PyTorch peer (bench/pytorch_peer.py) first when torch is importable.

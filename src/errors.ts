@@ -14,6 +14,8 @@ export type ErrorCode =
   | 'E_NATIVE_LOAD' // the native addon is missing or was built for another Node
   | 'E_ABORTED' // cancelled through an AbortSignal
   | 'E_IO' // a file or folder cannot be written (read-only or full file system, permissions)
+  | 'E_MEMORY_LIMIT' // the estimated peak memory of a call exceeds the memory limit (src/util/memory.ts)
+  | 'E_DIVERGED' // training diverged: a step's loss or gradient norm is not finite
   | 'E_INTERNAL'; // a broken invariant: a bug, please report it
 
 export class CollapseError extends Error {

@@ -27,3 +27,9 @@ export { runExperiment, CSV_COLUMNS, type MetricsRecord, type ProgressEvent, typ
 export { SafetensorsFile, readSafetensors, readSafetensorsHeader, writeSafetensors, type NamedTensor, type TensorInfo as SafetensorsTensorInfo } from './models/safetensors.js';
 export { parseHfConfig, toHfConfig, readHfConfig, writeHfConfig, expandAttentionTypes, type GptNeoConfig, type AttentionKind } from './models/hf-config.js';
 export * from './tokenizers/index.js';
+export * from './sweep/index.js';
+export type { ReportOutput } from './report/html.js';
+/** Writes report.html and figures/*.svg for a run or sweep folder (the charting libraries load on first use). */
+export async function writeReport(dir: string): Promise<import('./report/html.js').ReportOutput> {
+  return (await import('./report/html.js')).writeReport(dir);
+}

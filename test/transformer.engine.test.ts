@@ -453,7 +453,7 @@ describe('bad input → typed errors', () => {
 
   test('calls', async () => {
     const m = new Transformer(tiny());
-    await expectCode(m.train(toCorpus([[3, 4]]), { steps: 1 }), 'E_BAD_ARGUMENT'); // not initialised
+    await expectCode(m.train(toCorpus([[3, 4]]), { steps: 1 }), 'E_NOT_FITTED'); // not initialised
     await m.init(1);
     await expectCode(m.train(toCorpus([[3, 13]]), { steps: 1 }), 'E_TOKEN_RANGE');
     await expectCode(m.evaluate(toCorpus([[3, 99]])), 'E_TOKEN_RANGE');

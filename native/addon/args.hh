@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,39 @@ inline cl::CorpusView corpusView(const Napi::Uint32Array& tokens, const Napi::Ui
   c.ntokens = tokens.ElementLength();
   c.offsets = offsets.Data();
   c.noffsets = offsets.ElementLength();
+  return c;
+}
+
+// An owned copy of a Uint32Array, taken on the JS thread when a call starts (the "baton"): a
+// persistent reference keeps a buffer alive but not unchanged, since JS can still transfer
+// (detach) or overwrite it while a worker reads. A worker thread reads only these copies.
+using OwnedU32 = std::shared_ptr<const std::vector<uint32_t>>;
+
+inline OwnedU32 ownU32(const Napi::Value& v, const char* what) {
+  const auto a = u32Array(v, what);
+  const uint32_t* d = a.Data();
+  return std::make_shared<const std::vector<uint32_t>>(d, d + a.ElementLength());
+}
+
+// A corpus copied into owned memory; view() stays valid while the object lives.
+struct OwnedCorpus {
+  std::vector<uint32_t> tokens, offsets;
+  cl::CorpusView view() const {
+    cl::CorpusView c;
+    c.tokens = tokens.data();
+    c.ntokens = tokens.size();
+    c.offsets = offsets.data();
+    c.noffsets = offsets.size();
+    return c;
+  }
+};
+
+inline std::shared_ptr<const OwnedCorpus> ownCorpus(const Napi::Value& tokens, const Napi::Value& offsets) {
+  const auto t = u32Array(tokens, "tokens");
+  const auto o = u32Array(offsets, "offsets");
+  auto c = std::make_shared<OwnedCorpus>();
+  c->tokens.assign(t.Data(), t.Data() + t.ElementLength());
+  c->offsets.assign(o.Data(), o.Data() + o.ElementLength());
   return c;
 }
 

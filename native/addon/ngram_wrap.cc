@@ -1,7 +1,7 @@
 // NGram: the Node-API face of cl::ngram::Model. Argument checks and typed-array views only; every
 // algorithm lives in native/ngram. The fitted model is immutable and held by shared_ptr: each call
-// captures the current one, and fit() swaps in a new one when it completes, so concurrent calls
-// never race.
+// captures the current one, and fit() lets the old one go when it starts and sets the new one when
+// it completes, so concurrent calls never race.
 #include <napi.h>
 
 #include <cmath>
@@ -92,19 +92,20 @@ class NGramWrap : public Napi::ObjectWrap<NGramWrap> {
   Napi::Value Fit(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guard(env, [&]() -> Napi::Value {
-      auto tokens = u32Array(info[0], "tokens");
-      auto offsets = u32Array(info[1], "offsets");
-      auto view = corpusView(tokens, offsets);
+      const auto corpus = ownCorpus(info[0], info[1]);  // the worker reads this copy only
       auto result = std::make_shared<std::shared_ptr<const ngram::Model>>();
       const ngram::Options opt = opt_;
+      // The previous model is let go now, not when the new one is in: holding both doubled the
+      // peak of every refit (an --order 5 run on a growing Accumulate corpus peaked at 3.9 GB).
+      // Calls already running keep the model they captured; until the fit completes (or if it
+      // fails) this object is unfitted.
+      model_.reset();
       auto* w = new PromiseWorker(
-          env, [opt, view, result] { *result = ngram::Model::fit(opt, view); },
+          env, [opt, corpus, result] { *result = ngram::Model::fit(opt, corpus->view()); },
           [this, result](Napi::Env e) -> Napi::Value {
             model_ = *result;
             return e.Undefined();
           });
-      w->keepAlive(tokens);
-      w->keepAlive(offsets);
       w->keepAlive(Value());
       w->Queue();
       return w->promise();
@@ -116,20 +117,18 @@ class NGramWrap : public Napi::ObjectWrap<NGramWrap> {
     Napi::Env env = info.Env();
     return guard(env, [&]() -> Napi::Value {
       auto model = require();
-      auto tokens = u32Array(info[0], "tokens");
-      auto offsets = u32Array(info[1], "offsets");
+      const auto corpus = ownCorpus(info[0], info[1]);  // the worker reads this copy only
       const bool perPosition = info.Length() > 2 && info[2].ToBoolean().Value();
-      auto view = corpusView(tokens, offsets);
       const int threads = opt_.threads;
       Napi::Float64Array lp;
       double* lpData = nullptr;
       if (perPosition) {
-        lp = Napi::Float64Array::New(env, tokens.ElementLength() + (offsets.ElementLength() ? offsets.ElementLength() - 1 : 0));
+        lp = Napi::Float64Array::New(env, corpus->view().positions());
         lpData = lp.Data();
       }
       auto res = std::make_shared<ngram::EvalResult>();
       auto* w = new PromiseWorker(
-          env, [model, view, lpData, threads, res] { *res = model->evaluate(view, lpData, threads); },
+          env, [model, corpus, lpData, threads, res] { *res = model->evaluate(corpus->view(), lpData, threads); },
           [res, perPosition](Napi::Env e) -> Napi::Value {
             Napi::Object o = Napi::Object::New(e);
             o.Set("logLikelihood", res->logLikelihood);
@@ -137,8 +136,6 @@ class NGramWrap : public Napi::ObjectWrap<NGramWrap> {
             o.Set("zeroProbability", static_cast<double>(res->zeroProbability));
             return o;
           });
-      w->keepAlive(tokens);
-      w->keepAlive(offsets);
       if (perPosition) w->keepAlive(lp);
       w->Queue();
       if (!perPosition) return w->promise();
@@ -183,31 +180,29 @@ class NGramWrap : public Napi::ObjectWrap<NGramWrap> {
     Napi::Env env = info.Env();
     return guard(env, [&]() -> Napi::Value {
       auto model = require();
-      auto ctx = u32Array(info[0], "contexts");
+      const OwnedU32 ctx = ownU32(info[0], "contexts");  // the worker reads this copy only
       const uint32_t width = info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
       const bool f64 = info.Length() > 2 && info[2].ToBoolean().Value();
-      const size_t len = ctx.ElementLength();
+      const size_t len = ctx->size();
       if (width == 0 && len > 0) fail("E_BAD_ARGUMENT", "context width must be at least 1");
       if (width > 0 && len % width != 0) fail("E_BAD_ARGUMENT", "contexts.length must be a multiple of the context width");
       const size_t n = width ? len / width : 0;
       const size_t V = model->options().vocabSize;
       if (n * V > (size_t{1} << 31)) fail("E_BAD_ARGUMENT", "too many rows requested at once (rows × vocabSize > 2^31); ask in batches");
-      const uint32_t* cdata = ctx.Data();
       const int threads = opt_.threads;
       Napi::Value outArr;
       PromiseWorker* w;
       if (f64) {
         auto out = Napi::Float64Array::New(env, n * V);
         double* d = out.Data();
-        w = new PromiseWorker(env, [=] { model->conditional<double>(cdata, n, width, d, threads); }, [](Napi::Env e) { return e.Undefined(); });
+        w = new PromiseWorker(env, [=] { model->conditional<double>(ctx->data(), n, width, d, threads); }, [](Napi::Env e) { return e.Undefined(); });
         outArr = out;
       } else {
         auto out = Napi::Float32Array::New(env, n * V);
         float* d = out.Data();
-        w = new PromiseWorker(env, [=] { model->conditional<float>(cdata, n, width, d, threads); }, [](Napi::Env e) { return e.Undefined(); });
+        w = new PromiseWorker(env, [=] { model->conditional<float>(ctx->data(), n, width, d, threads); }, [](Napi::Env e) { return e.Undefined(); });
         outArr = out;
       }
-      w->keepAlive(ctx);
       w->keepAlive(outArr);
       w->Queue();
       Napi::Object pair = Napi::Object::New(env);
@@ -222,9 +217,9 @@ class NGramWrap : public Napi::ObjectWrap<NGramWrap> {
     Napi::Env env = info.Env();
     return guard(env, [&]() -> Napi::Value {
       auto model = require();
-      auto ctx = u32Array(info[0], "contexts");
+      const OwnedU32 ctx = ownU32(info[0], "contexts");  // the worker reads this copy only
       const uint32_t width = info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
-      const size_t len = ctx.ElementLength();
+      const size_t len = ctx->size();
       if (width == 0 && len > 0) fail("E_BAD_ARGUMENT", "context width must be at least 1");
       if (width > 0 && len % width != 0) fail("E_BAD_ARGUMENT", "contexts.length must be a multiple of the context width");
       const size_t n = width ? len / width : 0;
@@ -233,10 +228,8 @@ class NGramWrap : public Napi::ObjectWrap<NGramWrap> {
       auto rows = Napi::Float64Array::New(env, n * V);
       auto totals = Napi::Float64Array::New(env, n);
       double *rd = rows.Data(), *td = totals.Data();
-      const uint32_t* cdata = ctx.Data();
       const int threads = opt_.threads;
-      auto* w = new PromiseWorker(env, [=] { model->counts(cdata, n, width, rd, td, threads); }, [](Napi::Env e) { return e.Undefined(); });
-      w->keepAlive(ctx);
+      auto* w = new PromiseWorker(env, [=] { model->counts(ctx->data(), n, width, rd, td, threads); }, [](Napi::Env e) { return e.Undefined(); });
       w->keepAlive(rows);
       w->keepAlive(totals);
       w->Queue();
@@ -268,19 +261,18 @@ class NGramWrap : public Napi::ObjectWrap<NGramWrap> {
     return guard(env, [&]() -> Napi::Value {
       if (info.Length() < 1 || !info[0].IsBuffer()) fail("E_BAD_ARGUMENT", "load expects a Buffer");
       auto buf = info[0].As<Napi::Buffer<uint8_t>>();
-      const uint8_t* data = buf.Data();
-      const size_t size = buf.Length();
+      // The worker parses an owned copy (JS could detach or rewrite the Buffer meanwhile).
+      auto bytes = std::make_shared<const std::vector<uint8_t>>(buf.Data(), buf.Data() + buf.Length());
       const int threads = opt_.threads;
       auto result = std::make_shared<std::shared_ptr<const ngram::Model>>();
       auto* w = new PromiseWorker(
-          env, [=] { *result = ngram::Model::deserialize(data, size, threads); },
+          env, [=] { *result = ngram::Model::deserialize(bytes->data(), bytes->size(), threads); },
           [this, result, threads](Napi::Env e) -> Napi::Value {
             model_ = *result;
             opt_ = model_->options();
             opt_.threads = threads;
             return e.Undefined();
           });
-      w->keepAlive(buf);
       w->keepAlive(Value());
       w->Queue();
       return w->promise();

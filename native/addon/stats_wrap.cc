@@ -1,6 +1,6 @@
 // stats: the Node-API face of cl::stats (native/stats). Argument checks and typed-array views
 // only; every algorithm lives in native/stats. Each call runs in a PromiseWorker off the JS thread;
-// the caller must not write to the token arrays until the promise settles (they are read in place).
+// the token arrays are copied when a call starts, so the caller may reuse or transfer them at once.
 //
 // Raw surface (typed in src/native.ts, wrapped by src/metrics/native-metrics.ts):
 //   supportBuild(tokens, offsets, orders: Uint32Array, bos, eos, threads)
@@ -48,9 +48,10 @@ int threadsArg(const Napi::CallbackInfo& info, size_t i) {
   return static_cast<int>(u32Arg(info[i], "threads", 1, 1024));
 }
 
-stats::CorpusView view(const Napi::Uint32Array& tokens, const Napi::Uint32Array& offsets) {
-  const stats::CorpusView c = corpusView(tokens, offsets);
-  if (c.noffsets < 1) fail("E_OFFSETS", "offsets must hold at least one entry (0)");
+// The corpus a job reads, copied into owned memory on the JS thread (see OwnedCorpus).
+std::shared_ptr<const OwnedCorpus> ownedView(const Napi::Value& tokens, const Napi::Value& offsets) {
+  auto c = ownCorpus(tokens, offsets);
+  if (c->offsets.empty()) fail("E_OFFSETS", "offsets must hold at least one entry (0)");
   return c;
 }
 
@@ -63,17 +64,17 @@ std::shared_ptr<const stats::Support> supportArg(const Napi::Value& v) {
 Napi::Value SupportBuild(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guard(env, [&]() -> Napi::Value {
-    auto tokens = u32Array(info[0], "tokens");
-    auto offsets = u32Array(info[1], "offsets");
+    u32Array(info[0], "tokens");
+    u32Array(info[1], "offsets");
     auto ordersArr = u32Array(info[2], "orders");
     std::vector<int> orders(ordersArr.Data(), ordersArr.Data() + ordersArr.ElementLength());
     const uint32_t bos = u32Arg(info[3], "bos", 0, 0xFFFFFFFFu);
     const uint32_t eos = u32Arg(info[4], "eos", 0, 0xFFFFFFFFu);
     const int threads = threadsArg(info, 5);
-    const auto c = view(tokens, offsets);
+    const auto c = ownedView(info[0], info[1]);
     auto result = std::make_shared<std::shared_ptr<const stats::Support>>();
     auto* w = new PromiseWorker(
-        env, [c, orders, bos, eos, threads, result] { *result = std::make_shared<const stats::Support>(stats::buildSupport(c, orders, bos, eos, threads)); },
+        env, [c, orders, bos, eos, threads, result] { *result = std::make_shared<const stats::Support>(stats::buildSupport(c->view(), orders, bos, eos, threads)); },
         [result](Napi::Env e) -> Napi::Value {
           const auto& s = *result;
           const int64_t bytes = static_cast<int64_t>(s->bytes());
@@ -92,8 +93,6 @@ Napi::Value SupportBuild(const Napi::CallbackInfo& info) {
           o.Set("bytes", static_cast<double>(bytes));
           return o;
         });
-    w->keepAlive(tokens);
-    w->keepAlive(offsets);
     w->Queue();
     return w->promise();
   });
@@ -102,14 +101,14 @@ Napi::Value SupportBuild(const Napi::CallbackInfo& info) {
 Napi::Value SupportCompare(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guard(env, [&]() -> Napi::Value {
-    auto tokens = u32Array(info[0], "tokens");
-    auto offsets = u32Array(info[1], "offsets");
+    u32Array(info[0], "tokens");
+    u32Array(info[1], "offsets");
     auto ref = supportArg(info[2]);  // the job holds the support itself, whatever the GC does
     const int threads = threadsArg(info, 3);
-    const auto c = view(tokens, offsets);
+    const auto c = ownedView(info[0], info[1]);
     auto out = std::make_shared<std::vector<stats::OrderStats>>();
     auto* w = new PromiseWorker(
-        env, [c, ref, threads, out] { *out = stats::compareSupport(c, *ref, threads); },
+        env, [c, ref, threads, out] { *out = stats::compareSupport(c->view(), *ref, threads); },
         [out](Napi::Env e) -> Napi::Value {
           auto a = Napi::Float64Array::New(e, out->size() * 4);
           for (size_t i = 0; i < out->size(); ++i) {
@@ -121,8 +120,6 @@ Napi::Value SupportCompare(const Napi::CallbackInfo& info) {
           }
           return a;
         });
-    w->keepAlive(tokens);
-    w->keepAlive(offsets);
     w->Queue();
     return w->promise();
   });
@@ -131,13 +128,11 @@ Napi::Value SupportCompare(const Napi::CallbackInfo& info) {
 Napi::Value Diversity(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guard(env, [&]() -> Napi::Value {
-    auto tokens = u32Array(info[0], "tokens");
-    auto offsets = u32Array(info[1], "offsets");
+    const auto c = ownedView(info[0], info[1]);
     const int threads = threadsArg(info, 2);
-    const auto c = view(tokens, offsets);
     auto out = std::make_shared<stats::DiversityCounts>();
     auto* w = new PromiseWorker(
-        env, [c, threads, out] { *out = stats::diversityCounts(c, threads); },
+        env, [c, threads, out] { *out = stats::diversityCounts(c->view(), threads); },
         [out](Napi::Env e) -> Napi::Value {
           Napi::Object o = Napi::Object::New(e);
           o.Set("ids", toU32(e, out->types.ids));
@@ -149,8 +144,6 @@ Napi::Value Diversity(const Napi::CallbackInfo& info) {
           o.Set("repeated", static_cast<double>(out->repeated));
           return o;
         });
-    w->keepAlive(tokens);
-    w->keepAlive(offsets);
     w->Queue();
     return w->promise();
   });
@@ -159,20 +152,19 @@ Napi::Value Diversity(const Napi::CallbackInfo& info) {
 Napi::Value TailRetention(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guard(env, [&]() -> Napi::Value {
-    auto sample = u32Array(info[0], "sample tokens");
-    auto reference = u32Array(info[1], "reference tokens");
+    const OwnedU32 sample = ownU32(info[0], "sample tokens");  // the worker reads these copies only
+    const OwnedU32 reference = ownU32(info[1], "reference tokens");
     if (!info[2].IsNumber()) fail("E_BAD_ARGUMENT", "quantile must be a number");
     const double quantile = info[2].As<Napi::Number>().DoubleValue();
     if (!(quantile > 0 && quantile <= 1)) fail("E_BAD_ARGUMENT", "quantile must be in (0, 1]");
     auto exArr = u32Array(info[3], "exclude");
     std::vector<uint32_t> exclude(exArr.Data(), exArr.Data() + exArr.ElementLength());
-    const uint32_t* s = sample.Data();
-    const size_t ns = sample.ElementLength();
-    const uint32_t* r = reference.Data();
-    const size_t nr = reference.ElementLength();
     auto out = std::make_shared<stats::TailCounts>();
     auto* w = new PromiseWorker(
-        env, [s, ns, r, nr, quantile, exclude, out] { *out = stats::tailRetention(s, ns, r, nr, quantile, exclude); },
+        env,
+        [sample, reference, quantile, exclude, out] {
+          *out = stats::tailRetention(sample->data(), sample->size(), reference->data(), reference->size(), quantile, exclude);
+        },
         [out](Napi::Env e) -> Napi::Value {
           Napi::Object o = Napi::Object::New(e);
           o.Set("tail", toU32(e, out->tail));
@@ -183,8 +175,6 @@ Napi::Value TailRetention(const Napi::CallbackInfo& info) {
           o.Set("tieCut", out->tieCut);
           return o;
         });
-    w->keepAlive(sample);
-    w->keepAlive(reference);
     w->Queue();
     return w->promise();
   });

@@ -27,25 +27,18 @@ uint32_t u32arg(const Napi::Value& v, const char* what) {
 Napi::Value ContextCounts(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   try {
-    auto tokens = u32Array(info[0], "tokens");
-    auto offsets = u32Array(info[1], "offsets");
-    auto contexts = u32Array(info[2], "contexts");
+    const auto corpus = ownCorpus(info[0], info[1]);         // the worker reads these copies only
+    const OwnedU32 contexts = ownU32(info[2], "contexts");
     const uint32_t width = u32arg(info[3], "width");
     const uint32_t V = u32arg(info[4], "vocabSize");
     const uint32_t bos = u32arg(info[5], "bos");
     const uint32_t eos = u32arg(info[6], "eos");
-    if (width == 0 ? contexts.ElementLength() != 0 : contexts.ElementLength() % width != 0)
+    if (width == 0 ? contexts->size() != 0 : contexts->size() % width != 0)
       fail("E_BAD_ARGUMENT", "contexts.length must be a multiple of width (width 0: an empty array, the single empty context)");
-    ngram::CorpusView view;
-    view.tokens = tokens.Data();
-    view.ntokens = tokens.ElementLength();
-    view.offsets = offsets.Data();
-    view.noffsets = offsets.ElementLength();
-    const uint32_t* ctx = contexts.Data();
-    const size_t n = width == 0 ? 1 : contexts.ElementLength() / width;
+    const size_t n = width == 0 ? 1 : contexts->size() / width;
     auto out = std::make_shared<theory::SparseCounts>();
     auto* w = new PromiseWorker(
-        env, [=] { *out = theory::contextCounts(view, ctx, n, width, V, bos, eos); },
+        env, [=] { *out = theory::contextCounts(corpus->view(), contexts->data(), n, width, V, bos, eos); },
         [out](Napi::Env e) -> Napi::Value {
           Napi::Object o = Napi::Object::New(e);
           auto rp = Napi::Uint32Array::New(e, out->rowPtr.size());
@@ -62,9 +55,6 @@ Napi::Value ContextCounts(const Napi::CallbackInfo& info) {
           o.Set("totals", tot);
           return o;
         });
-    w->keepAlive(tokens);
-    w->keepAlive(offsets);
-    w->keepAlive(contexts);
     w->Queue();
     return w->promise();
   } catch (const cl::Error& e) {
@@ -75,12 +65,10 @@ Napi::Value ContextCounts(const Napi::CallbackInfo& info) {
 std::shared_ptr<const ngram::Model> ngramModelOf(const Napi::Value& v);
 
 namespace {
-ngram::CorpusView corpusArg(const Napi::Value& tokens, const Napi::Value& offsets, std::vector<Napi::Value>& keep) {
-  auto t = u32Array(tokens, "tokens");
-  auto o = u32Array(offsets, "offsets");
-  keep.push_back(t);
-  keep.push_back(o);
-  return corpusView(t, o);
+// Copies a corpus into owned memory held by `keep` (the job captures `keep`) and returns its view.
+ngram::CorpusView corpusArg(const Napi::Value& tokens, const Napi::Value& offsets, std::vector<std::shared_ptr<const OwnedCorpus>>& keep) {
+  keep.push_back(ownCorpus(tokens, offsets));
+  return keep.back()->view();
 }
 }  // namespace
 
@@ -113,7 +101,7 @@ class AccountingWrap : public Napi::ObjectWrap<AccountingWrap> {
       c.rate = rate > 0 ? rate : 0;
       c.bos = u32arg(o.Get("bos"), "bos");
       c.eos = u32arg(o.Get("eos"), "eos");
-      std::vector<Napi::Value> keep;
+      std::vector<std::shared_ptr<const OwnedCorpus>> keep;
       auto real = corpusArg(info[1], info[2], keep);
       acc_ = std::make_shared<theory::Accounting>(std::move(c), real);
     } catch (const cl::Error& e) {
@@ -132,7 +120,7 @@ class AccountingWrap : public Napi::ObjectWrap<AccountingWrap> {
       theory::StepInput in;
       in.n = static_cast<int>(u32arg(info[0], "n"));
       in.model = ngramModelOf(info[1]);
-      std::vector<Napi::Value> keep;
+      std::vector<std::shared_ptr<const OwnedCorpus>> keep;  // the worker reads these copies only
       in.sample = corpusArg(info[2], info[3], keep);
       in.trainIsPool = info[4].IsNull() || info[4].IsUndefined();
       if (!in.trainIsPool) in.train = corpusArg(info[4], info[5], keep);
@@ -145,7 +133,7 @@ class AccountingWrap : public Napi::ObjectWrap<AccountingWrap> {
       auto acc = acc_;
       auto out = std::make_shared<theory::StepResult>();
       auto* w = new PromiseWorker(
-          env, [acc, in, threads, out] { *out = acc->step(in, threads); },
+          env, [acc, in, keep, threads, out] { *out = acc->step(in, threads); },
           [out](Napi::Env e) -> Napi::Value {
             const auto& r = *out;
             Napi::Object o = Napi::Object::New(e);
@@ -187,7 +175,6 @@ class AccountingWrap : public Napi::ObjectWrap<AccountingWrap> {
             o.Set("coefSigma", arr(r.coefSigma));
             return o;
           });
-      for (auto& v : keep) w->keepAlive(v);
       w->keepAlive(info[1]);
       w->keepAlive(Value());
       w->Queue();

@@ -127,8 +127,8 @@ class TransformerWrap : public Napi::ObjectWrap<TransformerWrap> {
   Napi::Value Train(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guard(env, [&]() -> Napi::Value {
-      auto tokens = u32Array(info[0], "tokens");
-      auto offsets = u32Array(info[1], "offsets");
+      u32Array(info[0], "tokens");
+      u32Array(info[1], "offsets");
       if (info.Length() < 3 || !info[2].IsObject()) fail("E_BAD_ARGUMENT", "train expects an options object");
       Napi::Object o = info[2].As<Napi::Object>();
       tf::TrainRequest r;
@@ -150,11 +150,11 @@ class TransformerWrap : public Napi::ObjectWrap<TransformerWrap> {
       if (hasCb) tsfn = std::make_shared<Napi::ThreadSafeFunction>(Napi::ThreadSafeFunction::New(env, info[3].As<Napi::Function>(), "collapse-lab train", 0, 1));
       auto cancel = std::make_shared<std::atomic<bool>>(false);
       cancel_ = cancel;
-      const auto view = corpusView(tokens, offsets);
+      const auto corpus = ownCorpus(info[0], info[1]);  // the worker reads this copy only
       auto result = std::make_shared<tf::TrainResult>();
       auto* w = makeJob(
           env,
-          [view, r, tsfn, cancel, result](tf::Model& m) {
+          [corpus, r, tsfn, cancel, result](tf::Model& m) {
             struct Release {
               std::shared_ptr<Napi::ThreadSafeFunction> f;
               ~Release() {
@@ -172,7 +172,7 @@ class TransformerWrap : public Napi::ObjectWrap<TransformerWrap> {
                 if (s != napi_ok) delete copy;
               };
             }
-            *result = m.train(view, r, progress, cancel.get());
+            *result = m.train(corpus->view(), r, progress, cancel.get());
           },
           [result](Napi::Env e) -> Napi::Value {
             Napi::Object o = Napi::Object::New(e);
@@ -181,8 +181,6 @@ class TransformerWrap : public Napi::ObjectWrap<TransformerWrap> {
             o.Set("cancelled", Napi::Boolean::New(e, result->cancelled));
             return o;
           });
-      w->keepAlive(tokens);
-      w->keepAlive(offsets);
       w->Queue();
       return w->promise();
     });
@@ -198,31 +196,26 @@ class TransformerWrap : public Napi::ObjectWrap<TransformerWrap> {
   Napi::Value Evaluate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guard(env, [&]() -> Napi::Value {
-      auto tokens = u32Array(info[0], "tokens");
-      auto offsets = u32Array(info[1], "offsets");
+      const auto corpus = ownCorpus(info[0], info[1]);  // the worker reads this copy only
       const double st = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : 0;
       if (!(st >= 0 && st <= 4294967295.0 && st == std::floor(st))) fail("E_BAD_ARGUMENT", "stride must be a non-negative integer");
       const uint32_t stride = static_cast<uint32_t>(st);
       const bool perPosition = info.Length() > 3 && info[3].ToBoolean().Value();
-      const auto view = corpusView(tokens, offsets);
       Napi::Float64Array lp;
       double* lpData = nullptr;
       if (perPosition) {
-        const size_t n = tokens.ElementLength() + (offsets.ElementLength() ? offsets.ElementLength() - 1 : 0);
-        lp = Napi::Float64Array::New(env, n);
+        lp = Napi::Float64Array::New(env, corpus->view().positions());
         lpData = lp.Data();
       }
       auto res = std::make_shared<tf::EvalResult>();
       auto* w = makeJob(
-          env, [view, stride, lpData, res](tf::Model& m) { *res = m.evaluate(view, stride, lpData); },
+          env, [corpus, stride, lpData, res](tf::Model& m) { *res = m.evaluate(corpus->view(), stride, lpData); },
           [res](Napi::Env e) -> Napi::Value {
             Napi::Object o = Napi::Object::New(e);
             o.Set("logLikelihood", res->logLikelihood);
             o.Set("positions", static_cast<double>(res->positions));
             return o;
           });
-      w->keepAlive(tokens);
-      w->keepAlive(offsets);
       if (perPosition) w->keepAlive(lp);
       w->Queue();
       Napi::Object pair = Napi::Object::New(env);
@@ -259,21 +252,18 @@ class TransformerWrap : public Napi::ObjectWrap<TransformerWrap> {
   Napi::Value Conditional(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guard(env, [&]() -> Napi::Value {
-      auto flat = u32Array(info[0], "prefixes");
-      auto starts = u32Array(info[1], "starts");
-      const size_t ns = starts.ElementLength();
+      // Copied first, then checked: the worker reads exactly what was validated.
+      const OwnedU32 flat = ownU32(info[0], "prefixes");
+      const OwnedU32 starts = ownU32(info[1], "starts");
+      const size_t ns = starts->size();
       if (ns == 0) fail("E_BAD_ARGUMENT", "starts must have n + 1 entries");
       const size_t n = ns - 1;
-      if (starts[0] != 0 || starts[ns - 1] != flat.ElementLength()) fail("E_BAD_ARGUMENT", "starts must begin at 0 and end at prefixes.length");
+      if ((*starts)[0] != 0 || (*starts)[ns - 1] != flat->size()) fail("E_BAD_ARGUMENT", "starts must begin at 0 and end at prefixes.length");
       const size_t V = model_->config().vocabSize;
       if (n * V > (size_t{1} << 31)) fail("E_BAD_ARGUMENT", "too many rows requested at once (rows × vocabSize > 2^31); ask in batches");
       auto rows = Napi::Float32Array::New(env, n * V);
       float* out = rows.Data();
-      const uint32_t* f = flat.Data();
-      const uint32_t* s = starts.Data();
-      auto* w = makeJob(env, [f, s, n, out](tf::Model& m) { m.conditional(f, s, n, out); }, [](Napi::Env e) { return e.Undefined(); });
-      w->keepAlive(flat);
-      w->keepAlive(starts);
+      auto* w = makeJob(env, [flat, starts, n, out](tf::Model& m) { m.conditional(flat->data(), starts->data(), n, out); }, [](Napi::Env e) { return e.Undefined(); });
       w->keepAlive(rows);
       w->Queue();
       Napi::Object pair = Napi::Object::New(env);
@@ -283,12 +273,13 @@ class TransformerWrap : public Napi::ObjectWrap<TransformerWrap> {
     });
   }
 
-  static void checkBatch(const Napi::Uint32Array& in, const Napi::Uint32Array& tg, double B, double T, uint32_t V) {
+  // Checks the owned copies (validated after the copy, so JS cannot change them afterwards).
+  static void checkBatch(const std::vector<uint32_t>& in, const std::vector<uint32_t>& tg, double B, double T, uint32_t V) {
     if (!(B >= 1 && T >= 1 && B == std::floor(B) && T == std::floor(T))) fail("E_BAD_ARGUMENT", "B and T must be positive integers");
-    if (in.ElementLength() != B * T || tg.ElementLength() != B * T) fail("E_BAD_ARGUMENT", "inputs and targets must hold B × T ids");
-    for (size_t i = 0; i < in.ElementLength(); ++i)
+    if (in.size() != B * T || tg.size() != B * T) fail("E_BAD_ARGUMENT", "inputs and targets must hold B × T ids");
+    for (size_t i = 0; i < in.size(); ++i)
       if (in[i] >= V) fail("E_TOKEN_RANGE", "input token " + std::to_string(in[i]) + " is outside the vocabulary");
-    for (size_t i = 0; i < tg.ElementLength(); ++i)
+    for (size_t i = 0; i < tg.size(); ++i)
       if (tg[i] >= V && tg[i] != kernels::kIgnore) fail("E_TOKEN_RANGE", "target " + std::to_string(tg[i]) + " is outside the vocabulary");
   }
 
@@ -297,18 +288,15 @@ class TransformerWrap : public Napi::ObjectWrap<TransformerWrap> {
   Napi::Value ForwardBackward(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guard(env, [&]() -> Napi::Value {
-      auto in = u32Array(info[0], "inputs");
-      auto tg = u32Array(info[1], "targets");
+      const OwnedU32 in = ownU32(info[0], "inputs");
+      const OwnedU32 tg = ownU32(info[1], "targets");
       const double B = info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : 0, T = info[3].IsNumber() ? info[3].As<Napi::Number>().DoubleValue() : 0;
-      checkBatch(in, tg, B, T, model_->config().vocabSize);
+      checkBatch(*in, *tg, B, T, model_->config().vocabSize);
       if (T > model_->config().contextLength) fail("E_BAD_ARGUMENT", "T is longer than the context");
-      const uint32_t *ip = in.Data(), *tp = tg.Data();
       auto loss = std::make_shared<double>(0);
       auto* w = makeJob(
-          env, [=](tf::Model& m) { *loss = m.forwardBackward(ip, tp, static_cast<int>(B), static_cast<int>(T)); },
+          env, [=](tf::Model& m) { *loss = m.forwardBackward(in->data(), tg->data(), static_cast<int>(B), static_cast<int>(T)); },
           [loss](Napi::Env e) -> Napi::Value { return Napi::Number::New(e, *loss); });
-      w->keepAlive(in);
-      w->keepAlive(tg);
       w->Queue();
       return w->promise();
     });
@@ -341,20 +329,17 @@ class TransformerWrap : public Napi::ObjectWrap<TransformerWrap> {
   Napi::Value Loss(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guard(env, [&]() -> Napi::Value {
-      auto in = u32Array(info[0], "inputs");
-      auto tg = u32Array(info[1], "targets");
+      const OwnedU32 in = ownU32(info[0], "inputs");
+      const OwnedU32 tg = ownU32(info[1], "targets");
       const double B = info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : 0, T = info[3].IsNumber() ? info[3].As<Napi::Number>().DoubleValue() : 0;
-      checkBatch(in, tg, B, T, model_->config().vocabSize);
+      checkBatch(*in, *tg, B, T, model_->config().vocabSize);
       if (T > model_->config().contextLength) fail("E_BAD_ARGUMENT", "T is longer than the context");
-      const uint32_t *ip = in.Data(), *tp = tg.Data();
       size_t count = 0;
-      for (size_t i = 0; i < tg.ElementLength(); ++i) count += tp[i] != kernels::kIgnore;
+      for (const uint32_t t : *tg) count += t != kernels::kIgnore;
       auto loss = std::make_shared<double>(0);
       auto* w = makeJob(
-          env, [=](tf::Model& m) { *loss = m.forwardLoss(ip, tp, static_cast<int>(B), static_cast<int>(T), nullptr) / std::max<size_t>(1, count); },
+          env, [=](tf::Model& m) { *loss = m.forwardLoss(in->data(), tg->data(), static_cast<int>(B), static_cast<int>(T), nullptr) / std::max<size_t>(1, count); },
           [loss](Napi::Env e) -> Napi::Value { return Napi::Number::New(e, *loss); });
-      w->keepAlive(in);
-      w->keepAlive(tg);
       w->Queue();
       return w->promise();
     });

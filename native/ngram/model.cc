@@ -100,7 +100,7 @@ std::shared_ptr<const Model> Model::fit(const Options& o, const CorpusView& c) {
     const uint32_t b = c.offsets[s], e = c.offsets[s + 1];
     uint32_t* dst = W.data() + b + 2 * s;
     dst[0] = o.bos;
-    std::memcpy(dst + 1, c.tokens + b, sizeof(uint32_t) * (e - b));
+    if (e > b) std::memcpy(dst + 1, c.tokens + b, sizeof(uint32_t) * (e - b));  // tokens may be null when empty
     dst[e - b + 1] = o.eos;
   }
   std::vector<uint32_t> ord, grp;  // positions sorted by node of the current level; group starts

@@ -163,6 +163,7 @@ class Model {
   double uniformMass() const { return 1.0 / static_cast<double>(opt_.vocabSize - 1); }
 
   friend struct Sampler;
+  friend struct TemperatureTables;
 
   // Lookup index of levels 2..K (index_[n] for level n): open addressing with linear probing,
   // keyed by (parent, word), about half full. A slot holds the word and the node id; the parent

@@ -200,7 +200,7 @@ TupleSet supportNgrams(const CorpusView& c, int order, uint32_t bos, uint32_t eo
     const size_t s = c.offsets[i], e = c.offsets[i + 1], m = e - s;
     // buf = BOS×pad t1 .. tm EOS; the n-gram of position j is buf[j .. j+order).
     buf.resize(pad + m + 1);
-    std::memcpy(buf.data() + pad, c.tokens + s, m * sizeof(uint32_t));
+    if (m > 0) std::memcpy(buf.data() + pad, c.tokens + s, m * sizeof(uint32_t));  // tokens may be null when empty
     buf[pad + m] = eos;
     for (size_t j = 0; j <= m; ++j) col.add(buf.data() + j);
   }

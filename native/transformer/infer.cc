@@ -4,6 +4,7 @@
 // layernorm, per-(row, head) attention), causal attention makes right-padding invisible to real
 // positions, and each sequence draws from its own random stream.
 #include <algorithm>
+#include <limits>
 #include <cmath>
 #include <cstring>
 #include <mutex>
@@ -218,7 +219,14 @@ uint32_t drawToken(float* z, size_t V, double r, const SampleRequest& req, std::
   // Unnormalised weights q(v) = exp((z_v - max) / T): float, vectorised; sums in double.
   thread_local std::vector<float> q;
   q.resize(V);
-  k::expShiftRow(q.data(), z, V, m, static_cast<float>(1.0 / req.temperature));
+  const double inv = 1.0 / req.temperature;
+  if (!(inv <= static_cast<double>(std::numeric_limits<float>::max()))) {
+    // T so small that 1/T overflows float: (z - max) · inf would be NaN at the max. This is the
+    // T → 0 limit itself: all the mass on the argmax (shared equally by exact ties).
+    for (size_t v = 0; v < V; ++v) q[v] = z[v] == m ? 1.0f : 0.0f;
+  } else {
+    k::expShiftRow(q.data(), z, V, m, static_cast<float>(inv));
+  }
   // Sums of blocks of 64 weights (four interleaved double chains each): the total, and a walk
   // that skips whole blocks.
   constexpr size_t kBlock = 64;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <sstream>
 
 #include "common/errors.hh"
 #include "common/rng.hh"
@@ -80,8 +81,19 @@ TrainResult Model::train(const CorpusView& corpus, const TrainRequest& req, cons
       }
       const double loss = forwardBackward(inputs.data(), targets.data(), B, static_cast<int>(T));
       const double lr = scheduledLr(req, step, total);
+      // A diverged step is an error naming the step, never a silent NaN model: a non-finite loss
+      // stops before the update; a non-finite gradient norm after it (the update is then spoilt).
+      auto diverged = [&](const char* what, double x) {
+        std::ostringstream m;
+        m << "training diverged at step " << step + 1 << " of " << total << ": the " << what << " is "
+          << (std::isnan(x) ? "NaN" : x > 0 ? "Infinity" : "-Infinity") << " (learning rate " << lr
+          << "; lower lr, or keep clip > 0)";
+        fail("E_DIVERGED", m.str());
+      };
+      if (!std::isfinite(loss)) diverged("loss", loss);
       double norm = 0;
       adamw(req, lr, step + 1, &norm);
+      if (!std::isfinite(norm)) diverged("gradient norm", norm);
       ++step;
       tokens += static_cast<uint64_t>(B) * T;
       res.steps = step;

@@ -32,7 +32,7 @@ export function addRunFlags(cmd: Command): Command {
     const dflt = showDefault(s);
     const help = s.meta.help + (dflt && s.type !== 'boolean' ? ` (default ${dflt})` : '');
     if (s.type === 'boolean') {
-      cmd.addOption(new Option(f, help));
+      if (!s.meta.negateOnly) cmd.addOption(new Option(f, help));
       if (s.meta.negate) cmd.addOption(new Option(`--no-${s.meta.flag}`, s.meta.negate));
       continue;
     }
@@ -45,7 +45,7 @@ export function addRunFlags(cmd: Command): Command {
 }
 
 /** The flags that are run options, not config (they may go with --resume where noted). */
-const RESUMABLE = new Set(['resume', 'threads', 'json', 'quiet', 'verbose']);
+const RESUMABLE = new Set(['resume', 'threads', 'memoryLimit', 'json', 'quiet', 'verbose', 'report']);
 
 /** Refuses config flags beside --resume (the run's own config.json wins). */
 export function checkResumeFlags(f: RunFlags): void {

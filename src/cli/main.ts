@@ -19,11 +19,12 @@ import { metricTable, perplexityTables, theoryReport } from '../report/table.js'
 import { checksPassed } from '../theory/checks.js';
 import { checkThreads } from '../util/check.js';
 import { addRunFlags, checkResumeFlags, configFromFlags, type RunFlags } from './flags.js';
+import { registerSweep } from './sweep.js';
 
 /** The project's theory page (docs/theory.md), shipped with the package. */
 const THEORY_PAGE = fileURLToPath(new URL('../../docs/theory.md', import.meta.url));
 
-const USAGE_CODES = new Set(['E_BAD_ARGUMENT', 'E_BAD_CONFIG', 'E_BAD_CORPUS', 'E_CORPUS_EMPTY', 'E_TOKEN_RANGE', 'E_OFFSETS', 'E_BAD_MODEL_FILE']);
+const USAGE_CODES = new Set(['E_BAD_ARGUMENT', 'E_BAD_CONFIG', 'E_MEMORY_LIMIT', 'E_BAD_CORPUS', 'E_CORPUS_EMPTY', 'E_TOKEN_RANGE', 'E_OFFSETS', 'E_BAD_MODEL_FILE']);
 
 function timestamp(): string {
   const d = new Date();
@@ -59,6 +60,7 @@ async function run(f: RunFlags): Promise<void> {
     ...(f.resume ? { resume: out } : { out }),
     ...(f.force ? { force: true } : {}),
     ...(f.threads ? { threads: f.threads as number } : {}),
+    ...(f.memoryLimit !== undefined ? { memoryLimit: f.memoryLimit as string } : {}),
     signal: controller.signal,
     onCorpus: (info) => {
       for (const line of corpusHeader(info)) log(line);
@@ -99,6 +101,8 @@ async function run(f: RunFlags): Promise<void> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   });
+  // The charting libraries load only when a report is written.
+  const report = f.report === false ? null : await (await import('../report/html.js')).writeReport(result.dir);
   if (f.json) return;
   const c = result.corpus;
   const paradigms = result.config.paradigms;
@@ -113,7 +117,7 @@ async function run(f: RunFlags): Promise<void> {
       const failed = result.records.filter((r) => r.theory?.checks && !checksPassed(r.theory.checks));
       if (failed.length) process.stdout.write(`warning: accounting checks failed in ${failed.map((r) => `${r.paradigm} gen ${r.generation}`).join(', ')} (see theory.checks in metrics.jsonl)\n\n`);
     }
-    process.stdout.write(`done in ${secs} s; files in ${result.dir}/ (metrics.jsonl, metrics.csv, samples/)\n`);
+    process.stdout.write(`done in ${secs} s; files in ${result.dir}/ (metrics.jsonl, metrics.csv, samples/${report ? ', report.html' : ''})\n`);
   }
 }
 
@@ -180,7 +184,7 @@ export async function main(argv: string[]): Promise<number> {
     .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => undefined })
     .addHelpText('after', `\nEvery reported quantity, its exact definition and conventions: ${THEORY_PAGE}\n`);
 
-  addRunFlags(
+  const runCommand = addRunFlags(
     program
       .command('run')
       .description('run a recursive-training experiment and write a run folder (defaults: Brown, KN trigram, replace + accumulate + accumulate-subsample, 10 generations)'),
@@ -198,6 +202,8 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (dir: string) => {
       await theoryCommand(dir);
     });
+
+  registerSweep(program, runCommand, configFromFlags);
 
   const verbose = argv.includes('--verbose');
   try {

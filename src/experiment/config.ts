@@ -22,6 +22,8 @@ export interface SettingMeta {
   choices?: string[];
   /** A switch's --no- form, and its help. */
   negate?: string;
+  /** The switch is on by default and has only its --no- form. */
+  negateOnly?: boolean;
 }
 const cli = (flag: string, arg: string, help: string): SettingMeta => ({ flag, arg, help });
 const doc = (help: string): SettingMeta => ({ help });

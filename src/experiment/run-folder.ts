@@ -7,6 +7,7 @@
  *   samples/<paradigm>/gen-NNN.txt first sequences of S_n, detokenized
  *   state/progress.json            records so far and the finished generations; complete: true at the end
  *   state/<paradigm>/gen-NNN.bin   S_n itself, so T_{n+1} can be rebuilt on resume (removed at the end)
+ *   report.html, figures/*.svg     the report (src/report/html.ts), unless --no-report
  *
  * Both state files carry a SHA-256 of their content: a damaged one stops a resume by name.
  * `--force` replaces only a folder holding nothing but these files (RUN_FILES, see foreignEntry).
@@ -270,8 +271,10 @@ export const RUN_FILES: RegExp[] = [
   /^samples\/[a-z][a-z0-9-]*\/gen-[0-9]{3,}\.txt$/,
   /^state\/progress\.json$/,
   /^state\/[a-z][a-z0-9-]*\/gen-[0-9]{3,}\.bin$/,
+  /^report\.html$/,
+  /^figures\/[a-z0-9-]+\.svg$/,
 ];
-export const RUN_FOLDERS: RegExp[] = [/^samples$/, /^samples\/[a-z][a-z0-9-]*$/, /^state$/, /^state\/[a-z][a-z0-9-]*$/];
+export const RUN_FOLDERS: RegExp[] = [/^figures$/, /^samples$/, /^samples\/[a-z][a-z0-9-]*$/, /^state$/, /^state\/[a-z][a-z0-9-]*$/];
 export const TEMP_FILE = /^\..+\.[0-9]+\.[0-9a-f]{8}\.tmp$/;
 
 /**

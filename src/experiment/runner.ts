@@ -15,6 +15,7 @@ import { CollapseError } from '../errors.js';
 import { ngramSupportAsync, probeContexts } from '../metrics/index.js';
 import { paradigm, type ParadigmName, type ParadigmParams } from '../paradigms/index.js';
 import { writeFileAtomic } from '../util/fs.js';
+import { checkMemory, memoryLimit, runBytes } from '../util/memory.js';
 import { corpusLoadOptions, resolveConfig, type ExperimentConfig, type ExperimentConfigInput } from './config.js';
 import { driverFor, type RunContext } from './drivers/index.js';
 import { measure } from './measure.js';
@@ -63,6 +64,8 @@ export interface RunOptions {
   force?: boolean;
   /** Threads per native call (default: all cores). Results never depend on it. */
   threads?: number;
+  /** Refuse a run estimated to need more memory (bytes or "8G"); default $COLLAPSE_MEMORY_LIMIT, else 80 % of RAM. */
+  memoryLimit?: number | string;
   onRecord?: (record: MetricsRecord) => void;
   onProgress?: (event: ProgressEvent) => void;
   /** Called once the corpus is loaded, before any training (the CLI's run header). */
@@ -131,6 +134,21 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
     }
   }
 
+  // The estimated peak memory, against the limit, before the run folder is touched (src/util/memory.ts).
+  const memLimit = memoryLimit(options.memoryLimit);
+  checkMemory(
+    `this run (${config.paradigms.length} paradigm(s), ${params.trainTokens} training positions, ${config.probes} probes × vocabulary ${tokens.vocabSize})`,
+    runBytes({
+      model: driver.memoryShape(config, tokens.vocabSize, threads),
+      vocabSize: tokens.vocabSize,
+      paradigms: config.paradigms.map((p) => paradigm(p).peakSizes(params, config.generations)),
+      probes: config.probes,
+      theory: config.theory === true,
+    }),
+    memLimit,
+    'lower --train-tokens, --probes, --order or the model size',
+  );
+
   if (signal?.aborted) {
     throw new CollapseError('E_ABORTED', resumed ? 'the run was interrupted; continue it with --resume' : 'interrupted before the run started; nothing was written');
   }
@@ -154,7 +172,7 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
   const probeSource = config.probesFrom === 'train' ? D : config.probesFrom === 'test' ? H : concatCorpora([D, H]);
   const probes = probeContexts(probeSource, { width, k: config.probes, ...(tokens.passMarkers ? { bos: tokens.bos } : {}) });
   const supportD = await ngramSupportAsync(D, { orders: [1, 2, 3], threads, ...markers });
-  const ctx: RunContext = { config, tokens, D, H, probes, width, params, threads, signal };
+  const ctx: RunContext = { config, tokens, D, H, probes, width, params, threads, memoryLimit: memLimit, signal };
   const models = await driver.open(ctx);
   const columns = csvColumns(driver.csvColumns, config.theory);
 
@@ -195,7 +213,11 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
       const emit = (stage: ProgressEvent['stage'], step?: object) => options.onProgress?.({ paradigm: name, generation: n, done, total, stage, ...step });
       const t0 = performance.now();
       emit('fit');
-      const fitted = await model.fit(state, (p) => emit('train', { step: p.step, totalSteps: p.totalSteps, loss: p.loss }));
+      const fitted = await model.fit(state, (p) => emit('train', { step: p.step, totalSteps: p.totalSteps, loss: p.loss })).catch((err: unknown) => {
+        // A diverged step names the paradigm and the generation too.
+        if (err instanceof CollapseError && err.code === 'E_DIVERGED') throw new CollapseError('E_DIVERGED', `${name}, generation ${n}: ${err.message}`, { cause: err });
+        throw err;
+      });
       const t1 = performance.now();
       emit('evaluate');
       const score = await model.score();

@@ -23,6 +23,10 @@ export const RunFlagsSchema = z
       .max(MAX_THREADS)
       .optional()
       .meta(cli('threads', '<n>', 'threads per native call (default: all cores; results do not depend on it)')),
+    memoryLimit: z
+      .string()
+      .optional()
+      .meta(cli('memory-limit', '<size>', 'refuse a run estimated to need more memory: bytes or e.g. 8G (default $COLLAPSE_MEMORY_LIMIT, else 80% of RAM)')),
     out: z.string().optional().meta(cli('out', '<dir>', 'run folder (default runs/run-<timestamp>)')),
     config: z.string().optional().meta(cli('config', '<file>', 'JSON config (flags override it)')),
     resume: z.string().optional().meta(cli('resume', '<dir>', 'continue an interrupted run; its config.json wins')),
@@ -30,6 +34,8 @@ export const RunFlagsSchema = z
     json: z.boolean().optional().meta(cli('json', '', 'print one JSON record per paradigm and generation on stdout, nothing else')),
     quiet: z.boolean().optional().meta(cli('quiet', '', 'print nothing but errors')),
     verbose: z.boolean().optional().meta(cli('verbose', '', 'print stack traces on errors')),
+    /** On by default; `--no-report` turns it off. */
+    report: z.boolean().optional().meta({ flag: 'report', arg: '', help: 'write report.html and figures/ at the end (the default)', negate: 'do not write report.html and figures/ at the end', negateOnly: true }),
   })
   .strict();
 
@@ -76,12 +82,13 @@ function fromJson(name: string, path: string | null, j: Json, model?: string): S
   const items = body.items as Json | undefined;
   const type: Setting['type'] = body.enum ? 'enum' : body.type === 'array' ? 'list' : (body.type as Setting['type']);
   const values = (body.enum ?? items?.enum) as string[] | undefined;
-  const { flag, arg, help, choices, negate } = j as unknown as SettingMeta;
+  const { flag, arg, help, choices, negate, negateOnly } = j as unknown as SettingMeta;
   const meta: SettingMeta = { help: help ?? '' };
   if (flag !== undefined) meta.flag = flag;
   if (arg !== undefined) meta.arg = arg;
   if (choices !== undefined) meta.choices = choices;
   if (negate !== undefined) meta.negate = negate;
+  if (negateOnly !== undefined) meta.negateOnly = negateOnly;
   const s: Setting = { path, name, meta, type, default: j.default, nullable };
   if (values) s.values = values;
   if (typeof body.minimum === 'number') s.min = body.minimum;
@@ -143,12 +150,18 @@ export function showRange(s: Setting): string {
 export function settingsTable(): string {
   const esc = (x: string) => x.replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;');
   const rows = settings().map((s) => {
-    const flag = s.meta.flag === undefined ? '—' : `\`--${s.meta.flag}${s.meta.arg ? ' ' + s.meta.arg.replace(/[<>]/g, '') : ''}\`${s.meta.negate ? ` / \`--no-${s.meta.flag}\`` : ''}`;
+    const flag =
+      s.meta.flag === undefined
+        ? '—'
+        : s.meta.negateOnly
+          ? `\`--no-${s.meta.flag}\``
+          : `\`--${s.meta.flag}${s.meta.arg ? ' ' + s.meta.arg.replace(/[<>]/g, '') : ''}\`${s.meta.negate ? ` / \`--no-${s.meta.flag}\`` : ''}`;
     const field = s.path === null ? '(run option)' : `\`${s.path}\``;
     const type = s.type + (s.nullable ? ' or null' : '');
     const range = showRange(s);
     const dflt = showDefault(s);
-    return `| ${field} | ${flag} | ${type} | ${range ? (s.type === 'enum' || s.type === 'list' ? range : esc(range)) : ''} | ${dflt ? `\`${esc(dflt)}\`` : ''} | ${esc(s.meta.help)}${s.model ? ` (${s.model})` : ''} |`;
+    const help = s.meta.negateOnly ? s.meta.negate! : s.meta.help;
+    return `| ${field} | ${flag} | ${type} | ${range ? (s.type === 'enum' || s.type === 'list' ? range : esc(range)) : ''} | ${dflt ? `\`${esc(dflt)}\`` : ''} | ${esc(help)}${s.model ? ` (${s.model})` : ''} |`;
   });
   return ['| config field | flag | type | values | default | meaning |', '|---|---|---|---|---|---|', ...rows].join('\n');
 }

@@ -55,6 +55,21 @@ export const GPT2_ENDOFTEXT = 50256;
 
 type AttentionTypes = Array<[AttentionKind[], number]>;
 
+/**
+ * Upper bounds of every size field (the engine's own limits, native/addon/transformer_wrap.cc),
+ * checked before anything is allocated: a 500-byte config.json must not be able to ask for
+ * 3·10⁷ layers. Whether a model within them fits in memory is src/util/memory.ts's question.
+ */
+export const GPT_NEO_LIMITS = {
+  vocabSize: 0x7fffffff,
+  hidden: 65536,
+  layers: 1024,
+  heads: 65536,
+  window: 1 << 20,
+  contextLength: 1 << 20,
+  intermediate: 1 << 20,
+} as const;
+
 function badField(source: string, field: string, message: string): CollapseError {
   return new CollapseError('E_BAD_CONFIG', `${source}: "${field}" ${message}`);
 }
@@ -68,10 +83,11 @@ function show(v: unknown): string {
  * Expands HF's `attention_types` ([[pattern, repeat], ...]) into one kind per layer.
  * Throws E_BAD_CONFIG (naming `field` in `source`) when the notation is malformed.
  */
-export function expandAttentionTypes(types: unknown, source = 'config', field = 'attention_types'): AttentionKind[] {
+export function expandAttentionTypes(types: unknown, source = 'config', field = 'attention_types', maxLayers: number = GPT_NEO_LIMITS.layers): AttentionKind[] {
   if (!Array.isArray(types) || types.length === 0) {
     throw badField(source, field, `must be a non-empty list of [pattern, repeat] pairs such as [[["global", "local"], 4]], got ${show(types)}`);
   }
+  if (types.length > maxLayers) throw badField(source, field, `has ${types.length} entries; at most ${maxLayers} layers are supported`);
   const out: AttentionKind[] = [];
   types.forEach((item, i) => {
     if (!Array.isArray(item) || item.length !== 2) {
@@ -81,6 +97,7 @@ export function expandAttentionTypes(types: unknown, source = 'config', field = 
     if (!Array.isArray(pattern) || pattern.length === 0) {
       throw badField(source, field, `entry ${i}: the pattern must be a non-empty list of "global"/"local", got ${show(pattern)}`);
     }
+    if (pattern.length > maxLayers) throw badField(source, field, `entry ${i}: the pattern has ${pattern.length} entries; at most ${maxLayers} layers are supported`);
     for (const k of pattern) {
       if (k !== 'global' && k !== 'local') {
         throw badField(source, field, `entry ${i}: unknown attention type ${show(k)} (only "global" and "local" exist)`);
@@ -88,6 +105,11 @@ export function expandAttentionTypes(types: unknown, source = 'config', field = 
     }
     if (!Number.isInteger(repeat) || (repeat as number) < 0) {
       throw badField(source, field, `entry ${i}: the repeat count must be an integer ≥ 0, got ${show(repeat)}`);
+    }
+    // Bounded before expanding: a repeat of 1e9 must not allocate 1e9 entries first.
+    const total = out.length + pattern.length * (repeat as number);
+    if (total > maxLayers) {
+      throw badField(source, field, `expands to more than ${maxLayers} layers (entry ${i} repeats ${pattern.length} × ${show(repeat)}); at most ${maxLayers} are supported`);
     }
     for (let r = 0; r < (repeat as number); r++) for (const k of pattern as AttentionKind[]) out.push(k);
   });
@@ -109,7 +131,7 @@ export function compressAttentionTypes(kinds: readonly AttentionKind[]): Attenti
   return [[kinds.slice(), 1]];
 }
 
-function positiveInt(o: Record<string, unknown>, field: string, source: string, fallback?: number, aliases: string[] = []): number {
+function positiveInt(o: Record<string, unknown>, field: string, source: string, fallback: number | undefined, max: number, aliases: string[] = []): number {
   let v = o[field];
   let name = field;
   for (const a of aliases) {
@@ -125,6 +147,7 @@ function positiveInt(o: Record<string, unknown>, field: string, source: string, 
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
     throw badField(source, name, `must be a positive integer, got ${show(v)}`);
   }
+  if (v > max) throw badField(source, name, `is ${v}; at most ${max} is supported`);
   return v;
 }
 
@@ -156,16 +179,17 @@ export function parseHfConfig(json: unknown, source = 'config.json'): GptNeoConf
   if (act !== 'gelu_new') {
     throw badField(source, 'activation_function', `is ${show(act)}; the engine implements only "gelu_new"`);
   }
-  const vocabSize = positiveInt(o, 'vocab_size', source);
-  const hidden = positiveInt(o, 'hidden_size', source);
-  const layers = positiveInt(o, 'num_layers', source, undefined, ['num_hidden_layers']);
-  const heads = positiveInt(o, 'num_heads', source, undefined, ['num_attention_heads']);
+  const L = GPT_NEO_LIMITS;
+  const vocabSize = positiveInt(o, 'vocab_size', source, undefined, L.vocabSize);
+  const hidden = positiveInt(o, 'hidden_size', source, undefined, L.hidden);
+  const layers = positiveInt(o, 'num_layers', source, undefined, L.layers, ['num_hidden_layers']);
+  const heads = positiveInt(o, 'num_heads', source, undefined, L.heads, ['num_attention_heads']);
   if (hidden % heads !== 0) {
     throw badField(source, 'num_heads', `(${heads}) must divide hidden_size (${hidden})`);
   }
-  const window = positiveInt(o, 'window_size', source, 256);
-  const contextLength = positiveInt(o, 'max_position_embeddings', source, 2048);
-  const intermediate = positiveInt(o, 'intermediate_size', source, 4 * hidden);
+  const window = positiveInt(o, 'window_size', source, 256, L.window);
+  const contextLength = positiveInt(o, 'max_position_embeddings', source, 2048, L.contextLength);
+  const intermediate = positiveInt(o, 'intermediate_size', source, Math.min(4 * hidden, L.intermediate), L.intermediate);
 
   let attention: AttentionKind[] | undefined;
   if (o.attention_types !== undefined && o.attention_types !== null) {
@@ -221,6 +245,7 @@ export function validateGptNeoConfig(c: GptNeoConfig, source = 'transformer conf
   for (const f of ['vocabSize', 'hidden', 'layers', 'heads', 'window', 'contextLength', 'intermediate'] as const) {
     const v = c[f];
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw badField(source, f, `must be a positive integer, got ${show(v)}`);
+    if (v > GPT_NEO_LIMITS[f]) throw badField(source, f, `is ${v}; at most ${GPT_NEO_LIMITS[f]} is supported`);
   }
   if (c.hidden % c.heads !== 0) throw badField(source, 'heads', `(${c.heads}) must divide hidden (${c.hidden})`);
   if (!Array.isArray(c.attention) || c.attention.length !== c.layers || !c.attention.every((k) => k === 'global' || k === 'local')) {

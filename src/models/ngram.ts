@@ -9,6 +9,8 @@ import { CollapseError, fromNative } from '../errors.js';
 import { loadNative, type NativeNGram, type NativeNGramInfo } from '../native.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { readRegularFile } from '../util/paths.js';
+import { CallQueue, snapshot } from './queue.js';
+import { checkMemory, memoryLimit, ngramFitBytes } from '../util/memory.js';
 import type { EvaluateResult, LanguageModel, SampleOptions, SampleResult, TokenCorpus } from './types.js';
 import { bad, checkCorpus, checkInt, checkNumber, checkSampleOptions, describe, isU32 } from './validate.js';
 
@@ -30,6 +32,11 @@ export interface NGramOptions {
   eos?: number;
   /** Threads for scoring, sampling and conditionals. Default: all cores. Results never depend on it. */
   threads?: number;
+  /**
+   * Refuse (E_MEMORY_LIMIT) a fit whose estimated peak memory exceeds this: bytes or "8G".
+   * Default: $COLLAPSE_MEMORY_LIMIT, else 80 % of the machine's memory (src/util/memory.ts).
+   */
+  memoryLimit?: number | string;
 }
 
 export interface NGramInfo {
@@ -55,6 +62,9 @@ export interface NGramInfo {
 
 export class NGramModel implements LanguageModel {
   #native: NativeNGram;
+  /** fit() is exclusive; reads wait only for earlier fits (see queue.ts). */
+  #queue = new CallQueue();
+  #memoryLimit: number;
 
   constructor(options: NGramOptions) {
     if (typeof options !== 'object' || options === null) bad('NGramModel expects an options object');
@@ -67,6 +77,7 @@ export class NGramModel implements LanguageModel {
     const eos = options.eos === undefined ? 2 : checkInt('eos', options.eos, 0, vocabSize - 1);
     if (bos === eos) bad('bos and eos must be different ids for an n-gram model');
     const threads = options.threads === undefined ? availableParallelism() : checkThreads(options.threads);
+    this.#memoryLimit = memoryLimit(options.memoryLimit);
     const { NGram } = loadNative();
     try {
       this.#native = new NGram({ order, smoothing: SMOOTHING_IDS[smoothing], k, vocabSize, bos, eos, threads });
@@ -101,41 +112,61 @@ export class NGramModel implements LanguageModel {
   async fit(corpus: TokenCorpus, options: { signal?: AbortSignal } = {}): Promise<void> {
     const c = checkCorpus(corpus);
     throwIfAborted(options.signal);
-    try {
-      await this.#native.fit(c.tokens, c.offsets);
-    } catch (err) {
-      fromNative(err);
-    }
+    const { order, vocabSize } = this.info();
+    const sequences = Math.max(0, c.offsets.length - 1);
+    checkMemory(
+      `fitting an order-${order} n-gram model (vocabulary ${vocabSize}) on ${c.tokens.length} tokens`,
+      ngramFitBytes({ order, vocabSize }, c.tokens.length, sequences),
+      this.#memoryLimit,
+      'lower the order or the vocabulary size, or fit on less data',
+    );
+    const copy = this.#queue.mustWait(true);
+    const tokens = snapshot(c.tokens, copy);
+    const offsets = snapshot(c.offsets, copy);
+    await this.#queue.run(true, async () => {
+      throwIfAborted(options.signal);
+      try {
+        await this.#native.fit(tokens, offsets);
+      } catch (err) {
+        fromNative(err);
+      }
+    });
   }
 
   /** Log-likelihood and perplexity of every position (EOS included) of a corpus. */
   async evaluate(corpus: TokenCorpus, options: { perPosition?: boolean } = {}): Promise<EvaluateResult> {
-    const c = checkCorpus(corpus);
-    try {
-      let r;
-      let logProbs: Float64Array | undefined;
-      if (options.perPosition) {
-        const pending = this.#native.evaluate(c.tokens, c.offsets, true);
-        r = await pending.promise;
-        logProbs = pending.logProbs;
-      } else {
-        r = await this.#native.evaluate(c.tokens, c.offsets, false);
+    const c0 = checkCorpus(corpus);
+    const copy = this.#queue.mustWait(false);
+    const c = { tokens: snapshot(c0.tokens, copy), offsets: snapshot(c0.offsets, copy) };
+    return this.#queue.run(false, async () => {
+      try {
+        let r;
+        let logProbs: Float64Array | undefined;
+        if (options.perPosition) {
+          const pending = this.#native.evaluate(c.tokens, c.offsets, true);
+          r = await pending.promise;
+          logProbs = pending.logProbs;
+        } else {
+          r = await this.#native.evaluate(c.tokens, c.offsets, false);
+        }
+        const perplexity = r.positions === 0 ? NaN : Math.exp(-r.logLikelihood / r.positions);
+        return { logLikelihood: r.logLikelihood, positions: r.positions, perplexity, zeroProbability: r.zeroProbability, ...(logProbs ? { logProbs } : {}) };
+      } catch (err) {
+        fromNative(err);
       }
-      const perplexity = r.positions === 0 ? NaN : Math.exp(-r.logLikelihood / r.positions);
-      return { logLikelihood: r.logLikelihood, positions: r.positions, perplexity, zeroProbability: r.zeroProbability, ...(logProbs ? { logProbs } : {}) };
-    } catch (err) {
-      fromNative(err);
-    }
+    });
   }
 
   /** Draws whole sequences (BOS → EOS, cut at maxLength). */
   async sample(options: SampleOptions): Promise<SampleResult> {
     const request = checkSampleOptions(options, 0xfffffff0);
-    try {
-      return await this.#native.sample(request);
-    } catch (err) {
-      fromNative(err);
-    }
+    return this.#queue.run(false, async () => {
+      try {
+        return await this.#native.sample(request);
+      } catch (err) {
+        fromNative(err);
+      }
+    });
   }
 
   /**
@@ -146,13 +177,16 @@ export class NGramModel implements LanguageModel {
     if (!isU32(contexts)) bad(`contexts must be a Uint32Array, got ${describe(contexts)}`);
     const width = options.width === undefined ? Math.max(1, this.order - 1) : checkInt('width', options.width, 1, 4096);
     if (contexts.length % width !== 0) bad(`contexts.length (${contexts.length}) must be a multiple of the context width (${width})`);
-    try {
-      const pending = this.#native.conditional(contexts, width, options.float64 === true);
-      await pending.promise;
-      return pending.rows;
-    } catch (err) {
-      fromNative(err);
-    }
+    const ctx = snapshot(contexts, this.#queue.mustWait(false));
+    return this.#queue.run(false, async () => {
+      try {
+        const pending = this.#native.conditional(ctx, width, options.float64 === true);
+        await pending.promise;
+        return pending.rows;
+      } catch (err) {
+        fromNative(err);
+      }
+    });
   }
 
   /**
@@ -163,13 +197,16 @@ export class NGramModel implements LanguageModel {
     if (!isU32(contexts)) bad(`contexts must be a Uint32Array, got ${describe(contexts)}`);
     const width = options.width === undefined ? Math.max(1, this.order - 1) : checkInt('width', options.width, 1, 4096);
     if (contexts.length % width !== 0) bad(`contexts.length (${contexts.length}) must be a multiple of the context width (${width})`);
-    try {
-      const pending = this.#native.counts(contexts, width);
-      await pending.promise;
-      return { rows: pending.rows, totals: pending.totals };
-    } catch (err) {
-      fromNative(err);
-    }
+    const ctx = snapshot(contexts, this.#queue.mustWait(false));
+    return this.#queue.run(false, async () => {
+      try {
+        const pending = this.#native.counts(ctx, width);
+        await pending.promise;
+        return { rows: pending.rows, totals: pending.totals };
+      } catch (err) {
+        fromNative(err);
+      }
+    });
   }
 
   /** Writes the model to one file, atomically. */
@@ -177,7 +214,7 @@ export class NGramModel implements LanguageModel {
     if (typeof path !== 'string' || path.length === 0) bad('save expects a file path');
     let bytes: Buffer;
     try {
-      bytes = await this.#native.serialize();
+      bytes = await this.#queue.run(false, () => this.#native.serialize());
     } catch (err) {
       fromNative(err);
     }

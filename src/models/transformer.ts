@@ -18,6 +18,8 @@ import type { TextTokenizer } from '../tokenizers/types.js';
 import { WordTokenizer } from '../tokenizers/word.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { ensureFolder, readRegularText, writeError } from '../util/paths.js';
+import { CallQueue, snapshot } from './queue.js';
+import { checkMemory, memoryLimit, transformerBytes, type TransformerPhase } from '../util/memory.js';
 import { CHECKPOINT_FILES, CHECKPOINT_PRODUCER, checkSaveTarget, planTensors } from './gpt-neo-checkpoint.js';
 import { readHfConfig, writeHfConfig, type AttentionKind, type GptNeoConfig } from './hf-config.js';
 import { SafetensorsFile, writeSafetensors } from './safetensors.js';
@@ -51,6 +53,12 @@ export interface TransformerConfigOptions {
   tokenizer?: TextTokenizer;
   /** What fit() does (LanguageModel): init from `initSeed` if needed, then train with these. */
   fit?: TransformerFitOptions;
+  /**
+   * Refuse (E_MEMORY_LIMIT) what the engine is estimated to need beyond this many bytes (or "8G"):
+   * the model itself at construction, then each train/evaluate/sample/conditional call. Default:
+   * $COLLAPSE_MEMORY_LIMIT, else 80 % of the machine's memory (src/util/memory.ts).
+   */
+  memoryLimit?: number | string;
 }
 
 export interface TransformerPresetOptions {
@@ -63,6 +71,12 @@ export interface TransformerPresetOptions {
   threads?: number;
   tokenizer?: TextTokenizer;
   fit?: TransformerFitOptions;
+  /**
+   * Refuse (E_MEMORY_LIMIT) what the engine is estimated to need beyond this many bytes (or "8G"):
+   * the model itself at construction, then each train/evaluate/sample/conditional call. Default:
+   * $COLLAPSE_MEMORY_LIMIT, else 80 % of the machine's memory (src/util/memory.ts).
+   */
+  memoryLimit?: number | string;
 }
 
 export type TransformerOptions = TransformerConfigOptions | TransformerPresetOptions;
@@ -107,6 +121,8 @@ export interface TransformerFitOptions extends Omit<TrainOptions, 'signal'> {
 export interface LoadTransformerOptions {
   /** Threads for every job; default all cores. */
   threads?: number;
+  /** As TransformerConfigOptions.memoryLimit (checked before any tensor is read). */
+  memoryLimit?: number | string;
 }
 
 export interface TrainResult {
@@ -175,9 +191,11 @@ function aborted(): CollapseError {
 export class Transformer implements LanguageModel {
   readonly config: TransformerConfig;
   #native: NativeTransformer;
-  #queue: Promise<unknown> = Promise.resolve();
+  #queue = new CallQueue();
+  /** Set by the init/setParameters job itself, so a call queued after init() sees it. */
   #initialized = false;
   #tokenizer: TextTokenizer | undefined;
+  #memoryLimit: number;
   /** fit()'s options (LanguageModel.fit takes only a corpus and a signal). */
   fitOptions: TransformerFitOptions;
 
@@ -187,6 +205,8 @@ export class Transformer implements LanguageModel {
     if (options.tokenizer !== undefined) this.tokenizer = options.tokenizer;
     const threads = options.threads === undefined ? availableParallelism() : checkThreads(options.threads);
     const c = this.config;
+    this.#memoryLimit = memoryLimit(options.memoryLimit);
+    this.#checkMemory({ kind: 'construct' });
     const { Transformer: Native } = loadNative();
     try {
       this.#native = new Native({
@@ -243,21 +263,52 @@ export class Transformer implements LanguageModel {
     return this.#initialized;
   }
 
-  /** Runs jobs on this model one after another (a failed job does not block the next). */
+  /**
+   * Runs jobs on this model one after another, in call order (a failed job does not block the
+   * next); a job that finds the queue idle starts synchronously (see queue.ts).
+   */
   #run<T>(job: () => Promise<T>): Promise<T> {
-    const next = this.#queue.then(job, job);
-    this.#queue = next.catch(() => undefined);
-    return next.then(
+    return this.#queue.run(true, job).then(
       (v) => v,
       (err) => fromNative(err),
     );
   }
 
+  /** Throws E_MEMORY_LIMIT when `phase` is estimated to need more than the memory limit. */
+  #checkMemory(phase: TransformerPhase): void {
+    const c = this.config;
+    const what =
+      phase.kind === 'construct'
+        ? `a transformer with vocabulary ${c.vocabSize}, hidden ${c.hidden}, ${c.layers} layers and context ${c.contextLength}`
+        : phase.kind === 'train'
+          ? `training this transformer (batch ${phase.batchSize} × ${phase.seqLen}) on ${phase.tokens} tokens`
+          : phase.kind === 'evaluate'
+            ? `scoring ${phase.tokens} tokens with this transformer`
+            : phase.kind === 'conditional'
+              ? `${phase.rows} next-token rows of ${c.vocabSize} from this transformer`
+              : `sampling from this transformer (maxLength ${phase.maxLength})`;
+    checkMemory(what, transformerBytes(c, phase), this.#memoryLimit, phase.kind === 'construct' ? 'use a smaller model' : undefined);
+  }
+
+  /** Whether a call made now waits for earlier ones (its input arrays are then copied). */
+  get #busy(): boolean {
+    return this.#queue.mustWait(true);
+  }
+
+  /** Throws E_NOT_FITTED (inside a job: after the earlier init/setParameters have run). */
+  #requireInit(what: string): void {
+    if (!this.#initialized) {
+      throw new CollapseError('E_NOT_FITTED', `the transformer has no parameters yet: call init(seed), fit(), setParameters() or Transformer.load() before ${what}()`);
+    }
+  }
+
   /** Hugging Face initialisation from a seed: normal(0, 0.02) weights, LayerNorm 1/0, biases 0. */
   async init(seed: number): Promise<void> {
     const s = checkInt('seed', seed, 0);
-    await this.#run(() => this.#native.init(s));
-    this.#initialized = true;
+    await this.#run(async () => {
+      await this.#native.init(s);
+      this.#initialized = true;
+    });
   }
 
   /**
@@ -266,9 +317,10 @@ export class Transformer implements LanguageModel {
    */
   async fit(corpus: TokenCorpus, options: TransformerFitOptions & { signal?: AbortSignal } = {}): Promise<void> {
     const o = { ...this.fitOptions, ...options };
-    if (!this.#initialized) await this.init(o.initSeed ?? 0);
+    const initSeed = o.initSeed === undefined ? 0 : checkInt('initSeed', o.initSeed, 0);
     const { initSeed: _ignored, ...train } = o;
-    await this.train(corpus, train);
+    // One job: whether to init is decided when the job runs, after the earlier calls.
+    await this.#train(corpus, train, initSeed);
   }
 
   /**
@@ -278,7 +330,12 @@ export class Transformer implements LanguageModel {
    * updates made so far) and rejects with E_ABORTED.
    */
   async train(corpus: TokenCorpus, options: TrainOptions = {}): Promise<TrainResult> {
-    const c = checkCorpus(corpus);
+    return this.#train(corpus, options, undefined);
+  }
+
+  /** train(), preceded by init(initSeed) in the same job when initSeed is given and the model has no parameters. */
+  async #train(corpus: TokenCorpus, options: TrainOptions, initSeed: number | undefined): Promise<TrainResult> {
+    const c0 = checkCorpus(corpus);
     if (typeof options !== 'object' || options === null) bad('train options must be an object');
     if (options.epochs !== undefined && options.steps !== undefined) bad('train takes `epochs` or `steps`, not both');
     const epochs = options.epochs === undefined ? 1 : checkInt('epochs', options.epochs, 1, 1e9);
@@ -296,13 +353,20 @@ export class Transformer implements LanguageModel {
     const seed = options.seed === undefined ? 0 : checkInt('seed', options.seed, 0);
     const onProgress = options.onProgress;
     if (onProgress !== undefined && typeof onProgress !== 'function') bad('onProgress must be a function');
-    checkTokens(c, this.config.vocabSize);
-    if (c.offsets.length < 2) throw new CollapseError('E_CORPUS_EMPTY', 'the training corpus holds no sequences');
+    checkTokens(c0, this.config.vocabSize);
+    if (c0.offsets.length < 2) throw new CollapseError('E_CORPUS_EMPTY', 'the training corpus holds no sequences');
+    this.#checkMemory({ kind: 'train', batchSize, seqLen, tokens: c0.tokens.length, sequences: c0.offsets.length - 1 });
     const signal = options.signal;
     if (signal?.aborted) throw aborted();
-    if (!this.#initialized) bad('call init(seed) before train() (or use fit())');
+    const copy = this.#busy;
+    const c = { tokens: snapshot(c0.tokens, copy), offsets: snapshot(c0.offsets, copy) };
     return this.#run(async () => {
       if (signal?.aborted) throw aborted();
+      if (!this.#initialized && initSeed !== undefined) {
+        await this.#native.init(initSeed);
+        this.#initialized = true;
+      }
+      this.#requireInit('train');
       const onAbort = () => this.#native.cancel();
       signal?.addEventListener('abort', onAbort, { once: true });
       try {
@@ -327,10 +391,14 @@ export class Transformer implements LanguageModel {
    * scores only the positions the previous one did not (Hugging Face's perplexity recipe).
    */
   async evaluate(corpus: TokenCorpus, options: { perPosition?: boolean; stride?: number } = {}): Promise<EvaluateResult> {
-    const c = checkCorpus(corpus);
+    const c0 = checkCorpus(corpus);
     const stride = options.stride === undefined ? 0 : checkInt('stride', options.stride, 1, this.config.contextLength);
-    checkTokens(c, this.config.vocabSize);
+    checkTokens(c0, this.config.vocabSize);
+    this.#checkMemory({ kind: 'evaluate', tokens: c0.tokens.length, sequences: Math.max(0, c0.offsets.length - 1) });
+    const copy = this.#busy;
+    const c = { tokens: snapshot(c0.tokens, copy), offsets: snapshot(c0.offsets, copy) };
     return this.#run(async () => {
+      this.#requireInit('evaluate');
       const pending = this.#native.evaluate(c.tokens, c.offsets, stride, options.perPosition === true);
       const r = await pending.promise;
       const perplexity = r.positions === 0 ? NaN : Math.exp(-r.logLikelihood / r.positions);
@@ -350,7 +418,11 @@ export class Transformer implements LanguageModel {
    */
   async sample(options: SampleOptions): Promise<SampleResult> {
     const request = checkSampleOptions(options, this.config.contextLength);
-    return this.#run(() => this.#native.sample(request));
+    this.#checkMemory({ kind: 'sample', maxLength: request.maxLength, threads: this.threads });
+    return this.#run(async () => {
+      this.#requireInit('sample');
+      return this.#native.sample(request);
+    });
   }
 
   /**
@@ -366,7 +438,7 @@ export class Transformer implements LanguageModel {
       const width = options.width === undefined ? prefixes.length : checkInt('width', options.width, 1, 1 << 30);
       if (width === 0 || prefixes.length % width !== 0) bad(`contexts.length (${prefixes.length}) must be a positive multiple of the width (${width})`);
       const n = prefixes.length / width;
-      flat = prefixes;
+      flat = snapshot(prefixes, this.#busy);
       starts = new Uint32Array(n + 1);
       for (let i = 0; i <= n; i++) starts[i] = i * width;
     } else {
@@ -383,9 +455,11 @@ export class Transformer implements LanguageModel {
       prefixes.forEach((p, i) => flat.set(p, starts[i]!));
     }
     const V = this.config.vocabSize;
+    this.#checkMemory({ kind: 'conditional', rows: starts.length - 1 });
     for (let i = 0; i < flat.length; i++)
       if (flat[i]! >= V) throw new CollapseError('E_TOKEN_RANGE', `token ${flat[i]} in the prefixes is outside the vocabulary (size ${V})`);
     const rows = await this.#run(async () => {
+      this.#requireInit('conditional');
       const pending = this.#native.conditional(flat, starts);
       await pending.promise;
       return pending.rows;
@@ -404,8 +478,28 @@ export class Transformer implements LanguageModel {
    */
   async setParameters(tensors: { name: string; data: Float32Array }[]): Promise<void> {
     if (!Array.isArray(tensors)) bad(`setParameters expects an array of { name, data }, got ${describe(tensors)}`);
-    await this.#run(async () => this.#native.setParams(tensors));
-    this.#initialized = true;
+    // Checked and copied now (the caller may reuse its arrays at once); NaN/±Inf refused.
+    const copies = tensors.map((t, i) => {
+      if (typeof t !== 'object' || t === null) bad(`setParameters: entry ${i} is not an object`);
+      if (!ArrayBuffer.isView(t.data) || Object.prototype.toString.call(t.data) !== '[object Float32Array]') bad(`setParameters: ${describe(t.name)}.data must be a Float32Array, got ${describe(t.data)}`);
+      const data = t.data.slice();
+      for (let j = 0; j < data.length; j++) {
+        if (!Number.isFinite(data[j]!)) bad(`setParameters: tensor ${describe(t.name)} holds a non-finite value (${data[j]}) at index ${j}`);
+      }
+      return { name: t.name, data };
+    });
+    await this.#run(async () => {
+      this.#native.setParams(copies);
+      this.#initialized = true;
+    });
+  }
+
+  /** setParameters() for tensors already checked for finite values, in arrays no caller holds. */
+  async #setChecked(tensors: { name: string; data: Float32Array }[]): Promise<void> {
+    await this.#run(async () => {
+      this.#native.setParams(tensors);
+      this.#initialized = true;
+    });
   }
 
   /**
@@ -474,6 +568,12 @@ export class Transformer implements LanguageModel {
     if (Math.abs(config.layerNormEpsilon - 1e-5) > 1e-12) {
       throw new CollapseError('E_BAD_CONFIG', `${cfgPath}: "layer_norm_epsilon" is ${config.layerNormEpsilon}; the engine implements 1e-5 only`);
     }
+    // The model this config describes must fit before its weights file is even opened.
+    checkMemory(
+      `the checkpoint ${dir} (vocabulary ${config.vocabSize}, hidden ${config.hidden}, ${config.layers} layers)`,
+      transformerBytes(config, { kind: 'construct' }),
+      memoryLimit(options.memoryLimit),
+    );
     const weightsPath = join(dir, CHECKPOINT_FILES.weights);
     let file: SafetensorsFile;
     try {
@@ -503,6 +603,7 @@ export class Transformer implements LanguageModel {
         bos: config.bos,
         eos: config.eos,
         ...(options.threads !== undefined ? { threads: options.threads } : {}),
+        ...(options.memoryLimit !== undefined ? { memoryLimit: options.memoryLimit } : {}),
       });
       // Tensor by tensor: never more than one tensor besides the engine's copy.
       let wte: Float32Array | undefined;
@@ -514,7 +615,7 @@ export class Transformer implements LanguageModel {
           }
         }
         if (s.name === 'transformer.wte.weight' && plan.lmHead) wte = data;
-        await model.setParameters([{ name: s.name, data }]);
+        await model.#setChecked([{ name: s.name, data }]); // checked above; a fresh array nobody else holds
       }
       if (plan.lmHead && wte) {
         const head = await file.read(plan.lmHead.name);
@@ -540,7 +641,12 @@ export class Transformer implements LanguageModel {
    */
   async forwardBackward(inputs: Uint32Array, targets: Uint32Array, batch: number, length: number): Promise<number> {
     checkBlock(inputs, targets, batch, length, this.config.contextLength);
-    return this.#run(() => this.#native.forwardBackward(inputs, targets, batch, length));
+    const copy = this.#busy;
+    const [i, t] = [snapshot(inputs as Uint32Array, copy), snapshot(targets as Uint32Array, copy)];
+    return this.#run(async () => {
+      this.#requireInit('forwardBackward');
+      return this.#native.forwardBackward(i, t, batch, length);
+    });
   }
 
   /** For tests and tools: the gradients of the last forwardBackward(), named as parameters(). */
@@ -572,7 +678,12 @@ export class Transformer implements LanguageModel {
   /** For tests and tools: the mean cross-entropy of forwardBackward() without the backward pass. */
   async loss(inputs: Uint32Array, targets: Uint32Array, batch: number, length: number): Promise<number> {
     checkBlock(inputs, targets, batch, length, this.config.contextLength);
-    return this.#run(() => this.#native.loss(inputs, targets, batch, length));
+    const copy = this.#busy;
+    const [i, t] = [snapshot(inputs as Uint32Array, copy), snapshot(targets as Uint32Array, copy)];
+    return this.#run(async () => {
+      this.#requireInit('loss');
+      return this.#native.loss(i, t, batch, length);
+    });
   }
 }
 

@@ -58,9 +58,14 @@ export interface Paradigm {
   composition(n: number): Composition;
   /** r of the equal-shares formula (accumulate paradigms), else null. */
   rate(p: ParadigmParams): number | null;
+  /** The most positions T_n and the kept pool hold over `generations` (the run's memory estimate). */
+  peakSizes(p: ParadigmParams, generations: number): { train: number; pool: number };
 }
 
 const range = (k: number) => Array.from({ length: k }, (_, i) => i);
+const noPool = (p: ParadigmParams) => ({ train: p.trainTokens, pool: p.trainTokens });
+/** D plus every sample but the last generation's (which trains nothing). */
+const pooled = (size: number, p: ParadigmParams, generations: number) => p.trainTokens + (generations - 1) * size;
 const synthetic = (sample: TokenCorpus, n: number) => appendSynthetic(emptyLike(), sample, n);
 const scaled = (r: number, p: ParadigmParams) => Math.max(1, Math.round(r * p.trainTokens));
 
@@ -72,6 +77,7 @@ const replace: Paradigm = {
   composition: (n) =>
     n === 0 ? { real: true, synthetic: [], trainIsPool: true, realDraw: false } : { real: false, synthetic: [n - 1], trainIsPool: true, realDraw: false },
   rate: () => null,
+  peakSizes: noPool,
 };
 
 const accumulate: Paradigm = {
@@ -84,6 +90,10 @@ const accumulate: Paradigm = {
   sampleSize: (p) => scaled(p.accumulateRate, p),
   composition: (n) => ({ real: true, synthetic: range(n), trainIsPool: true, realDraw: false }),
   rate: (p) => p.accumulateRate,
+  peakSizes(p, generations) {
+    const pool = pooled(accumulate.sampleSize(p), p, generations);
+    return { train: pool, pool };
+  },
 };
 
 const accumulateSubsample: Paradigm = {
@@ -102,6 +112,7 @@ const accumulateSubsample: Paradigm = {
   sampleSize: (p) => scaled(p.rate, p),
   composition: (n) => ({ real: true, synthetic: range(n), trainIsPool: false, realDraw: false }),
   rate: (p) => p.rate,
+  peakSizes: (p, generations) => ({ train: p.trainTokens, pool: pooled(accumulateSubsample.sampleSize(p), p, generations) }),
 };
 
 const replaceWithReal: Paradigm = {
@@ -117,6 +128,7 @@ const replaceWithReal: Paradigm = {
   composition: (n) =>
     n === 0 ? { real: true, synthetic: [], trainIsPool: true, realDraw: false } : { real: true, synthetic: [n - 1], trainIsPool: true, realDraw: true },
   rate: () => null,
+  peakSizes: noPool,
 };
 
 /** Every paradigm, by name. */

@@ -96,9 +96,10 @@ describe('collapse run: exit status and output modes', () => {
 });
 
 describe('the run folder', () => {
-  test('holds config.json, metrics.jsonl, metrics.csv, timings.jsonl, samples/<paradigm>/gen-NNN.txt and a complete state', () => {
+  test('holds config.json, metrics.jsonl, metrics.csv, timings.jsonl, samples/<paradigm>/gen-NNN.txt, the report and a complete state', () => {
     const files = listFiles(dirA(), { includeTimings: true });
-    const expected = ['config.json', 'metrics.csv', 'metrics.jsonl', 'state/progress.json', 'timings.jsonl'];
+    const expected = ['config.json', 'metrics.csv', 'metrics.jsonl', 'state/progress.json', 'timings.jsonl', 'report.html'];
+    for (const f of ['headline', 'perplexity', 'divergence', 'tails', 'real-share']) expected.push(`figures/${f}.svg`);
     for (const p of PARADIGMS) for (let g = 0; g < GENERATIONS; g++) expected.push(`samples/${p}/gen-${String(g).padStart(3, '0')}.txt`);
     expect(files).toEqual(expected.sort());
     const progress = readProgress(dirA())!;

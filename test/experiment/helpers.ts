@@ -133,7 +133,10 @@ export function readProgress(dir: string): ProgressFile | null {
   }
 }
 
-/** Every file under `dir`, relative, sorted; hidden temp files and timings.jsonl left out unless asked. */
+/**
+ * Every file under `dir`, relative, sorted; hidden temp files, timings.jsonl and report.html (which
+ * shows the timings) left out unless asked.
+ */
 export function listFiles(dir: string, opts: { includeTimings?: boolean; includeHidden?: boolean } = {}): string[] {
   const out: string[] = [];
   const walk = (rel: string) => {
@@ -141,7 +144,7 @@ export function listFiles(dir: string, opts: { includeTimings?: boolean; include
       const r = rel ? `${rel}/${e.name}` : e.name;
       if (!opts.includeHidden && e.name.startsWith('.')) continue;
       if (e.isDirectory()) walk(r);
-      else if (opts.includeTimings || r !== 'timings.jsonl') out.push(r);
+      else if (opts.includeTimings || (r !== 'timings.jsonl' && r !== 'report.html')) out.push(r);
     }
   };
   walk('');

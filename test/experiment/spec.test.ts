@@ -44,8 +44,10 @@ describe('the settings spec', () => {
 
   test("collapse run's flags are exactly the spec's", () => {
     const cmd = addRunFlags(new Command('run'));
-    const fromCli = cmd.options.map((o) => o.long!.replace(/^--/, '')).filter((f) => !f.startsWith('no-'));
-    const fromSpec = settings().flatMap((s) => (s.meta.flag === undefined ? [] : [s.meta.flag]));
+    const fromCli = cmd.options.map((o) => o.long!.replace(/^--/, ''));
+    const fromSpec = settings().flatMap((s) =>
+      s.meta.flag === undefined ? [] : s.meta.negateOnly ? [`no-${s.meta.flag}`] : s.meta.negate ? [s.meta.flag, `no-${s.meta.flag}`] : [s.meta.flag],
+    );
     expect(fromCli).toEqual(fromSpec);
   });
 

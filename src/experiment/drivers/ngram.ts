@@ -30,6 +30,7 @@ export const ngramDriver: ModelDriver = {
   }),
   // Order k+1 has contexts of k tokens; order 1 has one, empty context (width 0).
   probeWidth: (config) => ngramOf(config.model).order - 1,
+  memoryShape: (config) => ({ kind: 'ngram', order: ngramOf(config.model).order }),
   describe: (config) => {
     const m = ngramOf(config.model);
     return `ngram order ${m.order} ${m.smoothing}`;
@@ -46,7 +47,7 @@ function ngramParadigm(ctx: RunContext, name: ParadigmName, p0: Float64Array): P
   const { config, threads, signal, probes, width, D } = ctx;
   const m = ngramOf(config.model);
   const V = ctx.tokens.vocabSize;
-  const model = new NGramModel({ order: m.order, smoothing: m.smoothing, k: m.k, vocabSize: V, threads });
+  const model = new NGramModel({ order: m.order, smoothing: m.smoothing, k: m.k, vocabSize: V, threads, memoryLimit: ctx.memoryLimit });
   const tracker = config.theory
     ? new NativeTheoryTracker({
         paradigm: name,

@@ -38,6 +38,10 @@ export const transformerDriver: ModelDriver = {
   },
   tokenise: (corpus, config) => transformerTokens(corpus, transformerOf(config)),
   probeWidth: (config) => transformerOf(config).probeOrder - 1,
+  memoryShape(config, vocabSize, threads) {
+    const t = transformerOf(config);
+    return { ...t, kind: 'transformer', vocabSize, batchSize: t.batchSize, seqLen: t.seqLen, maxLength: config.sampling.maxLength, threads };
+  },
   describe(config) {
     const m = transformerOf(config);
     const arch = `hidden ${m.hidden}, ${m.layers} layers, ${m.heads} heads, window ${m.window}, context ${m.contextLength}`;
@@ -66,6 +70,7 @@ function transformerParadigm(ctx: RunContext, name: ParadigmName, prefixes: Uint
     bos: ctx.tokens.bos,
     eos: ctx.tokens.eos,
     threads: ctx.threads,
+    memoryLimit: ctx.memoryLimit,
     ...(ctx.tokens.tokenizer ? { tokenizer: ctx.tokens.tokenizer } : {}),
   });
   /** The generation-0 model this paradigm fitted last, when it is the shared one. */

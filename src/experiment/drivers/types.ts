@@ -13,6 +13,7 @@ import type { EvaluateResult, SampleOptions, SampleResult, TokenCorpus } from '.
 import type { ParadigmName, ParadigmParams, ParadigmState } from '../../paradigms/index.js';
 import type { TheoryRecord } from '../../theory/index.js';
 import type { TextTokenizer } from '../../tokenizers/index.js';
+import type { RunShape } from '../../util/memory.js';
 import type { ExperimentConfig } from '../config.js';
 
 /** The model's view of the corpus. */
@@ -44,6 +45,8 @@ export interface RunContext {
   width: number;
   params: ParadigmParams;
   threads: number;
+  /** The run's memory limit in bytes (the models refuse a fit or a sample estimated above it). */
+  memoryLimit: number;
   signal: AbortSignal | undefined;
 }
 
@@ -93,6 +96,8 @@ export interface ModelDriver {
   tokenise(corpus: LoadedCorpus, config: ExperimentConfig): ModelTokens;
   /** Width of the probe contexts. */
   probeWidth(config: ExperimentConfig): number;
+  /** The model's part of the run's memory estimate (src/util/memory.ts). */
+  memoryShape(config: ExperimentConfig, vocabSize: number, threads: number): RunShape['model'];
   /** Opens the run: returns the per-paradigm models (shared state, such as generation 0, lives here). */
   open(ctx: RunContext): Promise<{ paradigm(name: ParadigmName): ParadigmModel }>;
   /** One line naming the model (the CLI's header). */
