@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { CollapseError } from '../errors.js';
+import { PRESETS, type TransformerPreset } from '../models/transformer.js';
 import { PARADIGMS } from '../paradigms/index.js';
 import { parseSplit, type LoadCorpusOptions } from '../corpus/index.js';
 
@@ -39,7 +40,7 @@ export const NgramModelSchema = z
   })
   .strict();
 
-export const TRANSFORMER_PRESETS = ['tinystories-1m', 'tinystories-33m'] as const;
+export const TRANSFORMER_PRESETS = Object.keys(PRESETS) as [TransformerPreset, ...TransformerPreset[]];
 
 /**
  * A GPT-Neo trained from scratch each generation. Architecture fields left null are filled by
@@ -234,10 +235,8 @@ export type ExperimentConfigInput = Omit<z.input<typeof ConfigSchema>, 'model'> 
   model?: (Partial<z.input<typeof NgramModelSchema>> & { kind?: 'ngram' }) | z.input<typeof TransformerModelSchema>;
 };
 
-const PRESET_ARCH: Record<(typeof TRANSFORMER_PRESETS)[number], { hidden: number; layers: number; heads: number; window: number; contextLength: number; intermediate: number }> = {
-  'tinystories-1m': { hidden: 64, layers: 8, heads: 16, window: 256, contextLength: 2048, intermediate: 256 },
-  'tinystories-33m': { hidden: 768, layers: 4, heads: 16, window: 256, contextLength: 2048, intermediate: 3072 },
-};
+/** The presets' architectures: the model's own table (src/models/transformer.ts). */
+const PRESET_ARCH = PRESETS;
 
 function defaultHeads(hidden: number): number {
   if (hidden % 16 === 0) return Math.min(16, hidden / 16);

@@ -4,7 +4,7 @@
  */
 import { corpusPositions, provenanceShares, type Corpus } from '../corpus/index.js';
 import { divergence, diversityAsync, supportStatsAsync, tailRetentionAsync, type NativeNgramSupport, type ProbeSet } from '../metrics/index.js';
-import type { TokenCorpus } from '../models/types.js';
+import type { TokenCorpus } from '../corpus/token-corpus.js';
 import type { ParadigmName } from '../paradigms/index.js';
 import type { MetricsRecord } from './run-folder.js';
 

@@ -18,7 +18,7 @@ import { appendFile, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { CollapseError } from '../errors.js';
-import type { TokenCorpus } from '../models/types.js';
+import type { TokenCorpus } from '../corpus/token-corpus.js';
 import type { ParadigmName } from '../paradigms/index.js';
 import type { TheoryRecord } from '../theory/index.js';
 import { writeFileAtomic } from '../util/fs.js';

@@ -14,7 +14,7 @@
  */
 import { checkThreads } from '../util/check.js';
 import { CollapseError, fromNative } from '../errors.js';
-import type { TokenCorpus } from '../models/types.js';
+import type { TokenCorpus } from '../corpus/token-corpus.js';
 import { type NativeSupportHandle, loadNative } from '../native.js';
 import { DEFAULT_BOS, DEFAULT_EOS, checkCorpus, checkInt, checkTokenId, sequenceCount } from './corpus-view.js';
 import type { DiversityStats } from './diversity.js';

@@ -137,7 +137,8 @@ export interface NamedParameter {
   data: Float32Array;
 }
 
-const PRESETS: Record<TransformerPreset, Omit<TransformerConfig, 'vocabSize' | 'bos' | 'eos'>> = {
+/** The TinyStories architectures, by preset name (the experiment config reads them from here). */
+export const PRESETS: Readonly<Record<TransformerPreset, Omit<TransformerConfig, 'vocabSize' | 'bos' | 'eos'>>> = {
   'tinystories-1m': { hidden: 64, layers: 8, heads: 16, window: 256, contextLength: 2048, intermediate: 256, attention: alternating(8), layerNormEpsilon: 1e-5 },
   'tinystories-33m': { hidden: 768, layers: 4, heads: 16, window: 256, contextLength: 2048, intermediate: 3072, attention: alternating(4), layerNormEpsilon: 1e-5 },
 };

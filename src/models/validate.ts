@@ -36,12 +36,6 @@ export function isU32(v: unknown): v is Uint32Array {
   return ArrayBuffer.isView(v) && Object.prototype.toString.call(v) === '[object Uint32Array]';
 }
 
-export function checkCorpus(c: unknown, what = 'corpus'): TokenCorpus {
-  if (typeof c !== 'object' || c === null) bad(`${what} must be an object { tokens: Uint32Array, offsets: Uint32Array }`);
-  const { tokens, offsets } = c as Partial<TokenCorpus>;
-  if (!isU32(tokens)) bad(`${what}.tokens must be a Uint32Array, got ${describe(tokens)}`);
-  if (!isU32(offsets)) bad(`${what}.offsets must be a Uint32Array, got ${describe(offsets)}`);
-  return { tokens, offsets };
-}
+export { checkCorpus } from '../corpus/token-corpus.js';
 
 export { describeValue as describe } from '../util/check.js';

@@ -8,7 +8,7 @@
  * Sizes are in positions (tokens + one EOS per sequence); whole sequences are kept together.
  */
 import { appendSynthetic, concatCorpora, corpusPositions, deriveSeed, subsampleSequences, type Corpus } from '../corpus/index.js';
-import type { TokenCorpus } from '../models/types.js';
+import type { TokenCorpus } from '../corpus/token-corpus.js';
 
 export const PARADIGMS = ['replace', 'accumulate', 'accumulate-subsample', 'replace-with-real'] as const;
 export type ParadigmName = (typeof PARADIGMS)[number];

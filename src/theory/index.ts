@@ -26,7 +26,7 @@ import { CollapseError, fromNative } from '../errors.js';
 import { REAL, selectSequences, type Corpus } from '../corpus/index.js';
 import { loadNative, type NativeAccounting } from '../native.js';
 import type { NGramModel } from '../models/ngram.js';
-import type { TokenCorpus } from '../models/types.js';
+import type { TokenCorpus } from '../corpus/token-corpus.js';
 import { composition, type ParadigmName } from '../paradigms/index.js';
 import type { AccountingChecks } from './checks.js';
 export { AccountingCheck, checksPassed, type AccountingChecks } from './checks.js';
