@@ -213,14 +213,8 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
       const t2 = performance.now();
       throwIfAborted(signal);
       emit('sample');
-      const S = await model.sample({
-        tokens: P.sampleSize(params),
-        maxLength: config.sampling.maxLength,
-        seed: deriveSeed(config.seed, 'sample', name, n),
-        temperature: config.sampling.temperature,
-        topK: config.sampling.topK,
-        topP: config.sampling.topP,
-      });
+      // config.sampling is the model's SampleOptions (maxLength, temperature, topK, topP) as they are.
+      const S = await model.sample({ ...config.sampling, tokens: P.sampleSize(params), seed: deriveSeed(config.seed, 'sample', name, n) });
       const t3 = performance.now();
       emit('metrics');
       const record = await measure(name, n, state.train, score, rows, model.reference(), probes, S, D, supportD, threads);
