@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'E_NATIVE_LOAD' // the native addon is missing or was built for another Node
   | 'E_ABORTED' // cancelled through an AbortSignal
   | 'E_IO' // a file or folder cannot be written (read-only or full file system, permissions)
+  | 'E_QUEUE' // the job queue (Redis) cannot be reached, or holds jobs this sweep cannot take as its own
   | 'E_INTERNAL'; // a broken invariant: a bug, please report it
 
 export class CollapseError extends Error {

@@ -1,0 +1,36 @@
+/** `collapse sweep --queue`: the glue between the sweep command and src/queue. */
+import { CollapseError } from '../errors.js';
+import type { CellRunner, SweepFile } from '../sweep/run.js';
+import { probe } from '../queue/connect.js';
+import { attachQueue, readQueueFile } from '../queue/coordinator.js';
+import { parseQueueUrl, type QueueAddress } from '../queue/url.js';
+
+/** Parses --queue and checks that Redis answers (before any sweep folder is made). */
+export async function queueAddress(url: string): Promise<QueueAddress> {
+  const a = parseQueueUrl(url);
+  await probe(a);
+  return a;
+}
+
+export interface QueueSweep {
+  id: string;
+  display: string;
+  runner: CellRunner;
+  close(): Promise<void>;
+}
+
+/**
+ * The queue a sweep runs through: --queue's, or for a resumed queue sweep the one in its
+ * queue.json (its password, which is never stored, from the environment); null for a local sweep.
+ */
+export async function attach(dir: string, sweep: SweepFile, given: QueueAddress | null): Promise<QueueSweep | null> {
+  const qf = await readQueueFile(dir);
+  let address = given;
+  if (!address && qf) {
+    if (qf.queue.includes(':***@')) throw new CollapseError('E_BAD_ARGUMENT', `${dir} is a queue sweep on ${qf.queue}: give its URL with --queue (or the password in COLLAPSE_REDIS_PASSWORD)`);
+    address = await queueAddress(qf.queue);
+  }
+  if (!address) return null;
+  const c = await attachQueue(dir, sweep, address);
+  return { id: c.id, display: address.display, runner: c.runner, close: c.close };
+}
