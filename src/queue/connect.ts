@@ -25,7 +25,7 @@ export const collapseVersion: string = (() => {
 /** Pings Redis once; throws a one-line CollapseError when it cannot be used. */
 export async function probe(address: QueueAddress, timeoutMs = PROBE_TIMEOUT_MS): Promise<void> {
   let last: (Error & { code?: string }) | undefined;
-  const r = new Redis({ ...address.redis, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, enableOfflineQueue: false });
+  const r = new Redis({ ...address.redis, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, enableOfflineQueue: false, disconnectTimeout: 50 });
   r.on('error', (e: Error) => {
     last ??= e;
   });

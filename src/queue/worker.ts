@@ -59,7 +59,9 @@ export async function startQueueWorker(address: QueueAddress, options: QueueWork
     const d = job.data;
     if (d?.v !== 1 || !d.cell || typeof d.sweep !== 'string') throw new UnrecoverableError(`E_QUEUE: job ${job.id} is not a collapse-lab cell job`);
     if (d.collapseLab !== collapseVersion) {
-      throw new UnrecoverableError(`E_QUEUE: cell ${d.cell.name} was queued by collapse-lab ${d.collapseLab} and this worker (${hostname()}) runs ${collapseVersion}: run workers of the coordinator's version`);
+      const message = `E_QUEUE: cell ${d.cell.name} was queued by collapse-lab ${d.collapseLab} and this worker (${hostname()}) runs ${collapseVersion}: run workers of the coordinator's version`;
+      emit({ type: 'cell-error', sweep: d.sweep, name: d.cell.name, message });
+      throw new UnrecoverableError(message);
     }
     const folder = join(root, d.sweep, d.cell.name);
     emit({ type: 'cell-start', sweep: d.sweep, name: d.cell.name, folder });
