@@ -62,7 +62,7 @@ async function workerCommand(f: WorkerFlags): Promise<void> {
     root,
     ...(lockMs ? { lockMs } : {}),
     onEvent: (e) => {
-      if (e.type === 'cell-start') log(`cell ${e.sweep}/${e.name} started in ${e.folder}`);
+      if (e.type === 'cell-start') log(`cell ${e.sweep}/${e.name} ${{ fresh: 'started', partial: 'resumed', done: 'collected' }[e.from]} in ${e.folder}`);
       else if (e.type === 'cell-done') log(`cell ${e.sweep}/${e.name} done (${(e.ms / 1000).toFixed(1)} s)`);
       else if (e.type === 'cell-stopped') log(`cell ${e.sweep}/${e.name} stopped; back in the queue`);
       else process.stderr.write(`collapse: cell ${e.sweep}/${e.name} failed: ${e.message}\n`);

@@ -12,7 +12,7 @@ import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CollapseError } from '../errors.js';
-import { runCell } from '../sweep/cell.js';
+import { cellState, runCell, type CellState } from '../sweep/cell.js';
 import { bullConnection, collapseVersion, probe, QUEUE_NAME } from './connect.js';
 import type { CellJob, CellJobResult } from './jobs.js';
 import type { QueueAddress } from './url.js';
@@ -34,7 +34,8 @@ export interface QueueWorkerOptions {
 }
 
 export type QueueWorkerEvent =
-  | { type: 'cell-start'; sweep: string; name: string; folder: string }
+  /** from: the run folder's state when taken (partial: a resume; done: only its result is read). */
+  | { type: 'cell-start'; sweep: string; name: string; folder: string; from: CellState }
   | { type: 'cell-done'; sweep: string; name: string; ms: number }
   | { type: 'cell-error'; sweep: string; name: string; message: string }
   | { type: 'cell-stopped'; sweep: string; name: string };
@@ -64,7 +65,7 @@ export async function startQueueWorker(address: QueueAddress, options: QueueWork
       throw new UnrecoverableError(message);
     }
     const folder = join(root, d.sweep, d.cell.name);
-    emit({ type: 'cell-start', sweep: d.sweep, name: d.cell.name, folder });
+    emit({ type: 'cell-start', sweep: d.sweep, name: d.cell.name, folder, from: await cellState(folder) });
     const t0 = performance.now();
     let g = 0;
     try {
