@@ -314,3 +314,31 @@ describe('errors: one line each, nothing enqueued twice', () => {
     }
   });
 });
+
+test('Ctrl-C on a worker mid-cell: its cell goes straight back to the queue (no wait for the lock) and another worker resumes it', async () => {
+  const ref = await reference(8);
+  const url = open.url;
+  const out = path.join(root, 'w-int');
+  const dir = path.join(root, 'int');
+  // A lock far longer than the test's bound: only the worker putting the cell back lets it finish.
+  const w1 = collapse(['worker', '--queue', url, '--out', out, '--threads', '1', '--lock', '3600']);
+  const sweep = collapse([...grid(dir, 8), '--queue', url]);
+  await until('a partial cell on the first worker', () => {
+    if (!existsSync(out)) return false;
+    return readdirSync(out).some((s) => readdirSync(path.join(out, s)).some((c) => {
+      const p = readProgress(path.join(out, s, c));
+      return p !== null && !p.complete && Object.values(p.finished).some((k) => k >= 1);
+    }));
+  });
+  w1.child.kill('SIGINT');
+  const e1 = await within(w1.exit, 60_000, 'worker after SIGINT');
+  expect(e1.code).toBe(0);
+  const stopped = /^cell \S+\/(\S+) stopped; back in the queue$/m.exec(w1.out());
+  expect(stopped).not.toBeNull();
+  const w2 = collapse(['worker', '--queue', url, '--out', out, '--threads', '1', '--lock', '3600']);
+  const { code } = await within(sweep.exit, 120_000, 'queue sweep after the SIGINT');
+  expect({ code, out: code ? sweep.out() : '' }).toEqual({ code: 0, out: '' });
+  expectSameSummary(dir, ref);
+  await stopWorker(w2);
+  expect(w2.out()).toMatch(new RegExp(`^cell \\S+/${stopped![1]!.replace(/\./g, '\\.')} resumed in `, 'm'));
+});
