@@ -123,7 +123,11 @@ async function sweepCommand(f: SweepFlags, specs: FlagSpec[], buildConfig: (flag
   const onSignal = () => {
     interrupted++;
     if (interrupted > 1) process.exit(130);
-    process.stderr.write(`\ninterrupted: stopping the running cells; resume with: collapse sweep --resume ${dir}\n`);
+    process.stderr.write(
+      queue
+        ? `\ninterrupted: the workers go on with the queued cells; re-attach with: collapse sweep --resume ${dir}\n`
+        : `\ninterrupted: stopping the running cells; resume with: collapse sweep --resume ${dir}\n`,
+    );
     controller.abort();
   };
   process.on('SIGINT', onSignal);
@@ -144,7 +148,7 @@ async function sweepCommand(f: SweepFlags, specs: FlagSpec[], buildConfig: (flag
       bar?.update(e.done, { running: e.running, left: e.left });
     } else if (e.type === 'cell-done') {
       if (bar) bar.update(e.done, { running: e.running, left: e.left, failed: e.failed, eta: fmtDuration(e.etaMs) });
-      else log(`cell ${e.done}/${e.total} done: ${e.name} (${(e.ms / 1000).toFixed(1)} s); running ${e.running}, left ${e.left}, ETA ${fmtDuration(e.etaMs)}`);
+      else log(`cell ${e.done}/${e.total} done: ${e.name} (${(e.ms / 1000).toFixed(1)} s); ${queue ? 'in the queue' : 'running'} ${e.running}, left ${e.left}, ETA ${fmtDuration(e.etaMs)}`);
     } else if (e.type === 'cell-error') {
       bar?.update(e.done, { running: e.running, left: e.left, failed: e.failed });
       if (!bar) log(`cell ${e.name} failed: ${e.message.split('\n')[0]}`);

@@ -5,6 +5,7 @@
  * host and port only.
  */
 import type { RedisOptions } from 'ioredis';
+import { isIP } from 'node:net';
 import { CollapseError } from '../errors.js';
 
 /** Where a sweep's cells are queued. */
@@ -59,7 +60,8 @@ export function parseQueueUrl(raw: string, env: NodeJS.ProcessEnv = process.env)
     db,
     ...(username ? { username } : {}),
     ...(password ? { password } : {}),
-    ...(u.protocol === 'rediss:' ? { tls: { servername: host } } : {}),
+    // SNI takes a host name only (Node refuses an IP address there).
+    ...(u.protocol === 'rediss:' ? { tls: isIP(host) ? {} : { servername: host } } : {}),
   };
   const display = `${u.protocol}//${username ? username + '@' : ''}${u.host}${db ? '/' + db : ''}`;
   return { redis, display, hasPassword: password !== '' };

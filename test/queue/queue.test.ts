@@ -342,3 +342,28 @@ test('Ctrl-C on a worker mid-cell: its cell goes straight back to the queue (no 
   await stopWorker(w2);
   expect(w2.out()).toMatch(new RegExp(`^cell \\S+/${stopped![1]!.replace(/\./g, '\\.')} resumed in `, 'm'));
 });
+
+test('rediss:// (TLS) with the password in COLLAPSE_REDIS_PASSWORD: the same summary as a local sweep', async () => {
+  const ref = await reference(3);
+  const tls = await startRedis({ password: PASSWORD, tls: true });
+  try {
+    // The test's self-signed certificate is trusted through Node's own NODE_EXTRA_CA_CERTS.
+    const env = { COLLAPSE_REDIS_PASSWORD: PASSWORD, NODE_EXTRA_CA_CERTS: tls.cert! };
+    const w = collapse(['worker', '--queue', tls.url, '--out', path.join(root, 'w-tls'), '--threads', '1'], env);
+    const dir = path.join(root, 'tls');
+    const sweep = collapse([...grid(dir), '--queue', tls.url], env);
+    const { code } = await within(sweep.exit, 180_000, 'TLS queue sweep');
+    expect({ code, out: code ? sweep.out() : '' }).toEqual({ code: 0, out: '' });
+    expect(sweep.out()).toContain(`through the queue at rediss://127.0.0.1:${tls.port}`);
+    expectSameSummary(dir, ref);
+    await stopWorker(w);
+    expect([...starts(w.out()).values()]).toEqual(Array(RUN_CELLS).fill(1));
+    for (const text of [sweep.out(), w.out(), folderText(dir)]) expect(text).not.toContain(PASSWORD);
+    // Without the certificate trusted, one line and exit 1.
+    const untrusted = await runCli(['worker', '--queue', tls.url], { timeoutMs: 60_000, cwd: root });
+    expect(untrusted.code).toBe(1);
+    expect(untrusted.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^collapse: error: cannot reach Redis at rediss://127\\.0\\.0\\.1:${tls.port}: .*certificate`))]);
+  } finally {
+    await tls.stop();
+  }
+});

@@ -14,6 +14,8 @@ export interface TestRedis {
   /** redis://127.0.0.1:PORT (no password). */
   url: string;
   password: string | null;
+  /** With tls: the self-signed certificate (PEM file) the server presents; the URL is rediss://. */
+  cert: string | null;
   stop(): Promise<void>;
 }
 
@@ -49,12 +51,20 @@ const canConnect = (port: number) =>
 /** A port nothing listens on (for the "unreachable" case). */
 export const unusedPort = freePort;
 
-export async function startRedis(opts: { password?: string } = {}): Promise<TestRedis> {
+export async function startRedis(opts: { password?: string; tls?: boolean } = {}): Promise<TestRedis> {
   const bin = redisServerPath();
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     const dir = mkdtempSync(path.join(tmpdir(), 'collapse-redis-'));
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+    const args = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+    let cert: string | null = null;
+    if (opts.tls) {
+      cert = path.join(dir, 'cert.pem');
+      const key = path.join(dir, 'key.pem');
+      const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+      if (r.status !== 0) throw new Error(`openssl could not make a test certificate: ${r.error?.message ?? r.stderr.toString()}`);
+      args.push('--port', '0', '--tls-port', String(port), '--tls-cert-file', cert, '--tls-key-file', key, '--tls-ca-cert-file', cert, '--tls-auth-clients', 'no');
+    } else args.push('--port', String(port));
     if (opts.password) args.push('--requirepass', opts.password);
     const child: ChildProcess = spawn(bin, args, { stdio: 'ignore' });
     let exited = false;
@@ -72,7 +82,7 @@ export async function startRedis(opts: { password?: string } = {}): Promise<Test
         }
         rmSync(dir, { recursive: true, force: true });
       };
-      return { port, url: `redis://127.0.0.1:${port}`, password: opts.password ?? null, stop };
+      return { port, url: `${opts.tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`, password: opts.password ?? null, cert, stop };
     }
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
