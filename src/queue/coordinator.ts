@@ -53,7 +53,7 @@ export interface Coordinator {
 }
 
 export interface CoordinatorOptions {
-  /** Backstop poll of each followed job's state, besides Redis's events (default 2000 ms). */
+  /** Backstop poll of each followed job's state, besides Redis's events (default max(2 s, 20 ms × cells)). */
   pollMs?: number;
 }
 
@@ -88,14 +88,19 @@ export async function attachQueue(dir: string, sweep: SweepFile, address: QueueA
   const close = async () => {
     await Promise.allSettled([events.close(), queue.close()]);
   };
-  const pollMs = options.pollMs ?? 2000;
+  // Events do the work; the poll is a backstop, spread out for large sweeps.
+  const pollMs = options.pollMs ?? Math.max(2000, 20 * sweep.cells.length);
   try {
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
     // Jobs already there (a re-attached coordinator): they must be this sweep's, of this version.
     const stale = new Set<string>();
     for (const c of sweep.cells) {
-      if ((await cellState(join(dir, c.name))) === 'done') continue;
       const job = await queue.getJob(jobId(id, c.name));
+      if ((await cellState(join(dir, c.name))) === 'done') {
+        // Kept here already (a coordinator stopped before it removed the job): tidy up.
+        if (job && job.data?.sweep === id && (await job.getState()) === 'completed') await job.remove().catch(() => undefined);
+        continue;
+      }
       if (!job) continue;
       const d = job.data;
       if (d?.collapseLab !== collapseVersion) {
