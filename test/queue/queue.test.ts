@@ -231,6 +231,13 @@ describe('errors: one line each, nothing enqueued twice', () => {
     expect({ code: w.code, err: oneLine(w.stderr) }).toEqual({ code: 1, err: [`collapse: error: cannot reach Redis at redis://127.0.0.1:${port}: connection refused (is redis-server running there?)`] });
   });
 
+  test('--jobs or --threads with --queue: exit 2 (the workers decide), nothing made', async () => {
+    const dir = path.join(root, 'jobs');
+    const r = await runCli([...grid(dir), '--queue', open.url, '--jobs', '2', '--threads', '1'], { timeoutMs: 60_000, cwd: root });
+    expect({ code: r.code, err: oneLine(r.stderr) }).toEqual({ code: 2, err: ['collapse: error: --jobs and --threads apply to local sweeps: through the queue, give the workers --concurrency and --threads'] });
+    expect(existsSync(dir)).toBe(false);
+  });
+
   test('no password, wrong password: exit 2, and the wrong password is not echoed', async () => {
     const none = await runCli(['worker', '--queue', redis.url], { timeoutMs: 60_000, cwd: root });
     expect({ code: none.code, err: oneLine(none.stderr) }).toEqual({
