@@ -1,8 +1,8 @@
 /** `collapse sweep --queue`: the glue between the sweep command and src/queue. */
 import { CollapseError } from '../errors.js';
 import type { CellRunner, SweepFile } from '../sweep/run.js';
-import { probe } from '../queue/connect.js';
-import { attachQueue, readQueueFile } from '../queue/coordinator.js';
+// Only what a local sweep needs is loaded up front: BullMQ and ioredis come in with a queue.
+import { readQueueFile } from '../queue/file.js';
 import { parseQueueUrl, type QueueAddress } from '../queue/url.js';
 
 /** --jobs / --threads given: they are the workers' business in a queue sweep. */
@@ -20,6 +20,7 @@ function refuseLocal(local: LocalFlags): void {
 export async function queueAddress(url: string, local: LocalFlags = { jobs: false, threads: false }): Promise<QueueAddress> {
   refuseLocal(local);
   const a = parseQueueUrl(url);
+  const { probe } = await import('../queue/connect.js');
   await probe(a);
   return a;
 }
@@ -44,6 +45,7 @@ export async function attach(dir: string, sweep: SweepFile, given: QueueAddress 
     address = await queueAddress(qf.queue);
   }
   if (!address) return null;
+  const { attachQueue } = await import('../queue/coordinator.js');
   const c = await attachQueue(dir, sweep, address);
   return { id: c.id, display: address.display, runner: c.runner, close: c.close };
 }

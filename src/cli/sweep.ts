@@ -8,6 +8,7 @@ import type { Command, Option } from 'commander';
 import { CollapseError } from '../errors.js';
 import { expandGrid, parseGrid, type FlagSpec } from '../sweep/grid.js';
 import { createSweep, loadSweep, runSweep, type SweepEvent } from '../sweep/run.js';
+import { attach as attachQueueSweep, queueAddress } from './queue-sweep.js';
 
 /** Run flags the sweep handles itself (or that make no sense per cell). */
 const OWN = new Set(['out', 'resume', 'force', 'json', 'quiet', 'verbose', 'seed', 'threads', 'report', 'queue']);
@@ -97,7 +98,7 @@ async function sweepCommand(f: SweepFlags, specs: FlagSpec[], buildConfig: (flag
   let dir: string;
   let sweep;
   // Queue sweeps: Redis is checked before the sweep folder is made (see src/queue).
-  const queueing = f.queue !== undefined ? await import('../cli/queue-sweep.js').then((m) => m.queueAddress(f.queue!, { jobs: f.jobs !== undefined, threads: f.threads !== undefined })) : null;
+  const queueing = f.queue !== undefined ? await queueAddress(f.queue, { jobs: f.jobs !== undefined, threads: f.threads !== undefined }) : null;
   if (f.resume) {
     const clash = Object.keys(given).concat(f.seeds !== undefined ? ['seeds'] : [], f.out !== undefined ? ['out'] : [], f.force ? ['force'] : []);
     if (clash.length) throw new CollapseError('E_BAD_ARGUMENT', `--resume continues the sweep with its own sweep.json; drop ${clash.map((k) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())).join(', ')}`);
@@ -112,7 +113,7 @@ async function sweepCommand(f: SweepFlags, specs: FlagSpec[], buildConfig: (flag
     dir = f.out ?? `runs/sweep-${timestamp()}`;
     sweep = await createSweep(dir, grid, cells, f.force === true);
   }
-  const queue = await import('../cli/queue-sweep.js').then((m) => m.attach(dir, sweep, queueing, { jobs: f.jobs !== undefined, threads: f.threads !== undefined }));
+  const queue = await attachQueueSweep(dir, sweep, queueing, { jobs: f.jobs !== undefined, threads: f.threads !== undefined });
 
   const tty = process.stderr.isTTY && !f.quiet;
   const log = (s: string) => {

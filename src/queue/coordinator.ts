@@ -9,7 +9,7 @@
  */
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { CollapseError, type ErrorCode } from '../errors.js';
 import { CELL_RESULT_FILE, cellState, type CellResult } from '../sweep/cell.js';
@@ -17,34 +17,8 @@ import type { CellRunner, SweepFile } from '../sweep/run.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { bullConnection, collapseVersion, probe, QUEUE_NAME } from './connect.js';
 import { jobId, type CellJob, type CellJobProgress, type CellJobResult } from './jobs.js';
+import { QUEUE_FILE, readQueueFile, type QueueFile } from './file.js';
 import { scrub, type QueueAddress } from './url.js';
-
-/** queue.json. */
-export interface QueueFile {
-  version: 1;
-  /** The sweep's id: the prefix of its job ids and the name of its folder under each worker's root. */
-  id: string;
-  /** The queue's URL without password. */
-  queue: string;
-}
-
-export const QUEUE_FILE = 'queue.json';
-
-export async function readQueueFile(dir: string): Promise<QueueFile | null> {
-  let text: string;
-  try {
-    text = await readFile(join(dir, QUEUE_FILE), 'utf8');
-  } catch {
-    return null;
-  }
-  try {
-    const q = JSON.parse(text) as QueueFile;
-    if (q.version === 1 && typeof q.id === 'string' && typeof q.queue === 'string') return q;
-  } catch {
-    /* reported below */
-  }
-  throw new CollapseError('E_BAD_CONFIG', `${dir}/${QUEUE_FILE} is not a collapse-lab queue file`);
-}
 
 export interface Coordinator {
   id: string;
