@@ -155,7 +155,7 @@ test('two worker processes: summary.csv and summary.jsonl byte-identical to a lo
   } finally {
     await q.close();
   }
-});
+}, 300_000);
 
 test('a worker SIGKILLed mid-cell: the cell is picked up again by another worker, resumes from its folder, and the sweep ends identical', async () => {
   const ref = await reference(8);
@@ -194,7 +194,7 @@ test('a worker SIGKILLed mid-cell: the cell is picked up again by another worker
   const ran = starts(w1.out(), w2.out());
   expect(ran.get(victim)).toBe(2);
   expect([...ran.entries()].filter(([n]) => n !== victim).map(([, k]) => k)).toEqual(Array(RUN_CELLS - 1).fill(1));
-});
+}, 300_000);
 
 test('the coordinator killed and re-attached with --resume DIR: no cell runs twice, same summary', async () => {
   const ref = await reference(8);
@@ -215,7 +215,7 @@ test('the coordinator killed and re-attached with --resume DIR: no cell runs twi
   expectSameSummary(dir, ref);
   await stopWorker(w);
   expect([...starts(w.out()).values()]).toEqual(Array(RUN_CELLS).fill(1));
-});
+}, 300_000);
 
 describe('errors: one line each, nothing enqueued twice', () => {
   const oneLine = (s: string) => s.trim().split('\n');
@@ -348,7 +348,7 @@ test('Ctrl-C on a worker mid-cell: its cell goes straight back to the queue (no 
   expectSameSummary(dir, ref);
   await stopWorker(w2);
   expect(w2.out()).toMatch(new RegExp(`^cell \\S+/${stopped![1]!.replace(/\./g, '\\.')} resumed in `, 'm'));
-});
+}, 300_000);
 
 test('rediss:// (TLS) with the password in COLLAPSE_REDIS_PASSWORD: the same summary as a local sweep', async () => {
   const ref = await reference(3);
@@ -373,4 +373,4 @@ test('rediss:// (TLS) with the password in COLLAPSE_REDIS_PASSWORD: the same sum
   } finally {
     await tls.stop();
   }
-});
+}, 300_000);
