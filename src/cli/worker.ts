@@ -81,4 +81,7 @@ async function workerCommand(f: WorkerFlags): Promise<void> {
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   log('worker stopped');
+  // Connections to a Redis that went away keep reconnecting in the background: once stopped, the
+  // worker exits even so (the timer itself keeps nothing alive).
+  setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
 }

@@ -17,6 +17,9 @@ import { bullConnection, collapseVersion, probe, QUEUE_NAME } from './connect.js
 import type { CellJob, CellJobResult } from './jobs.js';
 import type { QueueAddress } from './url.js';
 
+/** Longest a worker's stop waits for a graceful close. */
+const CLOSE_MS = 10_000;
+
 export interface QueueWorkerOptions {
   /** Cells run at once (default 1). */
   concurrency?: number;
@@ -108,7 +111,13 @@ export async function startQueueWorker(address: QueueAddress, options: QueueWork
     stop: () => {
       closing ??= (async () => {
         stopping.abort();
-        await worker.close();
+        // A graceful close needs Redis (the cells go back to the queue); with Redis gone it would
+        // wait for ever, so it is bounded: after that the worker closes at once and its cells come
+        // back through the stalled-job check like a dead worker's.
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), CLOSE_MS)));
+        if ((await Promise.race([worker.close(), late])) === 'late') await Promise.race([worker.close(true), new Promise((r) => setTimeout(r, 1000).unref())]);
+        clearTimeout(timer);
         resolveClosed();
       })();
       return closing;
