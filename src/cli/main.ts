@@ -17,6 +17,7 @@ import { metricTable, perplexityTables, theoryReport } from '../report/table.js'
 import { checksPassed } from '../theory/checks.js';
 import { readRegularText, statRegularFile } from '../util/paths.js';
 import { registerSweep } from './sweep.js';
+import { registerWorker } from './worker.js';
 
 /** The project's theory page (docs/theory.md), shipped with the package. */
 const THEORY_PAGE = fileURLToPath(new URL('../../docs/theory.md', import.meta.url));
@@ -391,6 +392,7 @@ export async function main(argv: string[]): Promise<number> {
     });
 
   registerSweep(program, runCommand, buildConfig);
+  registerWorker(program);
 
   const verbose = argv.includes('--verbose');
   try {
