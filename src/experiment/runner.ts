@@ -22,6 +22,7 @@ import { concatCorpora, corpusPositions, deriveSeed, fromSequences, loadCorpus, 
 import { CollapseError } from '../errors.js';
 import {
   divergence,
+  divergenceStreamed,
   diversityAsync,
   empiricalRows,
   ngramSupportAsync,
@@ -470,8 +471,9 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
       emit('evaluate');
       // The shared generation-0 model is scored once, by the first paradigm that trains it.
       const zero = trained?.shared;
-      const { ev, rows } = zero?.measured ?? { ev: await evaluateH(), rows: await probeRows() };
-      if (zero) zero.measured = { ev, rows };
+      // n-gram rows are made block by block while the divergence is summed (measure), never all at once.
+      const { ev, rows } = zero?.measured ?? { ev: await evaluateH(), rows: model instanceof NGramModel ? null : await probeRows() };
+      if (zero) zero.measured = { ev, rows: rows! };
       if (tcfg && n === 0) ref = rows as Float64Array;
       const t2 = performance.now();
       throwIfAborted(signal);
@@ -486,7 +488,8 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
       });
       const t3 = performance.now();
       emit('metrics');
-      const record = await measure(name, n, state.train, ev, rows, ref!, probes, S, D, supportD, threads);
+      const blockRows = (a: number, b: number) => modelRows(model as NGramModel, probes.contexts.subarray(a * width, b * width), width, tokens.bos);
+      const record = await measure(name, n, state.train, ev, rows ?? blockRows, ref!, probes, S, D, supportD, threads);
       if (trained) {
         record.trainSteps = trained.steps;
         record.trainLoss = trained.loss;
@@ -557,7 +560,7 @@ async function measure(
   generation: number,
   train: Corpus,
   ev: { perplexity: number; zeroProbability: number; positions: number; covered: number | null },
-  rows: Float32Array | Float64Array,
+  rows: Float32Array | Float64Array | ((a: number, b: number) => Promise<Float64Array>),
   p0: Float64Array,
   probes: ProbeSet,
   S: TokenCorpus,
@@ -568,7 +571,8 @@ async function measure(
   // The corpus statistics run natively, off the JS thread, while the divergence is summed here.
   const pending = Promise.all([supportStatsAsync(S, supportD, { threads }), tailRetentionAsync(S, D), diversityAsync(S, { threads })]);
   const shares = provenanceShares(train);
-  const div = divergence(p0, rows, probes.weights, rows.length / probes.weights.length);
+  const V = p0.length / probes.weights.length;
+  const div = typeof rows === 'function' ? await divergenceStreamed(p0, probes.weights, V, rows) : divergence(p0, rows, probes.weights, V);
   const finite = (x: number | null) => (x !== null && Number.isFinite(x) ? x : null);
   const [sup, tail, dv] = await pending;
   const byOrder = (n: number) => sup.find((s) => s.order === n)!;

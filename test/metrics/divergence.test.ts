@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { divergence } from '../../src/metrics/index.js';
+import { divergence, divergenceStreamed } from '../../src/metrics/index.js';
 import { rng } from './helpers.js';
 
 const f64 = (a: number[]): Float64Array => Float64Array.from(a);
