@@ -278,7 +278,7 @@ std::shared_ptr<const Model> Model::extend(std::shared_ptr<const Model> base, co
   if (!base) fail("E_NOT_FITTED", "extend() needs a fitted model");
   Options o = base->opt_;
   o.threads = threads;
-  const std::shared_ptr<Model> d = countLevels(o, more);
+  std::shared_ptr<Model> d = countLevels(o, more);
   const int K = o.order;
   const uint32_t V = o.vocabSize;
   std::shared_ptr<Model> m(new Model());
@@ -308,25 +308,40 @@ std::shared_ptr<const Model> Model::extend(std::shared_ptr<const Model> base, co
     Level& lv = L[n];
     const size_t na = A.size(), nb = B.size();
     const bool last = (n == K);
-    lv.parent.resize(na + nb);
-    lv.word.resize(na + nb);
-    lv.count.resize(na + nb);
-    lv.suffix.resize(na + nb);
+    // Which side comes next in (parent, word) order: 0 the base, 1 the new counts, 2 both.
+    auto order = [&](size_t i, size_t j, uint32_t& pa, uint32_t& pb) -> int {
+      if (i < na) pa = mapA[A.parent[i]];
+      if (j < nb) pb = mapB[B.parent[j]];
+      if (j >= nb) return 0;
+      if (i >= na) return 1;
+      if (pa != pb) return pa < pb ? 0 : 1;
+      if (A.word[i] != B.word[j]) return A.word[i] < B.word[j] ? 0 : 1;
+      return 2;
+    };
+    // A first pass sizes the merged level exactly (no over-allocation, no shrinking copy).
+    size_t total = 0;
+    {
+      size_t i = 0, j = 0;
+      uint32_t pa = 0, pb = 0;
+      while (i < na || j < nb) {
+        const int side = order(i, j, pa, pb);
+        i += (side != 1);
+        j += (side != 0);
+        ++total;
+      }
+    }
+    lv.parent.resize(total);
+    lv.word.resize(total);
+    lv.count.resize(total);
+    lv.suffix.resize(total);
     if (!last) {
       nextA.resize(na);
       nextB.resize(nb);
     }
     size_t i = 0, j = 0, k = 0;
+    uint32_t pa = 0, pb = 0;
     while (i < na || j < nb) {
-      int side;  // 0: A, 1: B, 2: both
-      uint32_t pa = 0, pb = 0;
-      if (i < na) pa = mapA[A.parent[i]];
-      if (j < nb) pb = mapB[B.parent[j]];
-      if (j >= nb) side = 0;
-      else if (i >= na) side = 1;
-      else if (pa != pb) side = pa < pb ? 0 : 1;
-      else if (A.word[i] != B.word[j]) side = A.word[i] < B.word[j] ? 0 : 1;
-      else side = 2;
+      const int side = order(i, j, pa, pb);
       if (side != 1) {
         lv.parent[k] = pa;
         lv.word[k] = A.word[i];
@@ -348,14 +363,7 @@ std::shared_ptr<const Model> Model::extend(std::shared_ptr<const Model> base, co
       }
       ++k;
     }
-    lv.parent.resize(k);
-    lv.word.resize(k);
-    lv.count.resize(k);
-    lv.suffix.resize(k);
-    lv.parent.shrink_to_fit();
-    lv.word.shrink_to_fit();
-    lv.count.shrink_to_fit();
-    lv.suffix.shrink_to_fit();
+    (void)k;  // == total
     // Level n-1's child ranges from the merged parents.
     Level& up = L[n - 1];
     up.childBegin.assign(up.size() + 1, 0);
@@ -368,7 +376,13 @@ std::shared_ptr<const Model> Model::extend(std::shared_ptr<const Model> base, co
     }
   }
   L[K].childBegin.clear();
-  base.reset();  // the base is let go before the estimate (if no one else holds it)
+  // The base (if no one else holds it), the new counts and the maps go before the estimate.
+  base.reset();
+  d.reset();
+  std::vector<uint32_t>().swap(mapA);
+  std::vector<uint32_t>().swap(mapB);
+  std::vector<uint32_t>().swap(nextA);
+  std::vector<uint32_t>().swap(nextB);
   m->finishFit();
   return m;
 }
