@@ -298,6 +298,23 @@ std::shared_ptr<const Model> Model::extend(std::shared_ptr<const Model> base, co
   L[1].count.resize(V);
   for (uint32_t v = 0; v < V; ++v) L[1].count[v] = base->levels_[1].count[v] + d->levels_[1].count[v];
   L[1].suffix.assign(V, 0);
+  // When this call holds the only reference to the base (the addon lets go of it first), the base
+  // is consumed as the merge goes: its estimates and index now, each level once merged, so the
+  // peak is about one model rather than two. (The object was created non-const by fit(), so
+  // writing through const_cast is defined.)
+  Model* own = base.use_count() == 1 ? const_cast<Model*>(base.get()) : nullptr;
+  if (own) {
+    std::vector<ChildIndex>().swap(own->index_);
+    std::vector<std::vector<uint32_t>>().swap(own->guideOff_);
+    std::vector<std::vector<uint32_t>>().swap(own->guide_);
+    std::vector<double>().swap(own->p1_);
+    for (Level& l : own->levels_) {
+      std::vector<double>().swap(l.prob);
+      std::vector<double>().swap(l.cum);
+      std::vector<double>().swap(l.gamma);
+      std::vector<uint32_t>().swap(l.childBegin);
+    }
+  }
   // Merged ids of each side's nodes at the previous level (level 1: identity).
   std::vector<uint32_t> mapA(V), mapB(V), nextA, nextB;
   std::iota(mapA.begin(), mapA.end(), 0u);
@@ -364,6 +381,18 @@ std::shared_ptr<const Model> Model::extend(std::shared_ptr<const Model> base, co
       ++k;
     }
     (void)k;  // == total
+    if (own) {
+      Level& a = own->levels_[n];
+      std::vector<uint32_t>().swap(a.parent);
+      std::vector<uint32_t>().swap(a.word);
+      std::vector<uint32_t>().swap(a.count);
+      std::vector<uint32_t>().swap(a.suffix);
+    }
+    Level& b = d->levels_[n];
+    std::vector<uint32_t>().swap(b.parent);
+    std::vector<uint32_t>().swap(b.word);
+    std::vector<uint32_t>().swap(b.count);
+    std::vector<uint32_t>().swap(b.suffix);
     // Level n-1's child ranges from the merged parents.
     Level& up = L[n - 1];
     up.childBegin.assign(up.size() + 1, 0);

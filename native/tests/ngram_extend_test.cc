@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "common/errors.hh"
@@ -76,7 +77,16 @@ TEST_CASE("extend(fit(T), S) is fit(T + S), bit for bit, over chained generation
           // Each step adds a sample of a different size (and one step adds only empty sequences).
           const auto more = g == 3 ? std::vector<std::vector<uint32_t>>(5) : randomSeqs(100 * g + K, 50 + 120 * g, V);
           all.insert(all.end(), more.begin(), more.end());
-          inc = Model::extend(inc, Corpus(more).view(), threads);
+          // Odd steps hand over the only reference (the base is consumed as the merge goes),
+          // even ones keep a second (the base stays intact and must still be the old model).
+          if (g % 2 == 1) {
+            inc = Model::extend(std::move(inc), Corpus(more).view(), threads);
+          } else {
+            const auto kept = inc;
+            const auto before = kept->serialize();
+            inc = Model::extend(inc, Corpus(more).view(), threads);
+            CHECK(kept->serialize() == before);
+          }
           const auto full = Model::fit(o, Corpus(all).view());
           checkSame(*inc, *full);
           cl::ngram::SampleRequest rq;
