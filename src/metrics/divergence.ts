@@ -100,16 +100,20 @@ export function divergence(
  * bit for bit (test/metrics: divergence.test.ts).
  */
 export async function divergenceStreamed(
-  p0: Float64Array,
+  p0: Float64Array | SparseRows,
   weights: Float64Array,
   V: number,
   rowsOf: (a: number, b: number) => Promise<Float32Array | Float64Array>,
   block = 64,
 ): Promise<DivergenceResult> {
   const K = weights.length;
-  if (!(isTyped(p0, 'Float64Array')) || !(isTyped(weights, 'Float64Array')) || p0.length !== K * V) {
-    throw new CollapseError('E_BAD_ARGUMENT', `divergence: expected Float64Array p0 of ${K} × ${V} values and Float64Array weights`);
+  const sparse = !isTyped(p0, 'Float64Array');
+  if (!(isTyped(weights, 'Float64Array')) || (sparse ? (p0 as SparseRows).V !== V || (p0 as SparseRows).start.length !== K + 1 : (p0 as Float64Array).length !== K * V)) {
+    throw new CollapseError('E_BAD_ARGUMENT', `divergence: expected p0 of ${K} × ${V} values and Float64Array weights`);
   }
+  // A sparse p0 row is written into a dense scratch row first, so every row goes through the
+  // same arithmetic as in divergence() (the zeros of p0 are +0 either way).
+  const scratch = sparse ? new Float64Array(V) : null;
   const acc = new DivergenceSums(K);
   for (let a = 0; a < K; a += block) {
     const b = Math.min(K, a + block);
@@ -117,9 +121,50 @@ export async function divergenceStreamed(
     if (phat.length !== (b - a) * V) {
       throw new CollapseError('E_BAD_ARGUMENT', `divergence: rows ${a}..${b - 1}: expected ${(b - a) * V} values, got ${phat.length}`);
     }
-    for (let x = a; x < b; x++) acc.row(x, weights[x]!, p0, x * V, phat, (x - a) * V, V);
+    for (let x = a; x < b; x++) {
+      if (scratch) {
+        const s = p0 as SparseRows;
+        scratch.fill(0);
+        for (let i = s.start[x]!; i < s.start[x + 1]!; i++) scratch[s.ids[i]!] = s.values[i]!;
+        acc.row(x, weights[x]!, scratch, 0, phat, (x - a) * V, V);
+      } else acc.row(x, weights[x]!, p0 as Float64Array, x * V, phat, (x - a) * V, V);
+    }
   }
   return acc.result();
+}
+
+/**
+ * K rows over V ids kept sparsely: row x's nonzero entries are ids[start[x] .. start[x+1]) (ascending)
+ * with values[…]. The real rows p0 = emp_D are mostly zeros (113 MB dense for K = 1000 on Brown).
+ */
+export interface SparseRows {
+  V: number;
+  start: Float64Array;
+  ids: Uint32Array;
+  values: Float64Array;
+}
+
+/** The sparse form of K × V row-major rows (every entry that is not 0 is kept, NaN included). */
+export function sparseRows(dense: Float64Array, V: number): SparseRows {
+  const K = V > 0 ? dense.length / V : 0;
+  if (!Number.isInteger(K)) throw new CollapseError('E_BAD_ARGUMENT', `sparseRows: ${dense.length} values are not rows of ${V}`);
+  let nnz = 0;
+  for (let i = 0; i < dense.length; i++) if (dense[i] !== 0) nnz++;
+  const start = new Float64Array(K + 1);
+  const ids = new Uint32Array(nnz);
+  const values = new Float64Array(nnz);
+  let k = 0;
+  for (let x = 0; x < K; x++) {
+    for (let v = 0; v < V; v++) {
+      const a = dense[x * V + v]!;
+      if (a !== 0) {
+        ids[k] = v;
+        values[k++] = a;
+      }
+    }
+    start[x + 1] = k;
+  }
+  return { V, start, ids, values };
 }
 
 /** The per-probe values and the running π-weighted sums, fed one row at a time in probe order. */
