@@ -51,7 +51,7 @@ describe('collapse run refuses what cannot fit, before writing anything', () => 
     spawnSync(process.execPath, [cli, 'run', '--quiet', ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env } });
 
   test.each([
-    ['--probes 100000', ['--probes', '100000']],
+    ['--probes 300000', ['--probes', '300000']], // p0 alone is K × |V| × 8 B = 34 GB
     ['--train-tokens 4e9', ['--train-tokens', '4000000000']],
     ['--order 5 under a 1G limit', ['--order', '5', '--memory-limit', '1G']],
   ])('%s: exit 2, the estimate and the limit on one line', (_name, args) => {
