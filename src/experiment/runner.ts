@@ -22,6 +22,9 @@ import { concatCorpora, corpusPositions, deriveSeed, fromSequences, loadCorpus, 
 import { CollapseError } from '../errors.js';
 import {
   divergence,
+  divergenceStreamed,
+  sparseRows,
+  type SparseRows,
   diversityAsync,
   empiricalRows,
   ngramSupportAsync,
@@ -303,7 +306,7 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
   // Probe contexts: the most frequent of D (default), of H, or of D ∪ H (--probes-from).
   const probeSource = config.probesFrom === 'train' ? D : config.probesFrom === 'test' ? H : concatCorpora([D, H]);
   const probes: ProbeSet = tcfg ? probeContexts(probeSource, { width, k: config.probes, bos: tokens.bos }) : probeContexts(probeSource, { width, k: config.probes });
-  const p0 = tcfg ? null : empiricalRows(D, probes.contexts, width, V).rows;
+  const p0 = tcfg ? null : sparseRows(empiricalRows(D, probes.contexts, width, V).rows, V); // mostly zeros: kept sparse
   const prefixes = tcfg ? probePrefixes(probes, tokens.bos) : null;
   const supportD: NativeNgramSupport = tcfg
     ? await ngramSupportAsync(D, { orders: [1, 2, 3], threads, bos: tokens.bos, eos: tokens.eos })
@@ -422,7 +425,7 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
     };
     // The transformer's reference p̂_0 is generation 0's rows; a run resumed past generation 0
     // refits that model (deterministic: same seeds, same T_0) to get them back.
-    let ref: Float64Array | null = p0;
+    let ref: Float64Array | SparseRows | null = p0;
     if (tcfg && last >= 0) {
       await fitGeneration(initialState(name, D, params).train, 0);
       ref = (await probeRows()) as Float64Array;
@@ -470,8 +473,9 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
       emit('evaluate');
       // The shared generation-0 model is scored once, by the first paradigm that trains it.
       const zero = trained?.shared;
-      const { ev, rows } = zero?.measured ?? { ev: await evaluateH(), rows: await probeRows() };
-      if (zero) zero.measured = { ev, rows };
+      // n-gram rows are made block by block while the divergence is summed (measure), never all at once.
+      const { ev, rows } = zero?.measured ?? { ev: await evaluateH(), rows: model instanceof NGramModel ? null : await probeRows() };
+      if (zero) zero.measured = { ev, rows: rows! };
       if (tcfg && n === 0) ref = rows as Float64Array;
       const t2 = performance.now();
       throwIfAborted(signal);
@@ -486,7 +490,8 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
       });
       const t3 = performance.now();
       emit('metrics');
-      const record = await measure(name, n, state.train, ev, rows, ref!, probes, S, D, supportD, threads);
+      const blockRows = (a: number, b: number) => modelRows(model as NGramModel, probes.contexts.subarray(a * width, b * width), width, tokens.bos);
+      const record = await measure(name, n, state.train, ev, rows ?? blockRows, ref!, probes, S, D, supportD, threads);
       if (trained) {
         record.trainSteps = trained.steps;
         record.trainLoss = trained.loss;
@@ -557,8 +562,8 @@ async function measure(
   generation: number,
   train: Corpus,
   ev: { perplexity: number; zeroProbability: number; positions: number; covered: number | null },
-  rows: Float32Array | Float64Array,
-  p0: Float64Array,
+  rows: Float32Array | Float64Array | ((a: number, b: number) => Promise<Float64Array>),
+  p0: Float64Array | SparseRows,
   probes: ProbeSet,
   S: TokenCorpus,
   D: Corpus,
@@ -568,7 +573,8 @@ async function measure(
   // The corpus statistics run natively, off the JS thread, while the divergence is summed here.
   const pending = Promise.all([supportStatsAsync(S, supportD, { threads }), tailRetentionAsync(S, D), diversityAsync(S, { threads })]);
   const shares = provenanceShares(train);
-  const div = divergence(p0, rows, probes.weights, rows.length / probes.weights.length);
+  const V = 'ids' in p0 ? p0.V : p0.length / probes.weights.length;
+  const div = typeof rows === 'function' ? await divergenceStreamed(p0, probes.weights, V, rows) : divergence(p0 as Float64Array, rows, probes.weights, V);
   const finite = (x: number | null) => (x !== null && Number.isFinite(x) ? x : null);
   const [sup, tail, dv] = await pending;
   const byOrder = (n: number) => sup.find((s) => s.order === n)!;
