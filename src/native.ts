@@ -49,6 +49,8 @@ export interface NativeSampleResult {
 
 export interface NativeNGram {
   fit(tokens: Uint32Array, offsets: Uint32Array): Promise<void>;
+  /** The model of the current training corpus followed by this one (bit-identical to the refit). */
+  extend(tokens: Uint32Array, offsets: Uint32Array): Promise<void>;
   evaluate(tokens: Uint32Array, offsets: Uint32Array, perPosition: false): Promise<NativeEvalResult>;
   evaluate(tokens: Uint32Array, offsets: Uint32Array, perPosition: true): { promise: Promise<NativeEvalResult>; logProbs: Float64Array };
   sample(options: NativeSampleRequest): Promise<NativeSampleResult>;
