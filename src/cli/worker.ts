@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { CollapseError } from '../errors.js';
+import { MAX_THREADS } from '../util/check.js';
 
 interface WorkerFlags {
   queue: string;
@@ -43,8 +44,8 @@ async function workerCommand(f: WorkerFlags): Promise<void> {
   const { availableParallelism } = await import('node:os');
   const { parseQueueUrl } = await import('../queue/url.js');
   const { startQueueWorker } = await import('../queue/worker.js');
-  const concurrency = f.concurrency === undefined ? 1 : intIn('--concurrency', 1024)(f.concurrency);
-  const threads = f.threads === undefined ? Math.max(1, Math.floor(availableParallelism() / concurrency)) : intIn('--threads', 1024)(f.threads);
+  const concurrency = f.concurrency === undefined ? 1 : intIn('--concurrency', MAX_THREADS)(f.concurrency);
+  const threads = f.threads === undefined ? Math.max(1, Math.floor(availableParallelism() / concurrency)) : intIn('--threads', MAX_THREADS)(f.threads);
   let lockMs: number | undefined;
   if (f.lock !== undefined) {
     const s = Number(f.lock);

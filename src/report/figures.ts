@@ -6,7 +6,7 @@
  */
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
-import type { MetricsRecord } from '../experiment/runner.js';
+import type { MetricsRecord } from '../experiment/run-folder.js';
 import { getPath, summarize, type SummaryRow } from '../sweep/summary.js';
 import type { ReportCell, ReportData } from './data.js';
 
