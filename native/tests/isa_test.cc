@@ -1,0 +1,52 @@
+// The AVX-512 paths against the AVX2 paths: every AVX-512 body promises the AVX2 body's bits (same
+// operations per element in the same order, 16 lanes per instruction instead of 8), so a model's
+// results do not depend on which of the two the CPU offers. (Each path is also checked against the
+// naive kernels by checkAllPaths in the per-kernel tests.) On a CPU without AVX-512 the comparison
+// cannot run: the test says so and checks only the path resolution.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "kernel_check.hh"
+#include "kernels/cpu/kernels.hh"
+
+namespace k = cl::kernels;
+
+TEST_CASE("a requested path falls back to the widest the CPU has") {
+  const k::Isa best = k::cpuIsa();
+  CHECK(k::Exec(1).level() == best);
+  CHECK(k::Exec(1, k::Isa::Generic).level() == k::Isa::Generic);
+  CHECK(!k::Exec(1, k::Isa::Generic).avx2());
+  CHECK(static_cast<int>(k::Exec(1, k::Isa::Avx512).level()) <= static_cast<int>(best));
+  CHECK(k::Exec(1, k::Isa::Avx512).avx512() == k::cpuHasAvx512());
+  CHECK(k::Exec(1, k::Isa::Avx2).avx2() == k::cpuHasAvx2());
+  CHECK(!k::Exec(1, k::Isa::Avx2).avx512());
+  CHECK(std::string(k::isaName(k::Isa::Auto)) == k::isaName(best));
+}
+
+TEST_CASE("the AVX-512 kernels give the AVX2 kernels' bits") {
+  if (!k::cpuHasAvx512()) {
+    WARN_MESSAGE(false, "this CPU has no AVX-512: AVX-512 vs AVX2 not compared here");
+    return;
+  }
+  const std::vector<std::pair<std::string, std::vector<int>>> cases = {
+      {"matmul_nt", {6, 32, 16}},     {"matmul_nt", {37, 70, 300}},   {"matmul_nt", {97, 1030, 260}},  {"matmul_nt", {400, 40, 70}},
+      {"matmul_nt", {5, 1001, 64}},   {"matmul_nt", {193, 97, 513}},  {"matmul_nn", {37, 70, 300}},    {"matmul_nn", {400, 64, 70}},
+      {"matmul_tn", {100, 33, 17}},   {"matmul_tn", {64, 256, 300}},  {"weight_grad_t", {300, 64, 1001}}, {"weight_grad_t", {37, 13, 70}},
+      {"weight_grad_t", {70, 6, 64}}, {"cross_entropy", {9, 1001}},   {"cross_entropy", {4, 8}},       {"cross_entropy", {5, 37}},
+      {"softmax", {9, 1001}},         {"softmax", {3, 15}},           {"softmax", {2, 64}},
+  };
+  for (const auto& [kernel, dims] : cases) {
+    CAPTURE(kernel);
+    CAPTURE(dims[0]);
+    CAPTURE(dims[1]);
+    for (const int threads : {1, 3}) {
+      const auto avx2 = cl::tests::checkKernel(kernel, dims, 11, k::Exec(threads, k::Isa::Avx2));
+      const auto avx512 = cl::tests::checkKernel(kernel, dims, 11, k::Exec(threads, k::Isa::Avx512));
+      CHECK(avx512.compared == avx2.compared);
+      CHECK(avx512.maxError < 1e-4);
+      CHECK(avx512.digest == avx2.digest);
+    }
+  }
+}
