@@ -20,7 +20,8 @@ async function main() {
     console.log(`| ${r.task} | ${mean} | ${best} | ${fmt(r.rate)} ${r.unit} |`);
   }
   if (!only || only === 'transformer') {
-    // The transformer suite runs the PyTorch peer (bench/pytorch_peer.py) first when torch is importable.
+    // The transformer suite interleaves the tuned PyTorch peer (bench/pytorch_peer.py) with the engine
+    // round by round when torch is importable.
     const trows = await transformerBench([2], !process.argv.includes('--no-peer'));
     const hasPeer = trows.some((r) => r.peer !== undefined);
     console.log(`\n| transformer task | mean | best | rate (best) |${hasPeer ? ' PyTorch | best / PyTorch |' : ''}`);

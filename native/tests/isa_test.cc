@@ -36,6 +36,8 @@ TEST_CASE("the AVX-512 kernels give the AVX2 kernels' bits") {
       {"matmul_tn", {100, 33, 17}},   {"matmul_tn", {64, 256, 300}},  {"weight_grad_t", {300, 64, 1001}}, {"weight_grad_t", {37, 13, 70}},
       {"weight_grad_t", {70, 6, 64}}, {"cross_entropy", {9, 1001}},   {"cross_entropy", {4, 8}},       {"cross_entropy", {5, 37}},
       {"softmax", {9, 1001}},         {"softmax", {3, 15}},           {"softmax", {2, 64}},
+      {"gelu_forward", {1}},          {"gelu_forward", {15}},         {"gelu_forward", {40000}},       {"gelu_backward", {17}},
+      {"gelu_backward", {33000}},
   };
   for (const auto& [kernel, dims] : cases) {
     CAPTURE(kernel);

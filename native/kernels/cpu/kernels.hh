@@ -27,7 +27,8 @@ namespace cl::kernels {
 // does 8, folding sums back in the AVX2 lane order), so the two give identical bits: a model's
 // results do not depend on which of the two a CPU offers.
 enum class Isa : int { Auto = 0, Generic = 1, Avx2 = 2, Avx512 = 3 };
-// Whether this CPU has AVX2 and FMA / AVX-512 F+BW+VL+DQ (with AVX2 and FMA) (what Isa::Auto runs).
+// Whether this CPU has AVX2 and FMA / AVX-512 F+BW+VL+DQ (with AVX2 and FMA) (what Isa::Auto runs;
+// the environment variable COLLAPSE_MAX_ISA=avx2|generic caps cpuIsa(), for benchmarks).
 bool cpuHasAvx2();
 bool cpuHasAvx512();
 // The widest path this CPU runs.
@@ -165,6 +166,6 @@ void softmaxRows(Exec ex, float* x, int N, int V);
 void softmaxRowsNaive(float* x, int N, int V);
 
 // Seconds per call of the forward matmul (M,K)·(N,K)ᵀ on constant data, best of `reps` (benchmarks).
-double timeMatmul(int M, int N, int K, int threads, int reps);
+double timeMatmul(int M, int N, int K, int threads, int reps, Isa isa = Isa::Auto);
 
 }  // namespace cl::kernels

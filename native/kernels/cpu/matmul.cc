@@ -361,7 +361,16 @@ bool cpuHasAvx512() {
 }
 
 Isa cpuIsa() {
-  static const Isa best = cpuHasAvx512() ? Isa::Avx512 : cpuHasAvx2() ? Isa::Avx2 : Isa::Generic;
+  // COLLAPSE_MAX_ISA=avx2|generic caps it (benchmarks measure what AVX-512 adds; the AVX-512 and
+  // AVX2 paths give the same bits, so only the speed changes).
+  static const Isa best = [] {
+    Isa isa = cpuHasAvx512() ? Isa::Avx512 : cpuHasAvx2() ? Isa::Avx2 : Isa::Generic;
+    if (const char* cap = std::getenv("COLLAPSE_MAX_ISA")) {
+      if (std::strcmp(cap, "generic") == 0) isa = Isa::Generic;
+      else if (std::strcmp(cap, "avx2") == 0 && isa == Isa::Avx512) isa = Isa::Avx2;
+    }
+    return isa;
+  }();
   return best;
 }
 
@@ -655,12 +664,12 @@ void gemmNaive(int M, int N, int K, const float* A, size_t rsA, size_t csA, cons
   }
 }
 
-double timeMatmul(int M, int N, int K, int threads, int reps) {
+double timeMatmul(int M, int N, int K, int threads, int reps, Isa isa) {
   std::vector<float> A(static_cast<size_t>(M) * K, 0.5f), B(static_cast<size_t>(N) * K, 0.25f), C(static_cast<size_t>(M) * N);
   double best = 1e30;
   for (int r = 0; r < std::max(1, reps); ++r) {
     const auto t0 = std::chrono::steady_clock::now();
-    gemm(threads, M, N, K, A.data(), K, 1, B.data(), 1, K, C.data(), nullptr, false);
+    gemm(Exec(threads, isa), M, N, K, A.data(), K, 1, B.data(), 1, K, C.data(), nullptr, false);
     best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   return best;
