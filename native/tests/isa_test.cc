@@ -38,6 +38,11 @@ TEST_CASE("the AVX-512 kernels give the AVX2 kernels' bits") {
       {"softmax", {9, 1001}},         {"softmax", {3, 15}},           {"softmax", {2, 64}},
       {"gelu_forward", {1}},          {"gelu_forward", {15}},         {"gelu_forward", {40000}},       {"gelu_backward", {17}},
       {"gelu_backward", {33000}},
+      // attention (B,T,C,H,window): head sizes 4 (per-channel path), 8 and 16 (row path), rows of
+      // 1..150 keys (the 64- and 16-key AVX-512 blocks, the 8-key and scalar tails), local windows
+      {"attention_forward", {2, 150, 64, 16, 0}},  {"attention_forward", {1, 150, 64, 4, 70}},  {"attention_forward", {2, 41, 24, 3, 0}},
+      {"attention_backward", {2, 150, 64, 16, 0}}, {"attention_backward", {1, 150, 64, 4, 70}}, {"attention_backward", {2, 41, 24, 3, 5}},
+      {"attention_backward", {1, 130, 12, 3, 0}},
   };
   for (const auto& [kernel, dims] : cases) {
     CAPTURE(kernel);
