@@ -43,6 +43,10 @@ TEST_CASE("the AVX-512 kernels give the AVX2 kernels' bits") {
       {"attention_forward", {2, 150, 64, 16, 0}},  {"attention_forward", {1, 150, 64, 4, 70}},  {"attention_forward", {2, 41, 24, 3, 0}},
       {"attention_backward", {2, 150, 64, 16, 0}}, {"attention_backward", {1, 150, 64, 4, 70}}, {"attention_backward", {2, 41, 24, 3, 5}},
       {"attention_backward", {1, 130, 12, 3, 0}},
+      // decoding (n,T,C,H,window): the two-pass heads (hd 1, 2, 4, 8) and the general row (hd 16)
+      {"attention_decode", {5, 150, 64, 16, 0}},   {"attention_decode", {3, 70, 64, 16, 40}},   {"attention_decode", {4, 37, 16, 2, 0}},
+      {"attention_decode", {3, 100, 64, 8, 0}},    {"attention_decode", {2, 33, 8, 8, 0}},      {"attention_decode", {2, 45, 4, 2, 9}},
+      {"attention_decode", {2, 90, 64, 4, 0}},
   };
   for (const auto& [kernel, dims] : cases) {
     CAPTURE(kernel);

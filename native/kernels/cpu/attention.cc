@@ -571,13 +571,80 @@ CL_AVX2 void attnDecodeHeadAvx2(float* o, const float* q, const float* kt, const
   const float inv = 1.0f / hsum256(sum);
   for (int d = 0; d < HD; ++d) o[d] = hsum256(acc[d]) * inv;
 }
+// attnDecodeHeadAvx2 with 16 keys per step (scores, max and exp 16 wide; the sum and the HD
+// output sums folded into their 8-lane accumulators low half first, as the AVX2 loop adds them),
+// then that function's 8-key step and masked tail: the same bits.
+template <int HD>
+CL_AVX512 void attnDecodeHeadAvx512(float* o, const float* q, const float* kt, const float* vt, size_t ld, int n, float* s) {
+  __m512 qz[HD];
+  __m256 qd[HD];
+  for (int d = 0; d < HD; ++d) {
+    qz[d] = _mm512_set1_ps(q[d]);
+    qd[d] = _mm256_broadcast_ss(q + d);
+  }
+  __m512 mz = _mm512_set1_ps(-INFINITY);
+  int j = 0;
+  for (; j + 16 <= n; j += 16) {
+    __m512 a = _mm512_setzero_ps();
+    for (int d = 0; d < HD; ++d) a = _mm512_fmadd_ps(qz[d], _mm512_loadu_ps(kt + d * ld + j), a);
+    _mm512_storeu_ps(s + j, a);
+    mz = _mm512_max_ps(mz, a);
+  }
+  __m256 mx = _mm256_max_ps(_mm512_castps512_ps256(mz), _mm512_extractf32x8_ps(mz, 1));
+  for (; j + 8 <= n; j += 8) {
+    __m256 a = _mm256_setzero_ps();
+    for (int d = 0; d < HD; ++d) a = _mm256_fmadd_ps(qd[d], _mm256_loadu_ps(kt + d * ld + j), a);
+    _mm256_storeu_ps(s + j, a);
+    mx = _mm256_max_ps(mx, a);
+  }
+  float m = hmax256(mx);
+  if (j < n) {
+    const __m256i mk = tailMask(n - j);
+    __m256 a = _mm256_setzero_ps();
+    for (int d = 0; d < HD; ++d) a = _mm256_fmadd_ps(qd[d], _mm256_maskload_ps(kt + d * ld + j, mk), a);
+    _mm256_maskstore_ps(s + j, mk, a);
+    for (int t = j; t < n; ++t) m = m > s[t] ? m : s[t];
+  }
+  const __m512 vmz = _mm512_set1_ps(m);
+  const __m256 vm = _mm256_set1_ps(m);
+  __m256 acc[HD];
+  for (int d = 0; d < HD; ++d) acc[d] = _mm256_setzero_ps();
+  __m256 sum = _mm256_setzero_ps();
+  j = 0;
+  for (; j + 16 <= n; j += 16) {
+    const __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(s + j), vmz));
+    const __m256 elo = _mm512_castps512_ps256(e), ehi = _mm512_extractf32x8_ps(e, 1);
+    sum = _mm256_add_ps(sum, elo);
+    sum = _mm256_add_ps(sum, ehi);
+    for (int d = 0; d < HD; ++d) {
+      const __m512 v = _mm512_loadu_ps(vt + d * ld + j);
+      acc[d] = _mm256_fmadd_ps(elo, _mm512_castps512_ps256(v), acc[d]);
+      acc[d] = _mm256_fmadd_ps(ehi, _mm512_extractf32x8_ps(v, 1), acc[d]);
+    }
+  }
+  for (; j + 8 <= n; j += 8) {
+    const __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(s + j), vm));
+    sum = _mm256_add_ps(sum, e);
+    for (int d = 0; d < HD; ++d) acc[d] = _mm256_fmadd_ps(e, _mm256_loadu_ps(vt + d * ld + j), acc[d]);
+  }
+  if (j < n) {
+    const __m256i mk = tailMask(n - j);
+    const __m256 e = _mm256_and_ps(exp256(_mm256_sub_ps(_mm256_maskload_ps(s + j, mk), vm)), _mm256_castsi256_ps(mk));
+    sum = _mm256_add_ps(sum, e);
+    for (int d = 0; d < HD; ++d) acc[d] = _mm256_fmadd_ps(e, _mm256_maskload_ps(vt + d * ld + j, mk), acc[d]);
+  }
+  const float inv = 1.0f / hsum256(sum);
+  for (int d = 0; d < HD; ++d) o[d] = hsum256(acc[d]) * inv;
+}
 #endif
-CL_AVX2 void attnDecodeRowAvx2(float* out, const float* qkv, const float* kc, const float* vc, size_t ld, int pos, int r, int C, int H,
-                               int window, float* s) {
+template <bool kWide>
+CL_AVX2 void attnDecodeRowAvx2T(float* out, const float* qkv, const float* kc, const float* vc, size_t ld, int pos, int r, int C, int H,
+                                int window, float* s) {
 #ifdef CL_HAVE_X86
   const int hd = C / H;
   using Head = void (*)(float*, const float*, const float*, const float*, size_t, int, float*);
-  const Head f = hd == 1 ? attnDecodeHeadAvx2<1> : hd == 2 ? attnDecodeHeadAvx2<2> : hd == 4 ? attnDecodeHeadAvx2<4> : hd == 8 ? attnDecodeHeadAvx2<8> : nullptr;
+  const Head f = kWide ? (hd == 1 ? attnDecodeHeadAvx512<1> : hd == 2 ? attnDecodeHeadAvx512<2> : hd == 4 ? attnDecodeHeadAvx512<4> : hd == 8 ? attnDecodeHeadAvx512<8> : nullptr)
+                       : (hd == 1 ? attnDecodeHeadAvx2<1> : hd == 2 ? attnDecodeHeadAvx2<2> : hd == 4 ? attnDecodeHeadAvx2<4> : hd == 8 ? attnDecodeHeadAvx2<8> : nullptr);
   if (f) {
     const int lo = window > 0 ? std::max(0, pos - window + 1) : 0, n = pos - lo + 1;
     for (int h = 0; h < H; ++h) {
@@ -589,6 +656,15 @@ CL_AVX2 void attnDecodeRowAvx2(float* out, const float* qkv, const float* kc, co
   }
 #endif
   attnDecodeRow<true>(out, qkv, kc, vc, ld, pos, r, C, H, window, s);
+}
+CL_AVX2 void attnDecodeRowAvx2(float* out, const float* qkv, const float* kc, const float* vc, size_t ld, int pos, int r, int C, int H,
+                               int window, float* s) {
+  attnDecodeRowAvx2T<false>(out, qkv, kc, vc, ld, pos, r, C, H, window, s);
+}
+// AVX-512 for head sizes 1, 2, 4, 8 (the two-pass head above); other sizes run the AVX2 row.
+CL_AVX2 void attnDecodeRowAvx512(float* out, const float* qkv, const float* kc, const float* vc, size_t ld, int pos, int r, int C, int H,
+                                 int window, float* s) {
+  attnDecodeRowAvx2T<true>(out, qkv, kc, vc, ld, pos, r, C, H, window, s);
 }
 void attnDecodeRowGeneric(float* out, const float* qkv, const float* kc, const float* vc, size_t ld, int pos, int r, int C, int H, int window,
                           float* s) {
@@ -609,7 +685,7 @@ void attentionForward(Exec ex, float* out, float* lse, const float* qkv, int B, 
 
 void attentionDecode(Exec ex, float* out, const float* qkv, const float* const* kcache, const float* const* vcache, size_t ld, const int* pos,
                      int n, int C, int H, int window) {
-  auto f = ex.avx2() ? attnDecodeRowAvx2 : attnDecodeRowGeneric;
+  auto f = ex.avx512() ? attnDecodeRowAvx512 : ex.avx2() ? attnDecodeRowAvx2 : attnDecodeRowGeneric;
   parallelRun(ex.threads, static_cast<size_t>(n), [&](size_t r) {
     f(out, qkv, kcache[r], vcache[r], ld, pos[r], static_cast<int>(r), C, H, window, scratch(static_cast<size_t>(pos[r]) + 8));
   });
