@@ -58,8 +58,8 @@ const PYTHON = '/usr/bin/python3';
 const LIBDIR = '/usr/lib/x86_64-linux-gnu';
 
 /**
- * The tuned PyTorch peer's environment (README, "The PyTorch peer"), found by measuring on this
- * project's machines (AMD EPYC Zen 4 with AVX-512, Zen 3 with AVX2, Intel Xeon with AVX-512):
+ * The tuned PyTorch peer's environment (README, "The PyTorch peer": what was measured for each
+ * choice, on the Zen 4 EPYC here and, by the transformer issue, on an AVX-512 Xeon):
  * - OpenMP OpenBLAS (libopenblas0-openmp), chosen for this process alone through LD_LIBRARY_PATH:
  *   torch's ops already run on OpenMP threads, and Debian's default pthread OpenBLAS adds its own
  *   pool beside them (4 busy threads on 2 cores); the OpenMP build shares torch's threads.
