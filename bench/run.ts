@@ -44,7 +44,8 @@ async function main() {
     for (const r of await e2eBench()) console.log(`| ${r.task} | ${r.wallS.toFixed(1)} s | ${r.peakRssMb ? `${(r.peakRssMb / 1024).toFixed(2)} GB` : '–'} |`);
   }
   if (!only || only === 'transformer') {
-    // The transformer suite runs the PyTorch peer (bench/pytorch_peer.py) first when torch is importable.
+    // The transformer suite interleaves the tuned PyTorch peer (bench/pytorch_peer.py) with the engine
+    // round by round when torch is importable.
     const trows = await transformerBench([2], !process.argv.includes('--no-peer'));
     const hasPeer = trows.some((r) => r.peer !== undefined);
     console.log(`\n| transformer task | mean | best | rate (best) |${hasPeer ? ' PyTorch | best / PyTorch |' : ''}`);
