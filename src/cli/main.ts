@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { CollapseError } from '../errors.js';
-import { resolveConfig, type ExperimentConfig } from '../experiment/config.js';
+import { DEFAULT_BPE_SIZE, resolveConfig, TRANSFORMER_RUN_DEFAULTS, type ExperimentConfig } from '../experiment/config.js';
 import { runExperiment, type MetricsRecord, type RunResult } from '../experiment/runner.js';
 import type { CorpusInfo } from '../corpus/index.js';
 import { metricTable, perplexityTables, theoryReport } from '../report/table.js';
@@ -58,6 +58,8 @@ interface RunFlags {
   lr?: number;
   tokenizer?: string;
   vocabSize?: number;
+  init?: string;
+  saveModels?: boolean;
   paradigm?: string;
   generations?: number;
   rate?: number;
@@ -112,7 +114,7 @@ async function buildConfig(f: RunFlags): Promise<unknown> {
   set(model, 'kind', f.model);
   const flag = (k: string) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
   const ngramFlags = (['order', 'smoothing', 'k'] as const).filter((k) => f[k] !== undefined);
-  const transformerFlags = (['preset', 'hidden', 'layers', 'heads', 'window', 'seqLen', 'epochs', 'batchSize', 'lr', 'tokenizer', 'vocabSize'] as const).filter((k) => f[k] !== undefined);
+  const transformerFlags = (['preset', 'hidden', 'layers', 'heads', 'window', 'seqLen', 'epochs', 'batchSize', 'lr', 'tokenizer', 'vocabSize', 'init', 'saveModels'] as const).filter((k) => f[k] !== undefined);
   const kind = model.kind ?? 'ngram';
   if (kind === 'transformer' && ngramFlags.length) {
     throw new CollapseError('E_BAD_ARGUMENT', `${ngramFlags.map(flag).join(', ')} appl${ngramFlags.length > 1 ? 'y' : 'ies'} to --model ngram only`);
@@ -123,9 +125,16 @@ async function buildConfig(f: RunFlags): Promise<unknown> {
   set(model, 'order', f.order);
   set(model, 'smoothing', f.smoothing);
   set(model, 'k', f.k);
-  for (const k of transformerFlags) set(model, k, f[k]);
-  // --vocab-size alone means a trained byte-level BPE of that size.
-  if (f.vocabSize !== undefined && f.tokenizer === undefined && model.tokenizer === undefined) model.tokenizer = 'bpe';
+  // A pretrained start takes its architecture and tokenizer from the checkpoint: flags that set them conflict.
+  const initClash = (['preset', 'hidden', 'layers', 'heads', 'window', 'tokenizer', 'vocabSize'] as const).filter((k) => f[k] !== undefined);
+  if (f.init !== undefined && f.init !== 'scratch' && initClash.length) {
+    throw new CollapseError(
+      'E_BAD_ARGUMENT',
+      `${initClash.map(flag).join(', ')} conflict${initClash.length > 1 ? '' : 's'} with --init ${f.init}: the checkpoint defines the architecture and the tokenizer; drop ${initClash.length > 1 ? 'them' : 'it'}`,
+    );
+  }
+  for (const k of transformerFlags) if (k !== 'saveModels') set(model, k, f[k]);
+  if (f.saveModels) cfg.saveModels = true;
   if (f.paradigm !== undefined) cfg.paradigms = f.paradigm.split(',').map((s) => s.trim()).filter(Boolean);
   set(cfg, 'generations', f.generations);
   set(cfg, 'rate', f.rate);
@@ -185,6 +194,10 @@ async function run(f: RunFlags): Promise<void> {
     signal: controller.signal,
     onCorpus: (info) => {
       for (const line of corpusHeader(info)) log(line);
+    },
+    onStart: ({ config: c, real }) => {
+      log(describeReal(real));
+      log(`model ${describeModel(c.model)}; ${c.generations} generations of ${c.paradigms.join(', ')}; seed ${c.seed}${c.saveModels ? '; models saved' : ''}`);
     },
     onProgress: (e) => {
       if (!announced) {
@@ -275,8 +288,10 @@ function describeReal(r: RunResult['real']): string {
 function describeModel(m: ExperimentConfig['model']): string {
   if (m.kind === 'ngram') return `ngram order ${m.order} ${m.smoothing}`;
   const arch = `hidden ${m.hidden}, ${m.layers} layers, ${m.heads} heads, window ${m.window}, context ${m.contextLength}`;
-  const tok = m.tokenizer === 'bpe' ? `byte-level BPE ${m.vocabSize}` : `word level${m.vocabSize !== null ? ` (cap ${m.vocabSize})` : ''}`;
-  return `transformer${m.preset ? ` ${m.preset}` : ''} (${arch}; ${tok}; ${m.epochs} epoch${m.epochs > 1 ? 's' : ''} of ${m.batchSize} × ${m.seqLen}, lr ${m.lr})`;
+  const tok =
+    m.tokenizer === 'bpe' ? `byte-level BPE ${m.vocabSize}` : m.tokenizer === 'checkpoint' ? `the checkpoint's tokenizer (V = ${m.vocabSize})` : `word level${m.vocabSize !== null ? ` (cap ${m.vocabSize})` : ''}`;
+  const from = m.init === 'scratch' ? 'from scratch' : `fine-tuned from ${m.init}`;
+  return `transformer${m.preset ? ` ${m.preset}` : ''} ${from} (${arch}; ${tok}; ${m.epochs} epoch${m.epochs > 1 ? 's' : ''} of ${m.batchSize} × ${m.seqLen}, lr ${m.lr})`;
 }
 
 async function theoryCommand(dir: string): Promise<void> {
@@ -350,13 +365,19 @@ export async function main(argv: string[]): Promise<number> {
     .option('--epochs <n>', 'transformer: passes over T_n per generation (default 1)', num('--epochs'))
     .option('--batch-size <n>', 'transformer: windows per step (default 8)', num('--batch-size'))
     .option('--lr <x>', 'transformer: AdamW learning rate (default 1e-3)', num('--lr'))
-    .addOption(new Option('--tokenizer <kind>', "transformer: 'word' (the corpus vocabulary, default) or 'bpe' (byte-level BPE trained on the real split)").choices(['word', 'bpe']))
-    .option('--vocab-size <n>', 'transformer: BPE size (alone: implies --tokenizer bpe), or a cap on the word vocabulary', num('--vocab-size'))
+    .addOption(new Option('--tokenizer <kind>', "transformer: 'bpe' (a byte-level BPE trained on the real train split; default) or 'word' (the corpus's word vocabulary, the n-gram's)").choices(['word', 'bpe']))
+    .option(
+      '--vocab-size <n>',
+      `transformer: with --tokenizer bpe (the default) the BPE's size, ≥ 258 (default ${DEFAULT_BPE_SIZE}); with --tokenizer word a cap on the word vocabulary (rarer words become <unk>; default: no cap). It never changes the tokenizer. Not with --init (the checkpoint's vocabulary is V)`,
+      num('--vocab-size'),
+    )
+    .option('--init <dir>', "transformer: 'scratch' (default: a fresh initialisation every generation) or a Hugging Face GPT-Neo folder (config.json, model.safetensors, tokenizer.json) that every generation fine-tunes from; its architecture and tokenizer are used")
+    .option('--save-models', 'transformer: keep each generation\'s model in the run folder, models/<paradigm>/gen-NNN/ (Hugging Face layout)')
     .option('--paradigm <list>', 'comma-separated: replace,accumulate,accumulate-subsample,replace-with-real')
-    .option('--generations <n>', 'models trained per paradigm (default 10)', num('--generations'))
+    .option('--generations <n>', `models trained per paradigm (default 10; transformer ${TRANSFORMER_RUN_DEFAULTS.generations})`, num('--generations'))
     .option('--rate <r>', 'synthetic rate r of accumulate-subsample (default 0.1)', num('--rate'))
     .option('--accumulate-rate <r>', 'synthetic rate r of plain accumulate (default 1)', num('--accumulate-rate'))
-    .option('--train-tokens <N>', 'training-set size N in positions (default: the real train split)', num('--train-tokens'))
+    .option('--train-tokens <N>', `training-set size N in positions (default: the real train split; transformer ${TRANSFORMER_RUN_DEFAULTS.trainTokens.toLocaleString('en-US')})`, num('--train-tokens'))
     .option('--real-fraction <a>', 'real share α of replace-with-real (default 0.1)', num('--real-fraction'))
     .option('--temperature <t>', 'sampling temperature (default 1)', num('--temperature'))
     .option('--top-k <k>', 'sample from the k most likely tokens only (0 = off)', num('--top-k'))

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { CollapseError } from '../errors.js';
 import { PARADIGMS } from '../paradigms/index.js';
 import { parseSplit, type LoadCorpusOptions } from '../corpus/index.js';
+import { readInitArchitecture, SCRATCH } from './init.js';
 
 const positiveInt = (what: string) => z.number({ error: `${what} must be a number` }).int(`${what} must be an integer`).positive(`${what} must be > 0`);
 
@@ -41,9 +42,21 @@ const TransformerModelSchema = z
     contextLength: positiveInt('model.contextLength').max(1 << 20, 'model.contextLength must be ≤ 1048576').nullable().default(null),
     /** MLP width; default 4 × hidden. */
     intermediate: positiveInt('model.intermediate').max(1 << 20, 'model.intermediate must be ≤ 1048576').nullable().default(null),
-    /** 'word': the corpus's word-level Vocabulary (the n-gram's), capped at vocabSize if given; 'bpe': a byte-level BPE of vocabSize trained on the real train split. */
-    tokenizer: z.enum(['word', 'bpe'], { error: 'model.tokenizer must be "word" or "bpe"' }).default('word'),
-    /** Word level: cap (≥ 3, null = none). BPE: its size (≥ 258; default 4096). */
+    /**
+     * 'word': the corpus's word-level Vocabulary (the n-gram's), capped at vocabSize if given; 'bpe': a
+     * byte-level BPE of vocabSize trained on the real train split; 'checkpoint': the tokenizer of
+     * model.init (the only one with a pretrained start). Default: 'bpe', or 'checkpoint' with init.
+     */
+    tokenizer: z.enum(['word', 'bpe', 'checkpoint'], { error: 'model.tokenizer must be "word", "bpe" or "checkpoint"' }).nullable().default(null),
+    /**
+     * 'scratch' (default): every generation starts from a fresh initialisation; else a Hugging Face
+     * GPT-Neo folder (config.json, model.safetensors, tokenizer.json) that every generation fine-tunes
+     * from: it defines the architecture and the tokenizer (src/experiment/init.ts).
+     */
+    init: z.string({ error: 'model.init must be "scratch" or a checkpoint folder' }).min(1, 'model.init must be "scratch" or a checkpoint folder').default('scratch'),
+    /** SHA-256 of model.init's content, recorded when the run starts; a resume refuses a changed checkpoint. */
+    initSha256: z.string().regex(/^[0-9a-f]{64}$/, 'model.initSha256 must be 64 hex digits').nullable().default(null),
+    /** Word level: cap (≥ 3, null = none). BPE: its size (≥ 258; default DEFAULT_BPE_SIZE). Checkpoint: its vocabulary (filled). */
     vocabSize: positiveInt('model.vocabSize').max(1 << 20, 'model.vocabSize must be ≤ 1048576').nullable().default(null),
     /** Training, each generation, from a fresh initialisation. */
     seqLen: positiveInt('model.seqLen').max(1 << 20, 'model.seqLen must be ≤ 1048576').default(128),
@@ -76,6 +89,7 @@ export interface ResolvedTransformerModel extends TransformerModelConfig {
   window: number;
   contextLength: number;
   intermediate: number;
+  tokenizer: 'word' | 'bpe' | 'checkpoint';
 }
 
 /**
@@ -148,8 +162,10 @@ export const ConfigSchema = z
     probes: positiveInt('probes').max(100000, 'probes must be ≤ 100000').default(1000),
     /** Where the probe contexts come from: the real train split D, the test split H, or D ∪ H (docs/theory.md). */
     probesFrom: z.enum(['train', 'test', 'both'], { error: 'probesFrom must be one of train, test, both' }).default('train'),
-    /** Sequences written per generation to samples/<paradigm>/gen-NNN.txt. */
+    /** Sequences written per generation to samples/<paradigm>/gen-NNN.jsonl. */
     keepSamples: z.number().int().min(0, 'keepSamples must be ≥ 0').default(50),
+    /** Transformer runs: each generation's model saved in Hugging Face layout as models/<paradigm>/gen-NNN/. */
+    saveModels: z.boolean({ error: 'saveModels must be true or false' }).default(false),
     /** Error accounting of docs/theory.md per generation (n-gram runs): adds a `theory` object to each record. */
     theory: z.boolean({ error: 'theory must be true or false' }).default(false),
     seed: z.number({ error: 'seed must be a number' }).int('seed must be an integer').min(0, 'seed must be ≥ 0').max(Number.MAX_SAFE_INTEGER).default(1),
@@ -187,12 +203,47 @@ function badConfig(message: string): never {
   throw new CollapseError('E_BAD_CONFIG', `invalid config: ${message}`);
 }
 
-/** Fills a transformer's architecture from its preset or the defaults and checks the fields together. */
+/** Byte-level BPE size when model.vocabSize is not given. */
+export const DEFAULT_BPE_SIZE = 4096;
+
+/**
+ * What `collapse run --model transformer` does when nothing else is said: sized to finish in a few
+ * minutes on two cores and still show Replace's perplexity rising (README, "The transformer").
+ * Applied to fields the input leaves out; a recorded config names them all, so resuming is unaffected.
+ */
+export const TRANSFORMER_RUN_DEFAULTS = { generations: 5, trainTokens: 100_000 } as const;
+
+const ARCH_FIELDS = ['hidden', 'layers', 'heads', 'window', 'contextLength', 'intermediate'] as const;
+
+/** Fills a transformer's architecture from its preset, its checkpoint (model.init) or the defaults and checks the fields together. */
 function resolveTransformer(m: TransformerModelConfig, c: ExperimentConfig): ResolvedTransformerModel {
   const arch = { ...m };
+  let tokenizer = m.tokenizer ?? 'bpe';
+  let vocabSize = m.vocabSize;
+  if (m.init !== SCRATCH) {
+    // The checkpoint defines the architecture and the tokenizer: a field naming another is a conflict.
+    const ck = readInitArchitecture(m.init);
+    if (m.preset !== null) badConfig(`model.preset conflicts with model.init (${m.init}): the checkpoint defines the architecture; drop --preset`);
+    if (m.tokenizer !== null && m.tokenizer !== 'checkpoint') {
+      badConfig(`model.tokenizer "${m.tokenizer}" conflicts with model.init (${m.init}): a pretrained start uses the checkpoint's own tokenizer; drop --tokenizer`);
+    }
+    if (m.vocabSize !== null && m.vocabSize !== ck.vocabSize) {
+      badConfig(`model.vocabSize (${m.vocabSize}) conflicts with model.init (${m.init}, vocabulary ${ck.vocabSize}): the checkpoint's tokenizer defines V; drop --vocab-size`);
+    }
+    for (const f of ARCH_FIELDS) {
+      if (m[f] !== null && m[f] !== ck[f]) badConfig(`model.${f} (${m[f]}) conflicts with model.init (${m.init}, ${f} ${ck[f]}): the checkpoint defines the architecture; drop it`);
+      arch[f] = ck[f];
+    }
+    tokenizer = 'checkpoint';
+    vocabSize = ck.vocabSize;
+  } else if (m.tokenizer === 'checkpoint') {
+    badConfig('model.tokenizer "checkpoint" needs model.init (a checkpoint folder): use "word" or "bpe" for a model trained from scratch');
+  } else if (m.initSha256 !== null) {
+    badConfig('model.initSha256 is recorded for a pretrained start only (model.init is "scratch")');
+  }
   if (m.preset !== null) {
     const p = PRESET_ARCH[m.preset];
-    for (const f of ['hidden', 'layers', 'heads', 'window', 'contextLength', 'intermediate'] as const) {
+    for (const f of ARCH_FIELDS) {
       if (m[f] !== null && m[f] !== p[f]) badConfig(`model.${f} (${m[f]}) conflicts with model.preset ${m.preset} (${f} ${p[f]}): drop one of them`);
       arch[f] = p[f];
     }
@@ -201,13 +252,14 @@ function resolveTransformer(m: TransformerModelConfig, c: ExperimentConfig): Res
   const heads = arch.heads ?? defaultHeads(hidden);
   if (hidden % heads !== 0) badConfig(`model.heads (${heads}) must divide model.hidden (${hidden})`);
   const contextLength = arch.contextLength ?? Math.max(m.seqLen, c.sampling.maxLength);
-  if (m.seqLen > contextLength) badConfig(`model.seqLen (${m.seqLen}) must be ≤ model.contextLength (${contextLength})`);
+  const whose = m.init !== SCRATCH ? ` (the checkpoint's max_position_embeddings)` : '';
+  if (m.seqLen > contextLength) badConfig(`model.seqLen (${m.seqLen}) must be ≤ model.contextLength (${contextLength})${whose}`);
   if (c.sampling.maxLength > contextLength) {
-    badConfig(`sampling.maxLength (${c.sampling.maxLength}) must be ≤ model.contextLength (${contextLength}) for a transformer: lower --max-length`);
+    badConfig(`sampling.maxLength (${c.sampling.maxLength}) must be ≤ model.contextLength (${contextLength})${whose} for a transformer: lower --max-length`);
   }
-  if (m.vocabSize !== null) {
-    if (m.tokenizer === 'word' && m.vocabSize < 3) badConfig('model.vocabSize must be ≥ 3 for the word-level vocabulary (<unk>, <s>, </s>)');
-    if (m.tokenizer === 'bpe' && m.vocabSize < 258) badConfig('model.vocabSize must be ≥ 258 for a byte-level BPE (256 bytes + <|endoftext|> + one merge)');
+  if (vocabSize !== null) {
+    if (tokenizer === 'word' && vocabSize < 3) badConfig('model.vocabSize must be ≥ 3 for the word-level vocabulary (<unk>, <s>, </s>)');
+    if (tokenizer === 'bpe' && vocabSize < 258) badConfig('model.vocabSize must be ≥ 258 for a byte-level BPE (256 bytes + <|endoftext|> + one merge)');
   }
   if (c.theory) badConfig('theory: the error accounting (--theory) is defined for n-gram models only; drop it for model.kind "transformer"');
   return {
@@ -218,13 +270,25 @@ function resolveTransformer(m: TransformerModelConfig, c: ExperimentConfig): Res
     window: arch.window ?? 256,
     contextLength,
     intermediate: arch.intermediate ?? 4 * hidden,
-    vocabSize: m.vocabSize ?? (m.tokenizer === 'bpe' ? 4096 : null),
+    tokenizer,
+    vocabSize: vocabSize ?? (tokenizer === 'bpe' ? DEFAULT_BPE_SIZE : null),
   };
+}
+
+/** The transformer's run defaults (TRANSFORMER_RUN_DEFAULTS) for the fields `input` leaves out. */
+function withTransformerDefaults(input: unknown): unknown {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) return input;
+  const o = input as Record<string, unknown>;
+  const m = o.model;
+  if (m === null || typeof m !== 'object' || (m as { kind?: unknown }).kind !== 'transformer') return input;
+  const out = { ...o };
+  for (const [k, v] of Object.entries(TRANSFORMER_RUN_DEFAULTS)) if (out[k] === undefined) out[k] = v;
+  return out;
 }
 
 /** Validates and fills defaults; throws E_BAD_CONFIG naming the first bad field. */
 export function resolveConfig(input: unknown): ExperimentConfig {
-  const r = ConfigSchema.safeParse(input ?? {});
+  const r = ConfigSchema.safeParse(withTransformerDefaults(input ?? {}));
   if (!r.success) {
     const issue = r.error.issues[0]!;
     const field = issue.path.join('.') || '(config)';
@@ -235,5 +299,6 @@ export function resolveConfig(input: unknown): ExperimentConfig {
   }
   const c = r.data as ExperimentConfig;
   if (c.model.kind === 'transformer') c.model = resolveTransformer(c.model, c);
+  else if (c.saveModels) badConfig('saveModels: saving each generation\'s model (--save-models) is for model.kind "transformer" only');
   return c;
 }

@@ -7,7 +7,8 @@
  *   config.json                    resolved config, versions, corpus summary (no wall times)
  *   metrics.jsonl / metrics.csv    one record per paradigm and generation, sorted (paradigm, generation)
  *   timings.jsonl                  wall times per generation (the only file that differs between runs)
- *   samples/<paradigm>/gen-NNN.txt first sequences of S_n, detokenized
+ *   samples/<paradigm>/gen-NNN.jsonl first sequences of S_n, detokenized: one {"text": …} per line
+ *   models/<paradigm>/gen-NNN/     with saveModels: M_n in Hugging Face layout (config.json, model.safetensors, tokenizer)
  *   state/progress.json            records so far and the finished generations; complete: true at the end
  *   state/<paradigm>/gen-NNN.bin   S_n itself, so T_{n+1} can be rebuilt on resume (removed at the end)
  * Both state files carry a SHA-256 of their content: a damaged one stops a resume by name.
@@ -41,6 +42,7 @@ import { writeFileAtomic } from '../util/fs.js';
 import { ensureFolder, fsReason, readRegularFile, readRegularText, statRegularFile, writeError } from '../util/paths.js';
 import { checkMemory, memoryLimit, runBytes } from '../util/memory.js';
 import { resolveConfig, type ExperimentConfig, type ExperimentConfigInput, type ResolvedTransformerModel } from './config.js';
+import { openPretrained, pretrainedTokens, SCRATCH, startGeneration } from './init.js';
 import { corpusLoadOptions } from './config.js';
 
 /** One record per paradigm and generation: flat, so it maps to a CSV row. */
@@ -132,6 +134,8 @@ export interface RunOptions {
   onProgress?: (event: ProgressEvent) => void;
   /** Called once the corpus is loaded, before any training (the CLI's run header). */
   onCorpus?: (info: LoadedCorpus['info']) => void;
+  /** Called once the run is set up (config complete, D drawn), before any training (the CLI's run header). */
+  onStart?: (start: { config: ExperimentConfig; real: RealInfo }) => void;
   signal?: AbortSignal;
 }
 
@@ -207,6 +211,9 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
 
   // Everything that can fail on bad input happens before the run folder is touched.
   const tcfg = config.model.kind === 'transformer' ? (config.model as ResolvedTransformerModel) : null;
+  // A pretrained start: the checkpoint, hashed (a resume checks the hash it recorded) and loaded once.
+  const start = tcfg && tcfg.init !== SCRATCH ? await openPretrained(tcfg.init, tcfg.initSha256, { memoryLimit: memoryLimit(options.memoryLimit) }) : null;
+  if (start) tcfg!.initSha256 = start.sha256;
   const loadOptions: LoadCorpusOptions = config.minCount === null ? {} : { minCount: config.minCount };
   if (tcfg && tcfg.tokenizer === 'word' && tcfg.vocabSize !== null) loadOptions.maxVocabSize = tcfg.vocabSize;
   Object.assign(loadOptions, corpusLoadOptions(config.corpusOptions));
@@ -215,7 +222,9 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
   // The model's token streams: the corpus's word ids, or (transformer, tokenizer "bpe") a byte-level
   // BPE trained on the real train split, with every split re-encoded through it.
   const tokens: ModelTokens = tcfg
-    ? transformerTokens(corpus, tcfg)
+    ? start
+      ? pretrainedTokens(corpus, start)
+      : transformerTokens(corpus, tcfg)
     : { D: corpus.train, H: corpus.test, V: corpus.vocab.size, bos: corpus.vocab.bos, eos: corpus.vocab.eos, tokenizer: undefined };
   // N below the train split's size caps the real data itself: D is a seeded draw of whole sequences
   // of the split holding N positions, shared by every paradigm, so T_0 = D and every later T_n have
@@ -224,8 +233,7 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
   const drawn = config.trainTokens !== null && config.trainTokens < corpusPositions(split);
   const D = drawn ? subsampleSequences(split, config.trainTokens!, deriveSeed(config.seed, 'real-data')) : split;
   const H = tokens.H;
-  const bpe = tokens.tokenizer && tokens.tokenizer.kind !== 'word' ? tokens.tokenizer : undefined;
-  const decode = bpe ? (ids: Uint32Array) => bpe.decode(ids) : (ids: Uint32Array) => corpus.vocab.decode(ids).join(' ');
+  const decode = tokens.tokenizer ? decoder(tokens.tokenizer) : (ids: Uint32Array) => corpus.vocab.decode(ids).join(' ');
   if (corpusPositions(H) === 0) throw new CollapseError('E_CORPUS_EMPTY', 'the test split is empty: the corpus is too small to hold out real test data');
   const params: ParadigmParams = {
     trainTokens: drawn || config.trainTokens === null ? corpusPositions(D) : config.trainTokens,
@@ -273,6 +281,7 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
     memLimit,
     'lower --train-tokens, --probes, --order or the model size',
   );
+  options.onStart?.({ config, real });
 
   if (!resumed) notStarted(); // (a resume continues to its own interruption message)
   else throwIfAborted(signal);
@@ -361,6 +370,7 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
             window: tcfg!.window,
             contextLength: tcfg!.contextLength,
             intermediate: tcfg!.intermediate,
+            ...(start ? { attention: start.config.attention } : {}),
             bos: tokens.bos,
             eos: tokens.eos,
             threads,
@@ -368,9 +378,10 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
             ...(tokens.tokenizer ? { tokenizer: tokens.tokenizer } : {}),
           });
     /**
-     * Fits generation n's model on T_n. The transformer is trained from scratch each generation:
-     * init from a seed of (seed, paradigm, n) — the parameters a newly constructed model would
-     * get — then train() with fresh optimizer state, in a batch order drawn from another such seed.
+     * Fits generation n's model on T_n. The transformer starts each generation from the pretrained
+     * checkpoint (model.init), or from scratch: init from a seed of (seed, paradigm, n) — the
+     * parameters a newly constructed model would get — then train() with fresh optimizer state, in
+     * a batch order drawn from another such seed.
      */
     const fitGeneration = async (
       train: Corpus,
@@ -391,7 +402,7 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
       // Generation 0 trains on the same T_0 = D under every paradigm but Accumulate-Subsample: its
       // seeds do not depend on the paradigm, so those paradigms start from one and the same model.
       const who = n === 0 ? 'generation-0' : name;
-      await model.init(deriveSeed(config.seed, 'init', who, n));
+      await startGeneration(model, start, deriveSeed(config.seed, 'init', who, n));
       return model.train(train, {
         epochs: t.epochs,
         batchSize: t.batchSize,
@@ -503,7 +514,11 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
       await makeFolder(join(dir, 'state', name));
       await writeSample(join(dir, 'state', name, `gen-${pad(n)}.bin`), S);
       await makeFolder(join(dir, 'samples', name));
-      await writeFileAtomic(join(dir, 'samples', name, `gen-${pad(n)}.txt`), sampleText(S, decode, config.keepSamples));
+      await writeFileAtomic(join(dir, 'samples', name, `gen-${pad(n)}.jsonl`), sampleJsonl(S, decode, config.keepSamples));
+      if (config.saveModels && model instanceof Transformer) {
+        await makeFolder(join(dir, 'models', name));
+        await model.save(join(dir, 'models', name, `gen-${pad(n)}`));
+      }
       done++;
       await commit(record, {
         paradigm: name,
@@ -790,11 +805,34 @@ export async function readSample(path: string): Promise<TokenCorpus> {
   return { offsets, tokens };
 }
 
-function sampleText(s: TokenCorpus, decode: (ids: Uint32Array) => string, keep: number): string {
+/**
+ * The readable samples: the first `keep` sequences of S, one JSON object {"text": …} per line. A
+ * byte-level tokenizer's text may hold newlines, U+FFFD (bytes that are not UTF-8 on their own) or
+ * any other character; JSON escapes the control characters, and U+2028/U+2029 are escaped too
+ * (some line readers split on them), so a line is always exactly one sequence.
+ */
+export function sampleJsonl(s: TokenCorpus, decode: (ids: Uint32Array) => string, keep: number): string {
   const lines: string[] = [];
   const n = Math.min(keep, s.offsets.length - 1);
-  for (let i = 0; i < n; i++) lines.push(decode(s.tokens.subarray(s.offsets[i]!, s.offsets[i + 1]!)));
+  for (let i = 0; i < n; i++) {
+    lines.push(JSON.stringify({ text: decode(s.tokens.subarray(s.offsets[i]!, s.offsets[i + 1]!)) }).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029'));
+  }
   return lines.join('\n') + (lines.length ? '\n' : '');
+}
+
+/** Token ids to text with `tok`; an id beyond the tokenizer (a checkpoint's padded vocabulary) reads as U+FFFD. */
+function decoder(tok: TextTokenizer): (ids: Uint32Array) => string {
+  return (ids) => {
+    let parts = '';
+    let from = 0;
+    for (let i = 0; i <= ids.length; i++) {
+      if (i < ids.length && ids[i]! < tok.vocabSize) continue;
+      if (i > from) parts += tok.decode(ids.subarray(from, i));
+      if (i < ids.length) parts += '\uFFFD';
+      from = i + 1;
+    }
+    return parts;
+  };
 }
 
 async function prepareFolder(dir: string, force: boolean): Promise<void> {
@@ -838,13 +876,19 @@ const RUN_FILES: RegExp[] = [
   /^config\.json$/,
   /^metrics\.(jsonl|csv)$/,
   /^timings\.jsonl$/,
-  /^samples\/[a-z][a-z0-9-]*\/gen-[0-9]{3,}\.txt$/,
+  /^samples\/[a-z][a-z0-9-]*\/gen-[0-9]{3,}\.(jsonl|txt)$/,
+  /^models\/[a-z][a-z0-9-]*\/gen-[0-9]{3,}\/(config\.json|model\.safetensors|tokenizer\.json|vocabulary\.json)$/,
+  // A save interrupted before its staging folder was removed (Transformer.save).
+  /^models\/[a-z][a-z0-9-]*\/gen-[0-9]{3,}\/\.collapse-save-[A-Za-z0-9]+\/(config\.json|model\.safetensors|tokenizer\.json|vocabulary\.json)$/,
   /^state\/progress\.json$/,
   /^state\/[a-z][a-z0-9-]*\/gen-[0-9]{3,}\.bin$/,
   /^report\.html$/,
   /^figures\/[a-z0-9-]+\.svg$/,
 ];
-const RUN_FOLDERS: RegExp[] = [/^figures$/, /^samples$/, /^samples\/[a-z][a-z0-9-]*$/, /^state$/, /^state\/[a-z][a-z0-9-]*$/];
+const RUN_FOLDERS: RegExp[] = [
+  /^figures$/, /^samples$/, /^samples\/[a-z][a-z0-9-]*$/, /^state$/, /^state\/[a-z][a-z0-9-]*$/,
+  /^models$/, /^models\/[a-z][a-z0-9-]*$/, /^models\/[a-z][a-z0-9-]*\/gen-[0-9]{3,}$/, /^models\/[a-z][a-z0-9-]*\/gen-[0-9]{3,}\/\.collapse-save-[A-Za-z0-9]+$/,
+];
 const TEMP_FILE = /^\..+\.[0-9]+\.[0-9a-f]{8}\.tmp$/;
 
 /**
@@ -877,7 +921,7 @@ async function foreignEntry(dir: string): Promise<string | null> {
     for (const e of entries) {
       const p = rel ? `${rel}/${e.name}` : e.name;
       if (e.isFile() && TEMP_FILE.test(e.name)) continue;
-      const known = e.isFile() ? RUN_FILES.some((re) => re.test(p)) : e.isDirectory() && depth < 2 && RUN_FOLDERS.some((re) => re.test(p));
+      const known = e.isFile() ? RUN_FILES.some((re) => re.test(p)) : e.isDirectory() && depth < 4 && RUN_FOLDERS.some((re) => re.test(p));
       if (!known) return `it holds ${p}, which a run does not write`;
       if (e.isDirectory()) {
         const why = await walk(p, depth + 1);
@@ -909,7 +953,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** Removes temp files (".name.pid.hex.tmp") that a killed process left behind. */
-async function removeStrayTemps(dir: string, depth = 3): Promise<void> {
+async function removeStrayTemps(dir: string, depth = 4): Promise<void> {
   let entries: import('node:fs').Dirent[];
   try {
     entries = await readdir(dir, { withFileTypes: true });
