@@ -377,7 +377,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--generations <n>', `models trained per paradigm (default 10; transformer ${TRANSFORMER_RUN_DEFAULTS.generations})`, num('--generations'))
     .option('--rate <r>', 'synthetic rate r of accumulate-subsample (default 0.1)', num('--rate'))
     .option('--accumulate-rate <r>', 'synthetic rate r of plain accumulate (default 1)', num('--accumulate-rate'))
-    .option('--train-tokens <N>', `training-set size N in positions (default: the real train split; transformer ${TRANSFORMER_RUN_DEFAULTS.trainTokens.toLocaleString('en-US')})`, num('--train-tokens'))
+    .option('--train-tokens <N>', `training-set size N in positions (default: the real train split; transformer: a seeded draw of ${TRANSFORMER_RUN_DEFAULTS.trainTokens.toLocaleString('en-US')} positions of it when it is larger)`, num('--train-tokens'))
     .option('--real-fraction <a>', 'real share α of replace-with-real (default 0.1)', num('--real-fraction'))
     .option('--temperature <t>', 'sampling temperature (default 1)', num('--temperature'))
     .option('--top-k <k>', 'sample from the k most likely tokens only (0 = off)', num('--top-k'))

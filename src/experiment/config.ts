@@ -145,7 +145,7 @@ export const ConfigSchema = z
     rate: z.number({ error: 'rate must be a number' }).positive('rate must be > 0').max(100, 'rate must be ≤ 100').default(0.1),
     /** r for plain accumulate. */
     accumulateRate: z.number({ error: 'accumulateRate must be a number' }).positive('accumulateRate must be > 0').max(100, 'accumulateRate must be ≤ 100').default(1),
-    /** N in positions; null = the size of D. */
+    /** N in positions; null = the size of D (transformer: D capped at TRANSFORMER_RUN_DEFAULTS.trainTokens). */
     trainTokens: positiveInt('trainTokens').max(4_000_000_000, 'trainTokens must be ≤ 4e9').nullable().default(null),
     /** α for replace-with-real. */
     realFraction: z.number({ error: 'realFraction must be a number' }).min(0, 'realFraction must be in [0, 1)').lt(1, 'realFraction must be in [0, 1)').default(0.1),
@@ -209,7 +209,9 @@ export const DEFAULT_BPE_SIZE = 4096;
 /**
  * What `collapse run --model transformer` does when nothing else is said: sized to finish in a few
  * minutes on two cores and still show Replace's perplexity rising (README, "The transformer").
- * Applied to fields the input leaves out; a recorded config names them all, so resuming is unaffected.
+ * `generations` applies to an input that leaves the field out (a recorded config names it, so
+ * resuming is unaffected); `trainTokens` is the cap on D when config.trainTokens is null: a train
+ * split larger than that is drawn down to it (the runner), a smaller one is used whole.
  */
 export const TRANSFORMER_RUN_DEFAULTS = { generations: 5, trainTokens: 100_000 } as const;
 
@@ -282,7 +284,7 @@ function withTransformerDefaults(input: unknown): unknown {
   const m = o.model;
   if (m === null || typeof m !== 'object' || (m as { kind?: unknown }).kind !== 'transformer') return input;
   const out = { ...o };
-  for (const [k, v] of Object.entries(TRANSFORMER_RUN_DEFAULTS)) if (out[k] === undefined) out[k] = v;
+  if (out.generations === undefined) out.generations = TRANSFORMER_RUN_DEFAULTS.generations;
   return out;
 }
 

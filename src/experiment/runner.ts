@@ -41,7 +41,7 @@ import { AccountingCheck, modelRows, NativeTheoryTracker, type TheoryRecord } fr
 import { writeFileAtomic } from '../util/fs.js';
 import { ensureFolder, fsReason, readRegularFile, readRegularText, statRegularFile, writeError } from '../util/paths.js';
 import { checkMemory, memoryLimit, runBytes } from '../util/memory.js';
-import { resolveConfig, type ExperimentConfig, type ExperimentConfigInput, type ResolvedTransformerModel } from './config.js';
+import { resolveConfig, TRANSFORMER_RUN_DEFAULTS, type ExperimentConfig, type ExperimentConfigInput, type ResolvedTransformerModel } from './config.js';
 import { openPretrained, pretrainedTokens, SCRATCH, startGeneration } from './init.js';
 import { corpusLoadOptions } from './config.js';
 
@@ -230,8 +230,10 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
   // of the split holding N positions, shared by every paradigm, so T_0 = D and every later T_n have
   // the same size (N is then |D|, which overshoots the request by less than one sequence).
   const split = tokens.D;
-  const drawn = config.trainTokens !== null && config.trainTokens < corpusPositions(split);
-  const D = drawn ? subsampleSequences(split, config.trainTokens!, deriveSeed(config.seed, 'real-data')) : split;
+  // A transformer run without --train-tokens caps D at its default size (config.ts).
+  const cap = config.trainTokens ?? (tcfg ? TRANSFORMER_RUN_DEFAULTS.trainTokens : null);
+  const drawn = cap !== null && cap < corpusPositions(split);
+  const D = drawn ? subsampleSequences(split, cap, deriveSeed(config.seed, 'real-data')) : split;
   const H = tokens.H;
   const decode = tokens.tokenizer ? decoder(tokens.tokenizer) : (ids: Uint32Array) => corpus.vocab.decode(ids).join(' ');
   if (corpusPositions(H) === 0) throw new CollapseError('E_CORPUS_EMPTY', 'the test split is empty: the corpus is too small to hold out real test data');
