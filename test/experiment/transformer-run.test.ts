@@ -48,7 +48,7 @@ test('the run succeeds and writes the run folder', () => {
   expect(files.some((f) => f.endsWith('.bin'))).toBe(false); // S_n state removed at the end
   const cfg = JSON.parse(readFileSync(path.join(dir('A'), 'config.json'), 'utf8'));
   expect(cfg.config.model).toMatchObject({ kind: 'transformer', hidden: 16, layers: 2, heads: 2, seqLen: 32, epochs: 1, window: 256, contextLength: 32, intermediate: 64, tokenizer: 'word' });
-  expect(resA.stdout).toMatch(/model transformer \(hidden 16, 2 layers, 2 heads/);
+  expect(resA.stdout).toMatch(/model transformer from scratch \(hidden 16, 2 layers, 2 heads/);
   expect(resA.stdout).toMatch(/Total variation from p̂_0/);
   expect(resA.stderr).toMatch(/replace gen 0: training step \d+\/\d+, loss \d/);
   expect(resC.stdout + resC.stderr).toBe('');
