@@ -216,6 +216,9 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
   if (start) tcfg!.initSha256 = start.sha256;
   const loadOptions: LoadCorpusOptions = config.minCount === null ? {} : { minCount: config.minCount };
   if (tcfg && tcfg.tokenizer === 'word' && tcfg.vocabSize !== null) loadOptions.maxVocabSize = tcfg.vocabSize;
+  // A BPE or a checkpoint's tokenizer reads the corpus as text: no word becomes <unk> (Brown's
+  // default minCount of 4 would put the string "<unk>" in 6% of its text) unless minCount says so.
+  if (tcfg && tcfg.tokenizer !== 'word' && config.minCount === null) loadOptions.minCount = 1;
   Object.assign(loadOptions, corpusLoadOptions(config.corpusOptions));
   const corpus = await loadCorpus(config.corpus, loadOptions);
   options.onCorpus?.(corpus.info);
