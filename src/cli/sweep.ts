@@ -6,6 +6,7 @@
 import cliProgress from 'cli-progress';
 import type { Command, Option } from 'commander';
 import { CollapseError } from '../errors.js';
+import { MAX_THREADS, MIN_THREADS } from '../util/check.js';
 import { expandGrid, parseGrid, type FlagSpec } from '../sweep/grid.js';
 import { createSweep, loadSweep, runSweep, type SweepEvent } from '../sweep/run.js';
 
@@ -28,7 +29,7 @@ function fmtDuration(ms: number | null): string {
 
 const positiveInt = (flag: string) => (v: string) => {
   const x = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(x) || x < 1 || x > 1024) throw new CollapseError('E_BAD_ARGUMENT', `${flag} must be an integer in [1, 1024], got "${v}"`);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(x) || x < MIN_THREADS || x > MAX_THREADS) throw new CollapseError('E_BAD_ARGUMENT', `${flag} must be an integer in [${MIN_THREADS}, ${MAX_THREADS}], got "${v}"`);
   return x;
 };
 

@@ -2,6 +2,7 @@
  * NGramModel: the n-gram language model (MLE, add-k, interpolated modified Kneser–Ney) on the
  * native engine. See native/ngram/model.hh for the estimators and docs/theory.md for the conventions.
  */
+import { checkThreads } from '../util/check.js';
 import { availableParallelism, totalmem } from 'node:os';
 import { constants as bufferConstants } from 'node:buffer';
 import { CollapseError, fromNative } from '../errors.js';
@@ -75,7 +76,7 @@ export class NGramModel implements LanguageModel {
     const bos = options.bos === undefined ? 1 : checkInt('bos', options.bos, 0, vocabSize - 1);
     const eos = options.eos === undefined ? 2 : checkInt('eos', options.eos, 0, vocabSize - 1);
     if (bos === eos) bad('bos and eos must be different ids for an n-gram model');
-    const threads = options.threads === undefined ? availableParallelism() : checkInt('threads', options.threads, 1, 1024);
+    const threads = options.threads === undefined ? availableParallelism() : checkThreads(options.threads);
     this.#memoryLimit = memoryLimit(options.memoryLimit);
     const { NGram } = loadNative();
     try {
@@ -104,7 +105,7 @@ export class NGramModel implements LanguageModel {
   }
 
   set threads(t: number) {
-    this.#native.setThreads(checkInt('threads', t, 1, 1024));
+    this.#native.setThreads(checkThreads(t));
   }
 
   /** Counts and estimates the model from a corpus (off the JS thread). */

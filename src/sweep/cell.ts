@@ -7,6 +7,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExperimentConfig } from '../experiment/config.js';
 import { runExperiment, type MetricsRecord, type ProgressEvent } from '../experiment/runner.js';
+import { readRecords } from '../experiment/run-folder.js';
 
 /** What a finished cell hands back. JSON-serialisable. */
 export interface CellResult {
@@ -70,7 +71,7 @@ export function sampleLines(text: string, jsonl: boolean): string[] {
 export async function readCellResult(dir: string, name: string): Promise<CellResult> {
   const meta = (await readJson(join(dir, 'config.json'))) as { config: ExperimentConfig; corpus?: Record<string, unknown> } | undefined;
   if (!meta) throw new Error(`${dir}/config.json is missing or not JSON`);
-  const records = jsonLines(await readFile(join(dir, 'metrics.jsonl'), 'utf8')) as MetricsRecord[];
+  const records = await readRecords(dir);
   let timings: Record<string, unknown>[] = [];
   try {
     timings = jsonLines(await readFile(join(dir, 'timings.jsonl'), 'utf8')) as Record<string, unknown>[];
