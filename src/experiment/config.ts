@@ -253,7 +253,7 @@ export const ConfigSchema = z
       .enum(['train', 'test', 'both'], { error: 'probesFrom must be one of train, test, both' })
       .default('train')
       .meta(cli('probes-from', '<split>', 'probe contexts: the most frequent of the train split D, the test split H, or both')),
-    /** Sequences written per generation to samples/<paradigm>/gen-NNN.txt. */
+    /** Sequences written per generation to samples/<paradigm>/gen-NNN.jsonl. */
     keepSamples: z.number().int().min(0, 'keepSamples must be ≥ 0').default(50).meta(doc('sequences written per generation to samples/<paradigm>/gen-NNN.jsonl')),
     /** Transformer runs: each generation's model saved in Hugging Face layout as models/<paradigm>/gen-NNN/. */
     saveModels: z
