@@ -35,7 +35,10 @@ export const transformerDriver: ModelDriver = {
   concurrentParadigms: false,
   loadOptions(config) {
     const t = transformerOf(config);
-    return t.tokenizer === 'word' && t.vocabSize !== null ? { maxVocabSize: t.vocabSize } : {};
+    if (t.tokenizer === 'word') return t.vocabSize !== null ? { maxVocabSize: t.vocabSize } : {};
+    // A BPE or a checkpoint's tokenizer reads the corpus as text: no word becomes <unk> (Brown's
+    // default minCount of 4 would put the string "<unk>" in 6% of its text) unless minCount says so.
+    return config.minCount === null ? { minCount: 1 } : {};
   },
   async tokenise(corpus, config) {
     const t = transformerOf(config);
