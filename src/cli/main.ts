@@ -20,6 +20,7 @@ import { checksPassed } from '../theory/checks.js';
 import { checkThreads } from '../util/check.js';
 import { addRunFlags, checkResumeFlags, configFromFlags, type RunFlags } from './flags.js';
 import { registerSweep } from './sweep.js';
+import { registerWorker } from './worker.js';
 
 /** The project's theory page (docs/theory.md), shipped with the package. */
 const THEORY_PAGE = fileURLToPath(new URL('../../docs/theory.md', import.meta.url));
@@ -208,6 +209,7 @@ export async function main(argv: string[]): Promise<number> {
     });
 
   registerSweep(program, runCommand, configFromFlags);
+  registerWorker(program);
 
   const verbose = argv.includes('--verbose');
   try {

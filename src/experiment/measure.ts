@@ -3,7 +3,7 @@
  * from T_n, the model's score on H and its probe rows, and S_n — whatever the model kind.
  */
 import { corpusPositions, provenanceShares, type Corpus } from '../corpus/index.js';
-import { divergence, diversityAsync, supportStatsAsync, tailRetentionAsync, type NativeNgramSupport, type ProbeSet } from '../metrics/index.js';
+import { divergence, divergenceStreamed, diversityAsync, supportStatsAsync, tailRetentionAsync, type NativeNgramSupport, type ProbeSet, type SparseRows } from '../metrics/index.js';
 import type { TokenCorpus } from '../corpus/token-corpus.js';
 import type { ParadigmName } from '../paradigms/index.js';
 import type { MetricsRecord } from './run-folder.js';
@@ -13,8 +13,8 @@ export async function measure(
   generation: number,
   train: Corpus,
   ev: { perplexity: number; zeroProbability: number; positions: number; covered: number | null },
-  rows: Float32Array | Float64Array,
-  p0: Float64Array,
+  rows: Float32Array | Float64Array | ((a: number, b: number) => Promise<Float64Array>),
+  p0: Float64Array | SparseRows,
   probes: ProbeSet,
   S: TokenCorpus,
   D: Corpus,
@@ -24,7 +24,9 @@ export async function measure(
   // The corpus statistics run natively, off the JS thread, while the divergence is summed here.
   const pending = Promise.all([supportStatsAsync(S, supportD, { threads }), tailRetentionAsync(S, D), diversityAsync(S, { threads })]);
   const shares = provenanceShares(train);
-  const div = divergence(p0, rows, probes.weights, rows.length / probes.weights.length);
+  const V = 'ids' in p0 ? p0.V : p0.length / probes.weights.length;
+  // Rows given as a function are made block by block while the divergence is summed, never all at once.
+  const div = typeof rows === 'function' ? await divergenceStreamed(p0, probes.weights, V, rows) : divergence(p0 as Float64Array, rows, probes.weights, V);
   const finite = (x: number | null) => (x !== null && Number.isFinite(x) ? x : null);
   const [sup, tail, dv] = await pending;
   const byOrder = (n: number) => sup.find((s) => s.order === n)!;

@@ -14,10 +14,11 @@ import { concatCorpora, corpusPositions, deriveSeed, loadCorpus, subsampleSequen
 import { CollapseError } from '../errors.js';
 import { ngramSupportAsync, probeContexts } from '../metrics/index.js';
 import { paradigm, type ParadigmName, type ParadigmParams } from '../paradigms/index.js';
+import { checkThreads } from '../util/check.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { checkMemory, memoryLimit, runBytes } from '../util/memory.js';
 import { corpusLoadOptions, resolveConfig, type ExperimentConfig, type ExperimentConfigInput } from './config.js';
-import { driverFor, type RunContext } from './drivers/index.js';
+import { driverFor, type ModelDriver, type RunContext } from './drivers/index.js';
 import { measure } from './measure.js';
 import {
   appendTiming,
@@ -98,7 +99,6 @@ export interface RealInfo {
   trainTokens: number;
 }
 
-
 const pkgVersion: string = (() => {
   try {
     return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
@@ -116,7 +116,7 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
   const resumed = options.resume !== undefined;
   const { config, dir, progress } = resumed ? await openResume(options.resume!) : freshRun(input, options.out);
   for (const p of config.paradigms) if (progress.finished[p] === undefined) progress.finished[p] = -1;
-  const threads = options.threads ?? availableParallelism();
+  const threads = options.threads === undefined ? availableParallelism() : checkThreads(options.threads);
   const driver = driverFor(config);
 
   // Everything that can fail on bad input happens before the run folder is touched.
@@ -137,20 +137,8 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
     }
   }
 
-  // The estimated peak memory, against the limit, before the run folder is touched (src/util/memory.ts).
   const memLimit = memoryLimit(options.memoryLimit);
-  checkMemory(
-    `this run (${config.paradigms.length} paradigm(s), ${params.trainTokens} training positions, ${config.probes} probes × vocabulary ${tokens.vocabSize})`,
-    runBytes({
-      model: driver.memoryShape(config, tokens.vocabSize, threads),
-      vocabSize: tokens.vocabSize,
-      paradigms: config.paradigms.map((p) => paradigm(p).peakSizes(params, config.generations)),
-      probes: config.probes,
-      theory: config.theory === true,
-    }),
-    memLimit,
-    'lower --train-tokens, --probes, --order or the model size',
-  );
+  checkRunMemory(config, driver, tokens.vocabSize, params, threads, memLimit);
   options.onStart?.({ config, real });
 
   if (signal?.aborted) {
@@ -229,14 +217,8 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
       const t2 = performance.now();
       throwIfAborted(signal);
       emit('sample');
-      const S = await model.sample({
-        tokens: P.sampleSize(params),
-        maxLength: config.sampling.maxLength,
-        seed: deriveSeed(config.seed, 'sample', name, n),
-        temperature: config.sampling.temperature,
-        topK: config.sampling.topK,
-        topP: config.sampling.topP,
-      });
+      // config.sampling is the model's SampleOptions (maxLength, temperature, topK, topP) as they are.
+      const S = await model.sample({ ...config.sampling, tokens: P.sampleSize(params), seed: deriveSeed(config.seed, 'sample', name, n) });
       const t3 = performance.now();
       emit('metrics');
       const record = await measure(name, n, state.train, score, rows, model.reference(), probes, S, D, supportD, threads);
@@ -338,6 +320,22 @@ function realData(split: RunContext['D'], config: ExperimentConfig, defaultCap: 
     trainTokens: params.trainTokens,
   };
   return { D, real, params };
+}
+
+/** The estimated peak memory against the limit, before the run folder is touched (src/util/memory.ts). */
+function checkRunMemory(config: ExperimentConfig, driver: ModelDriver, vocabSize: number, params: ParadigmParams, threads: number, limit: number): void {
+  checkMemory(
+    `this run (${config.paradigms.length} paradigm(s), ${params.trainTokens} training positions, ${config.probes} probes × vocabulary ${vocabSize})`,
+    runBytes({
+      model: driver.memoryShape(config, vocabSize, threads),
+      vocabSize,
+      paradigms: config.paradigms.map((p) => paradigm(p).peakSizes(params, config.generations)),
+      probes: config.probes,
+      theory: config.theory === true,
+    }),
+    limit,
+    'lower --train-tokens, --probes, --order or the model size',
+  );
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {

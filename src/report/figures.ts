@@ -134,10 +134,11 @@ export async function buildFigures(data: ReportData): Promise<Figure[]> {
 
   // 2. Divergence from p0: TV, KL and lost mass, and any other divergence fields the records carry.
   const allPaths = [...new Set(rows.flatMap((r) => Object.keys(r.metrics)))];
-  const divPaths = allPaths.filter((p) => /^(tv|kl|lostMass)/i.test(p) && !/weight|pi/i.test(p));
+  // The π-weighted means only: the raw sums (…Sum) carry the same curve scaled by Σπ.
+  const divPaths = allPaths.filter((p) => /^(tv|kl|lostMass)/i.test(p) && !/weight|pi|Sum$/i.test(p));
   if (divPaths.length) {
     const v = seriesRows(rows, divPaths.map((p) => ({ path: p, label: p })));
-    figs.push({ name: 'divergence', title: 'Divergence from the real distribution p0 on the probe contexts', caption: 'π-weighted total variation, KL(p0 ‖ p̂_n) (infinite values left out) and the lost mass, per generation.' + band, svg: await render(generationChart(v, { byMetric: true, yTitle: 'value' })) });
+    figs.push({ name: 'divergence', title: 'Divergence from the real distribution p0 on the probe contexts', caption: 'π-weighted means of the total variation, KL(p0 ‖ p̂_n) (infinite values left out), KL on p̂_n\'s support (klSupport) and the lost mass, per generation.' + band, svg: await render(generationChart(v, { byMetric: true, yTitle: 'value' })) });
   }
 
   // 3. Tails and diversity of S_n.

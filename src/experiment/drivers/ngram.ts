@@ -4,7 +4,7 @@
  * docs/theory.md (`theory: true`).
  */
 import { CollapseError } from '../../errors.js';
-import { empiricalRows } from '../../metrics/index.js';
+import { empiricalRows, sparseRows, type SparseRows } from '../../metrics/index.js';
 import { NGramModel } from '../../models/ngram.js';
 import { paradigm, type ParadigmName } from '../../paradigms/index.js';
 import { AccountingCheck, modelRows, NativeTheoryTracker } from '../../theory/index.js';
@@ -38,12 +38,12 @@ export const ngramDriver: ModelDriver = {
   tvTitle: 'Total variation from p0 = emp_D on the probe contexts',
   async open(ctx: RunContext) {
     // p0 = emp_D on the probe contexts, shared by every paradigm.
-    const p0 = empiricalRows(ctx.D, ctx.probes.contexts, ctx.width, ctx.tokens.vocabSize).rows;
+    const p0 = sparseRows(empiricalRows(ctx.D, ctx.probes.contexts, ctx.width, ctx.tokens.vocabSize).rows, ctx.tokens.vocabSize); // mostly zeros: kept sparse
     return { paradigm: (name) => ngramParadigm(ctx, name, p0) };
   },
 };
 
-function ngramParadigm(ctx: RunContext, name: ParadigmName, p0: Float64Array): ParadigmModel {
+function ngramParadigm(ctx: RunContext, name: ParadigmName, p0: SparseRows): ParadigmModel {
   const { config, threads, signal, probes, width, D } = ctx;
   const m = ngramOf(config.model);
   const V = ctx.tokens.vocabSize;
@@ -82,7 +82,8 @@ function ngramParadigm(ctx: RunContext, name: ParadigmName, p0: Float64Array): P
       const { logProbs, ...ev } = await model.evaluate(ctx.H, { perPosition: true });
       return { ...ev, covered: ev.zeroProbability === 0 ? ev.perplexity : coveredPerplexity(logProbs!) };
     },
-    probeRows: () => modelRows(model, probes.contexts, width, ctx.tokens.bos),
+    // The rows of probes [a, b), made block by block while the divergence is summed (measure.ts).
+    probeRows: async () => (a: number, b: number) => modelRows(model, probes.contexts.subarray(a * width, b * width), width, ctx.tokens.bos),
     reference: () => p0,
     sample: (o) => model.sample(o),
     async theory(state, S) {

@@ -8,7 +8,7 @@
  * experiment/config.ts). The runner never asks which kind it runs.
  */
 import type { Corpus, LoadCorpusOptions, LoadedCorpus } from '../../corpus/index.js';
-import type { ProbeSet } from '../../metrics/index.js';
+import type { ProbeSet, SparseRows } from '../../metrics/index.js';
 import type { EvaluateResult, SampleOptions, SampleResult, TokenCorpus } from '../../models/types.js';
 import type { ParadigmName, ParadigmParams, ParadigmState } from '../../paradigms/index.js';
 import type { TheoryRecord } from '../../theory/index.js';
@@ -65,6 +65,8 @@ export interface StepEvent {
   loss: number;
 }
 
+export type ProbeRows = Float32Array | Float64Array | ((a: number, b: number) => Promise<Float64Array>);
+
 /** One paradigm's model, generation after generation. */
 export interface ParadigmModel {
   /**
@@ -76,10 +78,13 @@ export interface ParadigmModel {
   fit(state: ParadigmState, onStep?: (e: StepEvent) => void): Promise<Record<string, number>>;
   /** The fitted model on H. */
   score(): Promise<Score>;
-  /** p̂_n's rows at the probe contexts (contexts × V). */
-  probeRows(): Promise<Float32Array | Float64Array>;
-  /** The reference rows TV / KL are measured against (p0, or p̂_0), valid once generation 0's rows are known. */
-  reference(): Float64Array;
+  /**
+   * p̂_n's rows at the probe contexts (contexts × V), or a function giving the rows of probes
+   * [a, b) so that the divergence is summed block by block (an n-gram's rows are never all made).
+   */
+  probeRows(): Promise<ProbeRows>;
+  /** The reference rows TV / KL are measured against (p0, kept sparse, or p̂_0), valid once generation 0's rows are known. */
+  reference(): Float64Array | SparseRows;
   sample(options: SampleOptions): Promise<SampleResult>;
   /** The error accounting of generation `state.generation` (only kinds with theoryRows, with `theory` on). */
   theory(state: ParadigmState, sample: SampleResult): Promise<TheoryRecord | undefined>;
