@@ -5,6 +5,17 @@ loop in plain torch (2 threads), so the engine's figures can be read beside PyTo
 
     /usr/bin/python3 bench/pytorch_peer.py [--threads 2] [--quick]
 
+Run it tuned, as the benchmark does (bench/transformer.bench.ts, peerEnv; README "The PyTorch peer"):
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
+        LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp \
+        LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 \
+        OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE \
+        /usr/bin/python3 bench/pytorch_peer.py --threads 2
+
+(needs python3-torch libopenblas0-openmp libjemalloc2; "blasCore" in the output names the kernel
+OpenBLAS chose).
+
 Prints one JSON object on stdout:
     {"torch": "1.13.1", "threads": 2, "blas": "/usr/lib/.../libblas.so.3",
      "matmul": {"512": GFLOP/s, "2048": GFLOP/s},
@@ -175,6 +186,21 @@ def blas_library():
         return "unknown"
 
 
+def blas_core():
+    """OpenBLAS's kernel name (openblas_get_corename), e.g. Cooperlake, SkylakeX, Haswell, Zen."""
+    try:
+        import ctypes
+        with open("/proc/self/maps") as f:
+            libs = sorted({line.split()[-1] for line in f if "libopenblas" in line and "/" in line})
+        for lib in libs:
+            h = ctypes.CDLL(lib)
+            h.openblas_get_corename.restype = ctypes.c_char_p
+            return h.openblas_get_corename().decode()
+    except (OSError, AttributeError):
+        pass
+    return "unknown"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
@@ -187,6 +213,9 @@ def main():
     out["train"] = {"S": bench_train(S, 2 if q else 3), "M": bench_train(M, 2 if q else 3), "T1M": bench_train(T1M, 2)}
     out["sample"] = {"S_64x256": bench_sample(S, 64, 256, 1), "S_1x256": bench_sample(S, 1, 256, 1 if q else 2)}
     out["blas"] = blas_library()
+    out["blasCore"] = blas_core()
+    out["env"] = {k: __import__("os").environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_CORETYPE",
+                                                                 "LD_LIBRARY_PATH", "LD_PRELOAD")}
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")
 

@@ -1,5 +1,6 @@
 /** `npm run bench`: runs every suite and prints a Markdown table (the one in the README). */
 import { cpus } from 'node:os';
+import { accumulateBench } from './accumulate.bench.js';
 import { e2eBench } from './e2e.bench.js';
 import { kenlmBench } from './kenlm.bench.js';
 import { ngramBench, type BenchRow } from './ngram.bench.js';
@@ -31,13 +32,20 @@ async function main() {
       for (const r of krows) console.log(`| ${r.task} | ${r.ms ? `${r.ms.toFixed(1)} ms` : ''} | ${r.rate ? `${fmt(r.rate)} ${r.unit}` : ''} | ${r.note ?? ''} |`);
     }
   }
+  if (!only || only === 'accumulate' || only === 'e2e') {
+    // Accumulate's refits, full counting against the incremental fit (CPU time: README "End to end").
+    console.log('\n| Accumulate refits | CPU (user + sys) | wall |');
+    console.log('|---|---:|---:|');
+    for (const r of await accumulateBench()) console.log(`| ${r.task} | ${r.cpuS.toFixed(2)} s | ${r.wallS.toFixed(2)} s |`);
+  }
   if (!only || only === 'e2e') {
     console.log('\n| end to end | wall | peak RSS |');
     console.log('|---|---:|---:|');
     for (const r of await e2eBench()) console.log(`| ${r.task} | ${r.wallS.toFixed(1)} s | ${r.peakRssMb ? `${(r.peakRssMb / 1024).toFixed(2)} GB` : '–'} |`);
   }
   if (!only || only === 'transformer') {
-    // The transformer suite runs the PyTorch peer (bench/pytorch_peer.py) first when torch is importable.
+    // The transformer suite interleaves the tuned PyTorch peer (bench/pytorch_peer.py) with the engine
+    // round by round when torch is importable.
     const trows = await transformerBench([2], !process.argv.includes('--no-peer'));
     const hasPeer = trows.some((r) => r.peer !== undefined);
     console.log(`\n| transformer task | mean | best | rate (best) |${hasPeer ? ' PyTorch | best / PyTorch |' : ''}`);

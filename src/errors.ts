@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'E_IO' // a file or folder cannot be written (read-only or full file system, permissions)
   | 'E_MEMORY_LIMIT' // the estimated peak memory of a call exceeds the memory limit (src/util/memory.ts)
   | 'E_DIVERGED' // training diverged: a step's loss or gradient norm is not finite
+  | 'E_QUEUE' // the job queue (Redis) cannot be reached, or holds jobs this sweep cannot take as its own
   | 'E_INTERNAL'; // a broken invariant: a bug, please report it
 
 export class CollapseError extends Error {

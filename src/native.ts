@@ -49,6 +49,8 @@ export interface NativeSampleResult {
 
 export interface NativeNGram {
   fit(tokens: Uint32Array, offsets: Uint32Array): Promise<void>;
+  /** The model of the current training corpus followed by this one (bit-identical to the refit). */
+  extend(tokens: Uint32Array, offsets: Uint32Array): Promise<void>;
   evaluate(tokens: Uint32Array, offsets: Uint32Array, perPosition: false): Promise<NativeEvalResult>;
   evaluate(tokens: Uint32Array, offsets: Uint32Array, perPosition: true): { promise: Promise<NativeEvalResult>; logProbs: Float64Array };
   sample(options: NativeSampleRequest): Promise<NativeSampleResult>;
@@ -123,6 +125,8 @@ export interface NativeTransformerInfo extends Omit<NativeTransformerOptions, 't
   threads: number;
   parameters: number;
   avx2: boolean;
+  /** The kernel path this process runs: 'avx512', 'avx2' or 'generic' (AVX-512 gives AVX2's bits). */
+  isa: 'avx512' | 'avx2' | 'generic';
 }
 
 export interface NativeTrainStep {
@@ -260,7 +264,8 @@ export interface NativeAddon {
   /** The GPT-Neo engine (native/transformer). */
   Transformer: new (options: NativeTransformerOptions) => NativeTransformer;
   /** Best seconds of one (M,K)·(N,K)ᵀ forward matmul over `reps` runs (benchmarks; blocks the JS thread). */
-  transformerMatmulSeconds(M: number, N: number, K: number, threads: number, reps: number): number;
+  /** isa: the kernel path ('auto', the widest the CPU has, by default). */
+  transformerMatmulSeconds(M: number, N: number, K: number, threads: number, reps: number, isa?: 'auto' | 'avx512' | 'avx2' | 'generic'): number;
   /** The per-generation error accounting (native/theory/accounting.hh). */
   Accounting: new (
     options: {

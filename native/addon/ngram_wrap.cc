@@ -41,7 +41,7 @@ class NGramWrap : public Napi::ObjectWrap<NGramWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
     Napi::Function f = DefineClass(env, "NGram",
-                       {InstanceMethod<&NGramWrap::Fit>("fit"), InstanceMethod<&NGramWrap::Evaluate>("evaluate"),
+                       {InstanceMethod<&NGramWrap::Fit>("fit"), InstanceMethod<&NGramWrap::Extend>("extend"), InstanceMethod<&NGramWrap::Evaluate>("evaluate"),
                         InstanceMethod<&NGramWrap::Sample>("sample"), InstanceMethod<&NGramWrap::Conditional>("conditional"),
                         InstanceMethod<&NGramWrap::Counts>("counts"), InstanceMethod<&NGramWrap::Serialize>("serialize"),
                         InstanceMethod<&NGramWrap::Load>("load"), InstanceMethod<&NGramWrap::Info>("info"),
@@ -102,6 +102,30 @@ class NGramWrap : public Napi::ObjectWrap<NGramWrap> {
       model_.reset();
       auto* w = new PromiseWorker(
           env, [opt, corpus, result] { *result = ngram::Model::fit(opt, corpus->view()); },
+          [this, result](Napi::Env e) -> Napi::Value {
+            model_ = *result;
+            return e.Undefined();
+          });
+      w->keepAlive(Value());
+      w->Queue();
+      return w->promise();
+    });
+  }
+
+  // extend(tokens, offsets) -> Promise<void>: the model of the current training corpus followed by
+  // this one (ngram::Model::extend: the full refit's model, from the counts of the new part only).
+  Napi::Value Extend(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guard(env, [&]() -> Napi::Value {
+      auto base = require();
+      const auto corpus = ownCorpus(info[0], info[1]);  // the worker reads this copy only
+      auto result = std::make_shared<std::shared_ptr<const ngram::Model>>();
+      const int threads = opt_.threads;
+      // As fit(): this object is unfitted until the new model is in; the worker holds the base
+      // and lets it go before the estimate.
+      model_.reset();
+      auto* w = new PromiseWorker(
+          env, [base, corpus, result, threads]() mutable { *result = ngram::Model::extend(std::move(base), corpus->view(), threads); },
           [this, result](Napi::Env e) -> Napi::Value {
             model_ = *result;
             return e.Undefined();

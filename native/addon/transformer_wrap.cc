@@ -436,6 +436,7 @@ class TransformerWrap : public Napi::ObjectWrap<TransformerWrap> {
     o.Set("threads", model_->threads());
     o.Set("parameters", static_cast<double>(model_->numParams()));
     o.Set("avx2", Napi::Boolean::New(env, kernels::cpuHasAvx2()));
+    o.Set("isa", Napi::String::New(env, kernels::isaName(kernels::Isa::Auto)));
     return o;
   }
 
@@ -443,7 +444,7 @@ class TransformerWrap : public Napi::ObjectWrap<TransformerWrap> {
   std::shared_ptr<std::atomic<bool>> cancel_;
 };
 
-// transformerMatmulSeconds(M, N, K, threads, reps) -> best seconds of one forward matmul (benchmarks)
+// transformerMatmulSeconds(M, N, K, threads, reps[, isa]) -> best seconds of one forward matmul (benchmarks)
 static Napi::Value MatmulSeconds(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guard(env, [&]() -> Napi::Value {
@@ -453,7 +454,16 @@ static Napi::Value MatmulSeconds(const Napi::CallbackInfo& info) {
       v[i] = info[i].As<Napi::Number>().Int32Value();
       if (v[i] < 1 || v[i] > 16384) fail("E_BAD_ARGUMENT", "dimensions, threads and reps must be in [1, 16384]");
     }
-    return Napi::Number::New(env, kernels::timeMatmul(v[0], v[1], v[2], v[3], v[4]));
+    // Optional 6th argument: the path, "auto" (default), "avx512", "avx2" or "generic".
+    kernels::Isa isa = kernels::Isa::Auto;
+    if (info.Length() > 5 && !info[5].IsUndefined()) {
+      const std::string name = info[5].IsString() ? info[5].As<Napi::String>().Utf8Value() : "";
+      if (name == "avx512") isa = kernels::Isa::Avx512;
+      else if (name == "avx2") isa = kernels::Isa::Avx2;
+      else if (name == "generic") isa = kernels::Isa::Generic;
+      else if (name != "auto") fail("E_BAD_ARGUMENT", "transformerMatmulSeconds: isa must be \"auto\", \"avx512\", \"avx2\" or \"generic\"");
+    }
+    return Napi::Number::New(env, kernels::timeMatmul(v[0], v[1], v[2], v[3], v[4], isa));
   });
 }
 

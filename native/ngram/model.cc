@@ -63,6 +63,13 @@ void validateCorpus(const CorpusView& c, const Options& o) {
 
 // ---------------------------------------------------------------------------------------------
 std::shared_ptr<const Model> Model::fit(const Options& o, const CorpusView& c) {
+  std::shared_ptr<Model> m = countLevels(o, c);
+  m->finishFit();
+  return m;
+}
+
+// The counting stage of fit(): levels with parent, word, count, suffix and childBegin; no estimates.
+std::shared_ptr<Model> Model::countLevels(const Options& o, const CorpusView& c) {
   validateCorpus(c, o);
   const size_t nseq = c.sequences();
   if (nseq == 0) fail("E_CORPUS_EMPTY", "the corpus holds no sequences to learn from");
@@ -238,19 +245,174 @@ std::shared_ptr<const Model> Model::fit(const Options& o, const CorpusView& c) {
   std::vector<uint32_t>().swap(idCur);
   // The top level has no children.
   L[K].childBegin.clear();
+  return m;
+}
+
+void Model::finishFit() {
   // Estimation and the lookup index are independent: with two threads they run side by side.
-  if (o.threads >= 2) {
+  if (opt_.threads >= 2) {
     parallelFor(2, 2, [&](size_t task, int) {
       if (task == 0)
-        m->estimate();
+        estimate();
       else
-        m->buildHash();
+        buildHash();
     });
   } else {
-    m->estimate();
-    m->buildHash();
+    estimate();
+    buildHash();
   }
-  m->buildGuides();
+  buildGuides();
+}
+
+// ---------------------------------------------------------------------------------------------
+// extend(): the counts of a corpus T' = T + more are those of T plus those of `more`, n-gram by
+// n-gram, and the counting stage of fit() determines a model's levels by its counts alone: level
+// n holds the distinct seen n-grams in (parent, word) order, ids by rank. So the levels of T' are
+// the merge of the two sorted level lists (the base's and those counted on `more`), level by level
+// from the root, each side's parent (and suffix) ids mapped to their merged ids first; equal
+// (parent, word) keys add their counts. Both mappings are increasing, so each side stays sorted
+// under them and one two-pointer pass per level suffices. The estimate then runs on the merged
+// counts exactly as after a full count: the model is the one fit() would give on T' (the C++
+// tests and test/ngram.extend.test.ts check it field by field), at the cost of counting `more`.
+std::shared_ptr<const Model> Model::extend(std::shared_ptr<const Model> base, const CorpusView& more, int threads) {
+  if (!base) fail("E_NOT_FITTED", "extend() needs a fitted model");
+  Options o = base->opt_;
+  o.threads = threads;
+  std::shared_ptr<Model> d = countLevels(o, more);
+  const int K = o.order;
+  const uint32_t V = o.vocabSize;
+  std::shared_ptr<Model> m(new Model());
+  m->opt_ = o;
+  m->positions_ = base->positions_ + d->positions_;
+  m->sequences_ = base->sequences_ + d->sequences_;
+  if (m->positions_ > 0xFFFFFFF0ull) fail("E_BAD_ARGUMENT", "corpus too large: more than 2^32 positions");
+  auto& L = m->levels_;
+  L.resize(K + 1);
+  L[0].parent = {kNone};
+  L[0].word = {kNone};
+  L[0].count = {static_cast<uint32_t>(m->positions_)};
+  L[0].childBegin = {0, V};
+  L[1].parent.assign(V, 0);
+  L[1].word.resize(V);
+  std::iota(L[1].word.begin(), L[1].word.end(), 0u);
+  L[1].count.resize(V);
+  for (uint32_t v = 0; v < V; ++v) L[1].count[v] = base->levels_[1].count[v] + d->levels_[1].count[v];
+  L[1].suffix.assign(V, 0);
+  // When this call holds the only reference to the base (the addon lets go of it first), the base
+  // is consumed as the merge goes: its estimates and index now, each level once merged, so the
+  // peak is about one model rather than two. (The object was created non-const by fit(), so
+  // writing through const_cast is defined.)
+  Model* own = base.use_count() == 1 ? const_cast<Model*>(base.get()) : nullptr;
+  if (own) {
+    std::vector<ChildIndex>().swap(own->index_);
+    std::vector<std::vector<uint32_t>>().swap(own->guideOff_);
+    std::vector<std::vector<uint32_t>>().swap(own->guide_);
+    std::vector<double>().swap(own->p1_);
+    for (Level& l : own->levels_) {
+      std::vector<double>().swap(l.prob);
+      std::vector<double>().swap(l.cum);
+      std::vector<double>().swap(l.gamma);
+      std::vector<uint32_t>().swap(l.childBegin);
+    }
+  }
+  // Merged ids of each side's nodes at the previous level (level 1: identity).
+  std::vector<uint32_t> mapA(V), mapB(V), nextA, nextB;
+  std::iota(mapA.begin(), mapA.end(), 0u);
+  std::iota(mapB.begin(), mapB.end(), 0u);
+  for (int n = 2; n <= K; ++n) {
+    const Level& A = base->levels_[n];
+    const Level& B = d->levels_[n];
+    Level& lv = L[n];
+    const size_t na = A.size(), nb = B.size();
+    const bool last = (n == K);
+    // Which side comes next in (parent, word) order: 0 the base, 1 the new counts, 2 both.
+    auto order = [&](size_t i, size_t j, uint32_t& pa, uint32_t& pb) -> int {
+      if (i < na) pa = mapA[A.parent[i]];
+      if (j < nb) pb = mapB[B.parent[j]];
+      if (j >= nb) return 0;
+      if (i >= na) return 1;
+      if (pa != pb) return pa < pb ? 0 : 1;
+      if (A.word[i] != B.word[j]) return A.word[i] < B.word[j] ? 0 : 1;
+      return 2;
+    };
+    // A first pass sizes the merged level exactly (no over-allocation, no shrinking copy).
+    size_t total = 0;
+    {
+      size_t i = 0, j = 0;
+      uint32_t pa = 0, pb = 0;
+      while (i < na || j < nb) {
+        const int side = order(i, j, pa, pb);
+        i += (side != 1);
+        j += (side != 0);
+        ++total;
+      }
+    }
+    lv.parent.resize(total);
+    lv.word.resize(total);
+    lv.count.resize(total);
+    lv.suffix.resize(total);
+    if (!last) {
+      nextA.resize(na);
+      nextB.resize(nb);
+    }
+    size_t i = 0, j = 0, k = 0;
+    uint32_t pa = 0, pb = 0;
+    while (i < na || j < nb) {
+      const int side = order(i, j, pa, pb);
+      if (side != 1) {
+        lv.parent[k] = pa;
+        lv.word[k] = A.word[i];
+        lv.count[k] = A.count[i];
+        lv.suffix[k] = mapA[A.suffix[i]];
+        if (side == 2) lv.count[k] += B.count[j];
+        if (!last) nextA[i] = static_cast<uint32_t>(k);
+        ++i;
+      }
+      if (side != 0) {
+        if (side == 1) {
+          lv.parent[k] = pb;
+          lv.word[k] = B.word[j];
+          lv.count[k] = B.count[j];
+          lv.suffix[k] = mapB[B.suffix[j]];
+        }
+        if (!last) nextB[j] = static_cast<uint32_t>(k);
+        ++j;
+      }
+      ++k;
+    }
+    (void)k;  // == total
+    if (own) {
+      Level& a = own->levels_[n];
+      std::vector<uint32_t>().swap(a.parent);
+      std::vector<uint32_t>().swap(a.word);
+      std::vector<uint32_t>().swap(a.count);
+      std::vector<uint32_t>().swap(a.suffix);
+    }
+    Level& b = d->levels_[n];
+    std::vector<uint32_t>().swap(b.parent);
+    std::vector<uint32_t>().swap(b.word);
+    std::vector<uint32_t>().swap(b.count);
+    std::vector<uint32_t>().swap(b.suffix);
+    // Level n-1's child ranges from the merged parents.
+    Level& up = L[n - 1];
+    up.childBegin.assign(up.size() + 1, 0);
+    for (uint32_t p : lv.parent) up.childBegin[p + 1]++;
+    for (size_t g = 0; g < up.size(); ++g) up.childBegin[g + 1] += up.childBegin[g];
+    if (!last) {
+      // The suffix maps of level n+1 refer to level n's ids: the maps advance one level.
+      mapA.swap(nextA);
+      mapB.swap(nextB);
+    }
+  }
+  L[K].childBegin.clear();
+  // The base (if no one else holds it), the new counts and the maps go before the estimate.
+  base.reset();
+  d.reset();
+  std::vector<uint32_t>().swap(mapA);
+  std::vector<uint32_t>().swap(mapB);
+  std::vector<uint32_t>().swap(nextA);
+  std::vector<uint32_t>().swap(nextB);
+  m->finishFit();
   return m;
 }
 

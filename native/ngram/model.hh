@@ -114,6 +114,11 @@ class Model {
  public:
   // Counts and estimates a model from a corpus. Throws cl::Error on invalid input.
   static std::shared_ptr<const Model> fit(const Options& options, const CorpusView& corpus);
+  // The model fit() gives on the base's training corpus followed by `more` (same options but the
+  // thread count), from the base's counts and the counts of `more` alone: identical to the full
+  // refit, bit for bit. The base is released before the estimate when the caller passes its last
+  // reference. Throws cl::Error on invalid input.
+  static std::shared_ptr<const Model> extend(std::shared_ptr<const Model> base, const CorpusView& more, int threads);
   // Restores a model written by serialize(); throws E_BAD_MODEL_FILE on any inconsistency.
   static std::shared_ptr<const Model> deserialize(const uint8_t* data, size_t size, int threads);
 
@@ -144,6 +149,8 @@ class Model {
 
  private:
   Model() = default;
+  static std::shared_ptr<Model> countLevels(const Options& o, const CorpusView& c);
+  void finishFit();  // estimate, lookup index, guide tables
   void estimate();
   void finishStats();
 

@@ -189,7 +189,9 @@ CheckResult checkKernel(const std::string& kernel, const std::vector<int>& dimv,
 }
 
 void checkAllPaths(const std::string& kernel, const std::vector<int>& dims) {
-  for (const Isa isa : {Isa::Auto, Isa::Generic}) {
+  for (const Isa isa : {Isa::Generic, Isa::Avx2, Isa::Avx512}) {
+    // Every path this CPU offers (one it lacks would silently run a narrower one: checked once).
+    if (static_cast<int>(isa) > static_cast<int>(kernels::cpuIsa())) continue;
     CAPTURE(kernel);
     CAPTURE(dims.size() > 0 ? dims[0] : 0);
     CAPTURE(dims.size() > 1 ? dims[1] : 0);

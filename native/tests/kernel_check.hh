@@ -22,7 +22,8 @@ struct CheckResult {
 // cross_entropy/softmax (N,V). Throws cl::Error on an unknown kernel or a bad dimension.
 CheckResult checkKernel(const std::string& kernel, const std::vector<int>& dims, uint64_t seed, kernels::Exec exec);
 
-// Runs checkKernel for 1 and 3 threads on both instruction-set paths and checks with doctest that
+// Runs checkKernel for 1 and 3 threads on every instruction-set path the CPU offers (portable,
+// AVX2, AVX-512) and checks with doctest that
 // each stays within 1e-4 of the naive kernel and that the thread count never changes a bit.
 void checkAllPaths(const std::string& kernel, const std::vector<int>& dims);
 

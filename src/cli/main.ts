@@ -7,27 +7,25 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import cliProgress from 'cli-progress';
 import { CollapseError } from '../errors.js';
-import { DEFAULT_BPE_SIZE, resolveConfig, TRANSFORMER_RUN_DEFAULTS, type ExperimentConfig } from '../experiment/config.js';
-import { runExperiment, type MetricsRecord, type RunResult } from '../experiment/runner.js';
+import { resolveConfig } from '../experiment/config.js';
+import { runExperiment, type RunResult } from '../experiment/runner.js';
+import { readRecords, type MetricsRecord } from '../experiment/run-folder.js';
+import { driverFor } from '../experiment/drivers/index.js';
 import type { CorpusInfo } from '../corpus/index.js';
 import { metricTable, perplexityTables, theoryReport } from '../report/table.js';
 import { checksPassed } from '../theory/checks.js';
-import { readRegularText, statRegularFile } from '../util/paths.js';
+import { checkThreads } from '../util/check.js';
+import { addRunFlags, checkResumeFlags, configFromFlags, type RunFlags } from './flags.js';
 import { registerSweep } from './sweep.js';
+import { registerWorker } from './worker.js';
 
 /** The project's theory page (docs/theory.md), shipped with the package. */
 const THEORY_PAGE = fileURLToPath(new URL('../../docs/theory.md', import.meta.url));
 
 const USAGE_CODES = new Set(['E_BAD_ARGUMENT', 'E_BAD_CONFIG', 'E_MEMORY_LIMIT', 'E_BAD_CORPUS', 'E_CORPUS_EMPTY', 'E_TOKEN_RANGE', 'E_OFFSETS', 'E_BAD_MODEL_FILE']);
-
-const num = (name: string) => (v: string) => {
-  const x = Number(v);
-  if (v.trim() === '' || Number.isNaN(x)) throw new InvalidArgumentError(`${name} must be a number, got "${v}"`);
-  return x;
-};
 
 function timestamp(): string {
   const d = new Date();
@@ -35,142 +33,15 @@ function timestamp(): string {
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
 }
 
-interface RunFlags {
-  corpus?: string;
-  minCount?: number;
-  // Corpus reading options (config.corpusOptions).
-  tokenize?: string;
-  lowercase?: boolean;
-  unit?: string;
-  split?: string;
-  model?: string;
-  order?: number;
-  smoothing?: string;
-  k?: number;
-  preset?: string;
-  hidden?: number;
-  layers?: number;
-  heads?: number;
-  window?: number;
-  seqLen?: number;
-  epochs?: number;
-  batchSize?: number;
-  lr?: number;
-  tokenizer?: string;
-  vocabSize?: number;
-  init?: string;
-  saveModels?: boolean;
-  paradigm?: string;
-  generations?: number;
-  rate?: number;
-  accumulateRate?: number;
-  trainTokens?: number;
-  realFraction?: number;
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  maxLength?: number;
-  probes?: number;
-  probesFrom?: string;
-  seed?: number;
-  theory?: boolean;
-  threads?: number;
-  memoryLimit?: string;
-  out?: string;
-  config?: string;
-  resume?: string;
-  force?: boolean;
-  json?: boolean;
-  quiet?: boolean;
-  verbose?: boolean;
-  /** false with --no-report. */
-  report?: boolean;
-}
-
-async function buildConfig(f: RunFlags): Promise<unknown> {
-  let base: Record<string, unknown> = {};
-  if (f.config) {
-    // A regular file of bounded size: a FIFO or a device would hang the read.
-    const text = await readRegularText(f.config, { what: '--config', maxBytes: 16 * 2 ** 20 });
-    try {
-      base = JSON.parse(text) as Record<string, unknown>;
-    } catch (err) {
-      throw new CollapseError('E_BAD_CONFIG', `--config ${f.config} is not valid JSON: ${(err as Error).message}`);
-    }
-    if (typeof base !== 'object' || base === null || Array.isArray(base)) throw new CollapseError('E_BAD_CONFIG', `--config ${f.config} must hold a JSON object`);
-  }
-  const cfg: Record<string, unknown> = { ...base };
-  const model = { ...((base.model as object | undefined) ?? {}) } as Record<string, unknown>;
-  const sampling = { ...((base.sampling as object | undefined) ?? {}) } as Record<string, unknown>;
-  const set = (o: Record<string, unknown>, k: string, v: unknown) => {
-    if (v !== undefined) o[k] = v;
-  };
-  set(cfg, 'corpus', f.corpus);
-  set(cfg, 'minCount', f.minCount);
-  // Corpus reading options: flags override the --config file's corpusOptions field by field.
-  const corpusOptions = { ...((base.corpusOptions as object | undefined) ?? {}) } as Record<string, unknown>;
-  for (const k of ['tokenize', 'lowercase', 'unit', 'split'] as const) set(corpusOptions, k, f[k]);
-  if (Object.keys(corpusOptions).length) cfg.corpusOptions = corpusOptions;
-  set(model, 'kind', f.model);
-  const flag = (k: string) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
-  const ngramFlags = (['order', 'smoothing', 'k'] as const).filter((k) => f[k] !== undefined);
-  const transformerFlags = (['preset', 'hidden', 'layers', 'heads', 'window', 'seqLen', 'epochs', 'batchSize', 'lr', 'tokenizer', 'vocabSize', 'init', 'saveModels'] as const).filter((k) => f[k] !== undefined);
-  const kind = model.kind ?? 'ngram';
-  if (kind === 'transformer' && ngramFlags.length) {
-    throw new CollapseError('E_BAD_ARGUMENT', `${ngramFlags.map(flag).join(', ')} appl${ngramFlags.length > 1 ? 'y' : 'ies'} to --model ngram only`);
-  }
-  if (kind !== 'transformer' && transformerFlags.length) {
-    throw new CollapseError('E_BAD_ARGUMENT', `${transformerFlags.map(flag).join(', ')} appl${transformerFlags.length > 1 ? 'y' : 'ies'} to --model transformer only`);
-  }
-  set(model, 'order', f.order);
-  set(model, 'smoothing', f.smoothing);
-  set(model, 'k', f.k);
-  // A pretrained start takes its architecture and tokenizer from the checkpoint: flags that set them conflict.
-  const initClash = (['preset', 'hidden', 'layers', 'heads', 'window', 'tokenizer', 'vocabSize'] as const).filter((k) => f[k] !== undefined);
-  if (f.init !== undefined && f.init !== 'scratch' && initClash.length) {
-    throw new CollapseError(
-      'E_BAD_ARGUMENT',
-      `${initClash.map(flag).join(', ')} conflict${initClash.length > 1 ? '' : 's'} with --init ${f.init}: the checkpoint defines the architecture and the tokenizer; drop ${initClash.length > 1 ? 'them' : 'it'}`,
-    );
-  }
-  for (const k of transformerFlags) if (k !== 'saveModels') set(model, k, f[k]);
-  if (f.saveModels) cfg.saveModels = true;
-  if (f.paradigm !== undefined) cfg.paradigms = f.paradigm.split(',').map((s) => s.trim()).filter(Boolean);
-  set(cfg, 'generations', f.generations);
-  set(cfg, 'rate', f.rate);
-  set(cfg, 'accumulateRate', f.accumulateRate);
-  set(cfg, 'trainTokens', f.trainTokens);
-  set(cfg, 'realFraction', f.realFraction);
-  set(sampling, 'temperature', f.temperature);
-  set(sampling, 'topK', f.topK);
-  set(sampling, 'topP', f.topP);
-  set(sampling, 'maxLength', f.maxLength);
-  set(cfg, 'probes', f.probes);
-  set(cfg, 'probesFrom', f.probesFrom);
-  set(cfg, 'seed', f.seed);
-  if (f.theory) cfg.theory = true;
-  if (Object.keys(model).length) cfg.model = model;
-  if (Object.keys(sampling).length) cfg.sampling = sampling;
-  return cfg;
-}
-
 async function run(f: RunFlags): Promise<void> {
   const tty = process.stderr.isTTY && !f.json && !f.quiet;
   const log = (s: string) => {
     if (!f.json && !f.quiet) process.stderr.write(s + '\n');
   };
-  if (f.threads !== undefined && !(Number.isInteger(f.threads) && f.threads >= 1 && f.threads <= 1024)) {
-    throw new CollapseError('E_BAD_ARGUMENT', `--threads must be an integer in [1, 1024], got ${f.threads}`);
-  }
-  if (f.resume) {
-    const clash = (Object.keys(f) as (keyof RunFlags)[]).filter((k) => !['resume', 'threads', 'memoryLimit', 'json', 'quiet', 'verbose', 'report'].includes(k) && f[k] !== undefined);
-    if (clash.length) {
-      const flag = (k: string) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
-      throw new CollapseError('E_BAD_ARGUMENT', `--resume continues the run with its own config.json; drop ${clash.map(flag).join(', ')}`);
-    }
-  }
-  const config = f.resume ? undefined : resolveConfig(await buildConfig(f));
-  const out = f.resume ?? f.out ?? `runs/run-${timestamp()}`;
+  if (f.threads !== undefined) checkThreads(f.threads, '--threads');
+  checkResumeFlags(f);
+  const config = f.resume ? undefined : resolveConfig(await configFromFlags(f));
+  const out = (f.resume ?? f.out ?? `runs/run-${timestamp()}`) as string;
   const controller = new AbortController();
   let interrupted = 0;
   const onSignal = () => {
@@ -187,17 +58,17 @@ async function run(f: RunFlags): Promise<void> {
   const t0 = performance.now();
   let announced = false;
   const result = await runExperiment(config ?? {}, {
-    ...(f.resume ? { resume: f.resume } : { out }),
+    ...(f.resume ? { resume: out } : { out }),
     ...(f.force ? { force: true } : {}),
-    ...(f.threads ? { threads: f.threads } : {}),
-    ...(f.memoryLimit !== undefined ? { memoryLimit: f.memoryLimit } : {}),
+    ...(f.threads ? { threads: f.threads as number } : {}),
+    ...(f.memoryLimit !== undefined ? { memoryLimit: f.memoryLimit as string } : {}),
     signal: controller.signal,
     onCorpus: (info) => {
       for (const line of corpusHeader(info)) log(line);
     },
     onStart: ({ config: c, real }) => {
       log(describeReal(real));
-      log(`model ${describeModel(c.model)}; ${c.generations} generations of ${c.paradigms.join(', ')}; seed ${c.seed}${c.saveModels ? '; models saved' : ''}`);
+      log(`model ${driverFor(c).describe(c)}; ${c.generations} generations of ${c.paradigms.join(', ')}; seed ${c.seed}${c.saveModels ? '; models saved' : ''}`);
     },
     onProgress: (e) => {
       if (!announced) {
@@ -242,13 +113,10 @@ async function run(f: RunFlags): Promise<void> {
   const paradigms = result.config.paradigms;
   const secs = ((performance.now() - t0) / 1000).toFixed(1);
   if (!f.quiet) {
-    process.stdout.write(corpusHeader(c).join('\n') + '\n' + describeReal(result.real) + `\nmodel ${describeModel(result.config.model)}; seed ${result.config.seed}\n\n`);
+    const driver = driverFor(result.config);
+    process.stdout.write(corpusHeader(c).join('\n') + '\n' + describeReal(result.real) + `\nmodel ${driver.describe(result.config)}; seed ${result.config.seed}\n\n`);
     process.stdout.write(perplexityTables(result.records, paradigms) + '\n\n');
-    const tvTitle =
-      result.config.model.kind === 'transformer'
-        ? "Total variation from p̂_0 (each paradigm's generation-0 model) on the probe prefixes"
-        : 'Total variation from p0 = emp_D on the probe contexts';
-    process.stdout.write(metricTable(result.records, paradigms, 'tv', tvTitle, 4) + '\n\n');
+    process.stdout.write(metricTable(result.records, paradigms, 'tv', driver.tvTitle, 4) + '\n\n');
     if (result.config.theory) {
       process.stdout.write(theoryReport(result.records, paradigms) + '\n\n');
       const failed = result.records.filter((r) => r.theory?.checks && !checksPassed(r.theory.checks));
@@ -285,29 +153,8 @@ function describeReal(r: RunResult['real']): string {
   return `D: the whole train split (${r.sequences} sequences, ${r.positions} positions); N = ${r.trainTokens} positions per T_n`;
 }
 
-function describeModel(m: ExperimentConfig['model']): string {
-  if (m.kind === 'ngram') return `ngram order ${m.order} ${m.smoothing}`;
-  const arch = `hidden ${m.hidden}, ${m.layers} layers, ${m.heads} heads, window ${m.window}, context ${m.contextLength}`;
-  const tok =
-    m.tokenizer === 'bpe' ? `byte-level BPE ${m.vocabSize}` : m.tokenizer === 'checkpoint' ? `the checkpoint's tokenizer (V = ${m.vocabSize})` : `word level${m.vocabSize !== null ? ` (cap ${m.vocabSize})` : ''}`;
-  const from = m.init === 'scratch' ? 'from scratch' : `fine-tuned from ${m.init}`;
-  return `transformer${m.preset ? ` ${m.preset}` : ''} ${from} (${arch}; ${tok}; ${m.epochs} epoch${m.epochs > 1 ? 's' : ''} of ${m.batchSize} × ${m.seqLen}, lr ${m.lr})`;
-}
-
 async function theoryCommand(dir: string): Promise<void> {
-  const file = join(dir, 'metrics.jsonl');
-  if (!(await statRegularFile(file))) throw new CollapseError('E_BAD_ARGUMENT', `no metrics.jsonl in ${dir}: is it a collapse-lab run folder?`);
-  const text = await readRegularText(file);
-  const records = text
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l, i) => {
-      try {
-        return JSON.parse(l) as MetricsRecord;
-      } catch {
-        throw new CollapseError('E_BAD_ARGUMENT', `${dir}/metrics.jsonl line ${i + 1} is not JSON`);
-      }
-    });
+  const records = await readRecords(dir);
   const THEORY_FIELDS = ['epsL1', 'deltaL1', 'sigmaL1', 'EL1', 'realShare', 'vanished', 'residual'] as const;
   records.forEach((r, i) => {
     const t = (r as { theory?: unknown } | null)?.theory as Record<string, unknown> | undefined;
@@ -342,61 +189,11 @@ export async function main(argv: string[]): Promise<number> {
     .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => undefined })
     .addHelpText('after', `\nEvery reported quantity, its exact definition and conventions: ${THEORY_PAGE}\n`);
 
-  const runCommand = program
-    .command('run')
-    .description('run a recursive-training experiment and write a run folder (defaults: Brown, KN trigram, replace + accumulate + accumulate-subsample, 10 generations)')
-    .option('--corpus <spec>', 'brown | text:PATH | jsonl:PATH:FIELD | tinystories:PATH | files:TRAIN[,VALID[,TEST]] | parquet:PATH[:COLUMN] | arrow:PATH[:COLUMN]')
-    .option('--min-count <n>', 'types seen fewer times in train map to <unk> (default 4 for brown, else 1)', num('--min-count'))
-    .addOption(new Option('--tokenize <name>', "corpus tokenizer: 'whitespace' or 'words' (words and punctuation apart); default: the source's").choices(['whitespace', 'words']))
-    .option('--lowercase', 'lower-case the corpus text')
-    .option('--no-lowercase', 'keep the case (tinystories lower-cases by default)')
-    .addOption(new Option('--unit <unit>', 'text and files corpora: a sequence per line (default), paragraph or file').choices(['line', 'paragraph', 'file']))
-    .option('--split <split>', "train,valid,test fractions by order, e.g. 0.8,0.1,0.1; 'files': the source's own split files; default auto")
-    .addOption(new Option('--model <kind>', 'language model (default ngram)').choices(['ngram', 'transformer']))
-    .option('--order <n>', 'n-gram order (default 3)', num('--order'))
-    .addOption(new Option('--smoothing <name>', 'n-gram estimator (default kneser-ney)').choices(['kneser-ney', 'mle', 'add-k']))
-    .option('--k <x>', 'add-k constant (default 1)', num('--k'))
-    .addOption(new Option('--preset <name>', 'transformer: a TinyStories architecture').choices(['tinystories-1m', 'tinystories-33m']))
-    .option('--hidden <n>', 'transformer: width (default 64)', num('--hidden'))
-    .option('--layers <n>', 'transformer: blocks (default 4)', num('--layers'))
-    .option('--heads <n>', 'transformer: attention heads (default hidden/16, at most 16)', num('--heads'))
-    .option('--window <n>', 'transformer: local attention window (default 256)', num('--window'))
-    .option('--seq-len <n>', 'transformer: training window in tokens (default 128)', num('--seq-len'))
-    .option('--epochs <n>', 'transformer: passes over T_n per generation (default 1)', num('--epochs'))
-    .option('--batch-size <n>', 'transformer: windows per step (default 8)', num('--batch-size'))
-    .option('--lr <x>', 'transformer: AdamW learning rate (default 1e-3)', num('--lr'))
-    .addOption(new Option('--tokenizer <kind>', "transformer: 'bpe' (a byte-level BPE trained on the real train split; default) or 'word' (the corpus's word vocabulary, the n-gram's)").choices(['word', 'bpe']))
-    .option(
-      '--vocab-size <n>',
-      `transformer: with --tokenizer bpe (the default) the BPE's size, ≥ 258 (default ${DEFAULT_BPE_SIZE}); with --tokenizer word a cap on the word vocabulary (rarer words become <unk>; default: no cap). It never changes the tokenizer. Not with --init (the checkpoint's vocabulary is V)`,
-      num('--vocab-size'),
-    )
-    .option('--init <dir>', "transformer: 'scratch' (default: a fresh initialisation every generation) or a Hugging Face GPT-Neo folder (config.json, model.safetensors, tokenizer.json) that every generation fine-tunes from; its architecture and tokenizer are used")
-    .option('--save-models', 'transformer: keep each generation\'s model in the run folder, models/<paradigm>/gen-NNN/ (Hugging Face layout)')
-    .option('--paradigm <list>', 'comma-separated: replace,accumulate,accumulate-subsample,replace-with-real')
-    .option('--generations <n>', `models trained per paradigm (default 10; transformer ${TRANSFORMER_RUN_DEFAULTS.generations})`, num('--generations'))
-    .option('--rate <r>', 'synthetic rate r of accumulate-subsample (default 0.1)', num('--rate'))
-    .option('--accumulate-rate <r>', 'synthetic rate r of plain accumulate (default 1)', num('--accumulate-rate'))
-    .option('--train-tokens <N>', `training-set size N in positions (default: the real train split; transformer: a seeded draw of ${TRANSFORMER_RUN_DEFAULTS.trainTokens.toLocaleString('en-US')} positions of it when it is larger)`, num('--train-tokens'))
-    .option('--real-fraction <a>', 'real share α of replace-with-real (default 0.1)', num('--real-fraction'))
-    .option('--temperature <t>', 'sampling temperature (default 1)', num('--temperature'))
-    .option('--top-k <k>', 'sample from the k most likely tokens only (0 = off)', num('--top-k'))
-    .option('--top-p <p>', 'nucleus sampling mass (1 = off)', num('--top-p'))
-    .option('--max-length <n>', 'cut sampled sequences at n tokens (default 256)', num('--max-length'))
-    .option('--probes <K>', 'probe contexts for TV/KL (default 1000)', num('--probes'))
-    .addOption(new Option('--probes-from <split>', 'probe contexts: the most frequent of the train split D (default), the test split H, or both').choices(['train', 'test', 'both']))
-    .option('--seed <n>', 'run seed (default 1)', num('--seed'))
-    .option('--theory', 'error accounting of docs/theory.md per generation (ε, δ, σ, shares, closed-form residual, checks)')
-    .option('--threads <n>', 'threads per native call (default: all cores; results do not depend on it)', num('--threads'))
-    .option('--memory-limit <size>', 'refuse a run estimated to need more memory: bytes or e.g. 8G (default $COLLAPSE_MEMORY_LIMIT, else 80% of RAM)')
-    .option('--out <dir>', 'run folder (default runs/run-<timestamp>)')
-    .option('--config <file>', 'JSON config (flags override it)')
-    .option('--resume <dir>', 'continue an interrupted run; its config.json wins')
-    .option('--force', 'replace a non-empty --out folder that holds a collapse-lab run (nothing else)')
-    .option('--json', 'print one JSON record per paradigm and generation on stdout, nothing else')
-    .option('--quiet', 'print nothing but errors')
-    .option('--verbose', 'print stack traces on errors')
-    .option('--no-report', 'do not write report.html and figures/ at the end')
+  const runCommand = addRunFlags(
+    program
+      .command('run')
+      .description('run a recursive-training experiment and write a run folder (defaults: Brown, KN trigram, replace + accumulate + accumulate-subsample, 10 generations)'),
+  )
     .addHelpText('after', `\nEvery reported quantity, its exact definition and conventions: ${THEORY_PAGE}\n`)
     .action(async (flags: RunFlags) => {
       await run(flags);
@@ -411,7 +208,8 @@ export async function main(argv: string[]): Promise<number> {
       await theoryCommand(dir);
     });
 
-  registerSweep(program, runCommand, buildConfig);
+  registerSweep(program, runCommand, configFromFlags);
+  registerWorker(program);
 
   const verbose = argv.includes('--verbose');
   try {

@@ -6,11 +6,13 @@
 import cliProgress from 'cli-progress';
 import type { Command, Option } from 'commander';
 import { CollapseError } from '../errors.js';
+import { MAX_THREADS, MIN_THREADS } from '../util/check.js';
 import { expandGrid, parseGrid, type FlagSpec } from '../sweep/grid.js';
 import { createSweep, loadSweep, runSweep, type SweepEvent } from '../sweep/run.js';
+import { attach as attachQueueSweep, queueAddress } from './queue-sweep.js';
 
 /** Run flags the sweep handles itself (or that make no sense per cell). */
-const OWN = new Set(['out', 'resume', 'force', 'json', 'quiet', 'verbose', 'seed', 'threads', 'report']);
+const OWN = new Set(['out', 'resume', 'force', 'json', 'quiet', 'verbose', 'seed', 'threads', 'report', 'queue']);
 /** Run flags that take one value in a sweep. */
 const SINGLE = ['config'];
 
@@ -28,7 +30,7 @@ function fmtDuration(ms: number | null): string {
 
 const positiveInt = (flag: string) => (v: string) => {
   const x = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(x) || x < 1 || x > 1024) throw new CollapseError('E_BAD_ARGUMENT', `${flag} must be an integer in [1, 1024], got "${v}"`);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(x) || x < MIN_THREADS || x > MAX_THREADS) throw new CollapseError('E_BAD_ARGUMENT', `${flag} must be an integer in [${MIN_THREADS}, ${MAX_THREADS}], got "${v}"`);
   return x;
 };
 
@@ -41,6 +43,7 @@ interface SweepFlags extends Record<string, string | boolean | undefined> {
   force?: boolean;
   report?: boolean;
   quiet?: boolean;
+  queue?: string;
 }
 
 export function registerSweep(program: Command, run: Command, buildConfig: (flags: never) => Promise<unknown>): void {
@@ -67,6 +70,7 @@ export function registerSweep(program: Command, run: Command, buildConfig: (flag
     .option('--out <dir>', 'sweep folder (default runs/sweep-<timestamp>)')
     .option('--resume <dir>', 'continue an interrupted sweep (finished cells are kept; partial ones resume)')
     .option('--force', 'replace the cells of an existing sweep folder')
+    .option('--queue <url>', 'enqueue the cells on Redis (redis://HOST:PORT[/DB] or rediss://…; a password in the URL or in COLLAPSE_REDIS_PASSWORD) for `collapse worker`s to run, and follow them')
     .option('--no-report', 'do not write report.html at the end')
     .option('--quiet', 'print nothing but errors')
     .option('--verbose', 'print stack traces on errors')
@@ -94,6 +98,8 @@ async function sweepCommand(f: SweepFlags, specs: FlagSpec[], buildConfig: (flag
   for (const s of specs) if (f[s.key] !== undefined) given[s.key] = f[s.key];
   let dir: string;
   let sweep;
+  // Queue sweeps: Redis is checked before the sweep folder is made (see src/queue).
+  const queueing = f.queue !== undefined ? await queueAddress(f.queue, { jobs: f.jobs !== undefined, threads: f.threads !== undefined }) : null;
   if (f.resume) {
     const clash = Object.keys(given).concat(f.seeds !== undefined ? ['seeds'] : [], f.out !== undefined ? ['out'] : [], f.force ? ['force'] : []);
     if (clash.length) throw new CollapseError('E_BAD_ARGUMENT', `--resume continues the sweep with its own sweep.json; drop ${clash.map((k) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())).join(', ')}`);
@@ -108,6 +114,7 @@ async function sweepCommand(f: SweepFlags, specs: FlagSpec[], buildConfig: (flag
     dir = f.out ?? `runs/sweep-${timestamp()}`;
     sweep = await createSweep(dir, grid, cells, f.force === true);
   }
+  const queue = await attachQueueSweep(dir, sweep, queueing, { jobs: f.jobs !== undefined, threads: f.threads !== undefined });
 
   const tty = process.stderr.isTTY && !f.quiet;
   const log = (s: string) => {
@@ -118,7 +125,11 @@ async function sweepCommand(f: SweepFlags, specs: FlagSpec[], buildConfig: (flag
   const onSignal = () => {
     interrupted++;
     if (interrupted > 1) process.exit(130);
-    process.stderr.write(`\ninterrupted: stopping the running cells; resume with: collapse sweep --resume ${dir}\n`);
+    process.stderr.write(
+      queue
+        ? `\ninterrupted: the workers go on with the queued cells; re-attach with: collapse sweep --resume ${dir}\n`
+        : `\ninterrupted: stopping the running cells; resume with: collapse sweep --resume ${dir}\n`,
+    );
     controller.abort();
   };
   process.on('SIGINT', onSignal);
@@ -129,7 +140,8 @@ async function sweepCommand(f: SweepFlags, specs: FlagSpec[], buildConfig: (flag
   const onEvent = (e: SweepEvent) => {
     if (e.type === 'start') {
       setup = { jobs: e.jobs, threads: e.threads };
-      log(`collapse: sweep of ${e.total} cells in ${dir}/ (${e.done} already done; ${e.jobs} at once, ${e.threads} thread${e.threads > 1 ? 's' : ''} each)`);
+      if (queue) log(`collapse: sweep of ${e.total} cells in ${dir}/ (${e.done} already done) through the queue at ${queue.display} (sweep id ${queue.id}); start workers with: collapse worker --queue ${queue.display}`);
+      else log(`collapse: sweep of ${e.total} cells in ${dir}/ (${e.done} already done; ${e.jobs} at once, ${e.threads} thread${e.threads > 1 ? 's' : ''} each)`);
       if (tty) {
         bar = new cliProgress.SingleBar({ format: '{bar} {value}/{total} cells done | running {running} | left {left} | failed {failed} | ETA {eta}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic);
         bar.start(e.total, e.done, { running: 0, left: e.total - e.done, failed: 0, eta: '?' });
@@ -138,7 +150,7 @@ async function sweepCommand(f: SweepFlags, specs: FlagSpec[], buildConfig: (flag
       bar?.update(e.done, { running: e.running, left: e.left });
     } else if (e.type === 'cell-done') {
       if (bar) bar.update(e.done, { running: e.running, left: e.left, failed: e.failed, eta: fmtDuration(e.etaMs) });
-      else log(`cell ${e.done}/${e.total} done: ${e.name} (${(e.ms / 1000).toFixed(1)} s); running ${e.running}, left ${e.left}, ETA ${fmtDuration(e.etaMs)}`);
+      else log(`cell ${e.done}/${e.total} done: ${e.name} (${(e.ms / 1000).toFixed(1)} s); ${queue ? 'in the queue' : 'running'} ${e.running}, left ${e.left}, ETA ${fmtDuration(e.etaMs)}`);
     } else if (e.type === 'cell-error') {
       bar?.update(e.done, { running: e.running, left: e.left, failed: e.failed });
       if (!bar) log(`cell ${e.name} failed: ${e.message.split('\n')[0]}`);
@@ -146,8 +158,10 @@ async function sweepCommand(f: SweepFlags, specs: FlagSpec[], buildConfig: (flag
   };
   let outcome;
   try {
-    outcome = await runSweep(dir, sweep, { ...(jobs ? { jobs } : {}), ...(threads ? { threads } : {}), signal: controller.signal, onEvent });
+    const how = queue ? { jobs: Math.max(1, sweep.cells.length), runner: queue.runner } : { ...(jobs ? { jobs } : {}), ...(threads ? { threads } : {}) };
+    outcome = await runSweep(dir, sweep, { ...how, signal: controller.signal, onEvent });
   } finally {
+    await queue?.close();
     bar?.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -160,7 +174,7 @@ async function sweepCommand(f: SweepFlags, specs: FlagSpec[], buildConfig: (flag
     report = `, ${r.html}`;
   }
   if (!f.quiet) {
-    process.stdout.write(`sweep done: ${outcome.results.length}/${sweep.cells.length} cells in ${secs} s (${setup.jobs} at once, ${setup.threads} thread${setup.threads > 1 ? 's' : ''} each); ${dir}/summary.csv, summary.jsonl${report}\n`);
+    process.stdout.write(`sweep done: ${outcome.results.length}/${sweep.cells.length} cells in ${secs} s (${queue ? `through the queue at ${queue.display}` : `${setup.jobs} at once, ${setup.threads} thread${setup.threads > 1 ? 's' : ''} each`}); ${dir}/summary.csv, summary.jsonl${report}\n`);
   }
   if (outcome.failed.length) {
     // Without a terminal each failure was already printed as it came.

@@ -10,7 +10,7 @@
  */
 import { CollapseError } from '../errors.js';
 import { isTyped } from '../util/typed.js';
-import type { TokenCorpus } from '../models/types.js';
+import type { TokenCorpus } from './token-corpus.js';
 import { Rng } from './rng.js';
 
 /** Provenance value of real (non-generated) sequences. */

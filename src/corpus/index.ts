@@ -3,11 +3,12 @@
  * and its helpers, seeded subsampling, and loaders for Brown, text, JSONL, TinyStories, explicit
  * split files, parquet and Arrow (Hugging Face) datasets.
  */
+export type { TokenCorpus } from './token-corpus.js';
 export { Vocabulary, UNK_WORD, BOS_WORD, EOS_WORD } from './vocabulary.js';
 export type { SpecialIds, VocabularyBuildOptions, VocabularyJSON } from './vocabulary.js';
 
 export { whitespaceTokenizer, wordPunctTokenizer, lowercased, detokenize } from './tokenizers.js';
-export type { Tokenizer, WordPunctOptions } from './tokenizers.js';
+export type { Tokenizer, WordSplitter, WordPunctOptions } from './tokenizers.js';
 
 export {
   REAL,

@@ -45,7 +45,7 @@ import { REAL, type Corpus } from './corpus.js';
 import { listFiles, readRecords, statPath, type RecordUnit } from './read.js';
 import { describeSpec, describeSplit, parseCorpusSpec, parseSplit, type CorpusSpec, type SplitChoice, type TokenizerName } from './spec.js';
 import { arrowLayout, groupBySplit, readArrowTexts, readParquetTexts, type SplitFiles } from './tables.js';
-import { lowercased, whitespaceTokenizer, wordPunctTokenizer, type Tokenizer } from './tokenizers.js';
+import { lowercased, whitespaceTokenizer, wordPunctTokenizer, type WordSplitter } from './tokenizers.js';
 import { Vocabulary } from './vocabulary.js';
 
 export interface LoadCorpusOptions {
@@ -56,7 +56,7 @@ export interface LoadCorpusOptions {
   /** Cap on the vocabulary size, the 3 reserved ids included. Default: no cap. */
   maxVocabSize?: number;
   /** Tokenizer for text sources (a spec's own `tokenizer` wins). Ignored for Brown (pre-tokenized). */
-  tokenizer?: TokenizerName | Tokenizer;
+  tokenizer?: TokenizerName | WordSplitter;
   /** Lower-case tokens (a spec's own `lowercase` wins). */
   lowercase?: boolean;
   /**
@@ -222,7 +222,7 @@ function checkUnit(unit: unknown): void {
 }
 
 interface ResolvedTokenizer {
-  tokenize: Tokenizer;
+  tokenize: WordSplitter;
   name: string;
   /** The built-in whitespace tokenizer: files can be scanned byte-wise (see builder.ts). */
   whitespace: boolean;
@@ -230,7 +230,7 @@ interface ResolvedTokenizer {
 }
 
 function resolveTokenizer(
-  choice: TokenizerName | Tokenizer | undefined,
+  choice: TokenizerName | WordSplitter | undefined,
   lowercase: boolean | undefined,
   defaults: { tokenizer: TokenizerName; lowercase: boolean },
 ): ResolvedTokenizer {

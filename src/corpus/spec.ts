@@ -3,17 +3,17 @@
  * CLI's string form.
  */
 import { CollapseError } from '../errors.js';
-import type { Tokenizer } from './tokenizers.js';
+import type { WordSplitter } from './tokenizers.js';
 
 /**
- * Built-in tokenizers by name (a Tokenizer function may be passed instead). 'words' is another
+ * Built-in tokenizers by name (a WordSplitter function may be passed instead). 'words' is another
  * name for 'wordpunct' (the CLI's `--tokenize words`).
  */
 export type TokenizerName = 'whitespace' | 'wordpunct' | 'words';
 
 interface TokenizeFields {
   /** Overrides LoadCorpusOptions.tokenizer for this source. */
-  tokenizer?: TokenizerName | Tokenizer;
+  tokenizer?: TokenizerName | WordSplitter;
   /** Overrides LoadCorpusOptions.lowercase for this source. */
   lowercase?: boolean;
 }

@@ -12,13 +12,18 @@
  *   locale-independent).
  */
 
-/** A tokenizer: one text record in, its word tokens out (no empty strings). */
-export type Tokenizer = (text: string) => string[];
+/**
+ * A word splitter: one text record in, its word strings out (no empty strings). It builds
+ * collapse-lab's own Vocabulary; a TextTokenizer (src/tokenizers) maps text to ids instead.
+ */
+export type WordSplitter = (text: string) => string[];
+/** The former name of WordSplitter, kept for existing callers. @deprecated use WordSplitter */
+export type Tokenizer = WordSplitter;
 
 const WHITESPACE = /\s+/u;
 
 /** Splits on runs of whitespace; leading/trailing whitespace gives no empty tokens. */
-export const whitespaceTokenizer: Tokenizer = (text: string): string[] => {
+export const whitespaceTokenizer: WordSplitter = (text: string): string[] => {
   const t = text.trim();
   return t.length === 0 ? [] : t.split(WHITESPACE);
 };
@@ -32,7 +37,7 @@ export interface WordPunctOptions {
 }
 
 /** A word/number/punctuation tokenizer for raw text (see the module comment for the rules). */
-export function wordPunctTokenizer(options: WordPunctOptions = {}): Tokenizer {
+export function wordPunctTokenizer(options: WordPunctOptions = {}): WordSplitter {
   const lowercase = options.lowercase ?? false;
   return (text: string): string[] => {
     const t = lowercase ? text.toLowerCase() : text;
@@ -41,7 +46,7 @@ export function wordPunctTokenizer(options: WordPunctOptions = {}): Tokenizer {
 }
 
 /** Wraps a tokenizer so that its tokens are lower-cased. */
-export function lowercased(tokenizer: Tokenizer): Tokenizer {
+export function lowercased(tokenizer: WordSplitter): WordSplitter {
   return (text: string) => tokenizer(text.toLowerCase());
 }
 

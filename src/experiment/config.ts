@@ -4,71 +4,120 @@
  */
 import { z } from 'zod';
 import { CollapseError } from '../errors.js';
+import { PRESETS, type TransformerPreset } from '../models/transformer.js';
 import { PARADIGMS } from '../paradigms/index.js';
 import { parseSplit, type LoadCorpusOptions } from '../corpus/index.js';
 import { readInitArchitecture, SCRATCH } from './init.js';
 
+/**
+ * How a setting is offered: its `collapse run` flag (kebab-case, without --), the flag's argument
+ * ('' for a switch) and its help line. The flags, the README's settings table and the config-file
+ * checks all come from this one schema (see ./spec.ts). A default shown in the help comes from the
+ * schema's own `.default()`; a help line that names a default does so only where the schema's is null.
+ */
+export interface SettingMeta {
+  [key: string]: unknown;
+  flag?: string;
+  arg?: string;
+  help: string;
+  /** The CLI's choices when they differ from the schema's enum (aliases left out). */
+  choices?: string[];
+  /** A switch's --no- form, and its help. */
+  negate?: string;
+  /** The switch is on by default and has only its --no- form. */
+  negateOnly?: boolean;
+}
+const cli = (flag: string, arg: string, help: string): SettingMeta => ({ flag, arg, help });
+const doc = (help: string): SettingMeta => ({ help });
+
 const positiveInt = (what: string) => z.number({ error: `${what} must be a number` }).int(`${what} must be an integer`).positive(`${what} must be > 0`);
 
-const NgramModelSchema = z
+export const NgramModelSchema = z
   .object({
     kind: z.literal('ngram'),
-    order: positiveInt('model.order').max(12, 'model.order must be ≤ 12').default(3),
-    smoothing: z.enum(['kneser-ney', 'mle', 'add-k'], { error: 'model.smoothing must be one of kneser-ney, mle, add-k' }).default('kneser-ney'),
-    k: z.number().positive('model.k must be > 0').finite().default(1),
+    order: positiveInt('model.order').max(12, 'model.order must be ≤ 12').default(3).meta(cli('order', '<n>', 'n-gram order')),
+    smoothing: z.enum(['kneser-ney', 'mle', 'add-k'], { error: 'model.smoothing must be one of kneser-ney, mle, add-k' }).default('kneser-ney').meta(cli('smoothing', '<name>', 'n-gram estimator')),
+    k: z.number().positive('model.k must be > 0').finite().default(1).meta(cli('k', '<x>', 'add-k constant')),
   })
   .strict();
 
-export const TRANSFORMER_PRESETS = ['tinystories-1m', 'tinystories-33m'] as const;
+export const TRANSFORMER_PRESETS = Object.keys(PRESETS) as [TransformerPreset, ...TransformerPreset[]];
 
 /**
  * A GPT-Neo trained from scratch each generation. Architecture fields left null are filled by
  * resolveConfig (from the preset, or the defaults below), so a resolved config names them all.
  */
-const TransformerModelSchema = z
+export const TransformerModelSchema = z
   .object({
     kind: z.literal('transformer'),
     /** Architecture of a TinyStories model (hidden, layers, heads, window, context 2048). */
-    preset: z.enum(TRANSFORMER_PRESETS, { error: `model.preset must be one of ${TRANSFORMER_PRESETS.join(', ')}` }).nullable().default(null),
+    preset: z.enum(TRANSFORMER_PRESETS, { error: `model.preset must be one of ${TRANSFORMER_PRESETS.join(', ')}` }).nullable().default(null).meta(cli('preset', '<name>', 'transformer: a TinyStories architecture')),
     /** Default 64. */
-    hidden: positiveInt('model.hidden').max(65536, 'model.hidden must be ≤ 65536').nullable().default(null),
+    hidden: positiveInt('model.hidden').max(65536, 'model.hidden must be ≤ 65536').nullable().default(null).meta(cli('hidden', '<n>', 'transformer: width (default 64)')),
     /** Default 4. */
-    layers: positiveInt('model.layers').max(1024, 'model.layers must be ≤ 1024').nullable().default(null),
+    layers: positiveInt('model.layers').max(1024, 'model.layers must be ≤ 1024').nullable().default(null).meta(cli('layers', '<n>', 'transformer: blocks (default 4)')),
     /** Default: hidden/16 (at most 16) when 16 divides hidden, else the largest of 4, 2, 1 dividing it. */
-    heads: positiveInt('model.heads').max(65536, 'model.heads must be ≤ 65536').nullable().default(null),
+    heads: positiveInt('model.heads').max(65536, 'model.heads must be ≤ 65536').nullable().default(null).meta(cli('heads', '<n>', 'transformer: attention heads (default hidden/16, at most 16)')),
     /** Local attention window (default 256); layers alternate global, local. */
-    window: positiveInt('model.window').max(1 << 20, 'model.window must be ≤ 1048576').nullable().default(null),
+    window: positiveInt('model.window').max(1 << 20, 'model.window must be ≤ 1048576').nullable().default(null).meta(cli('window', '<n>', 'transformer: local attention window (default 256)')),
     /** Position-embedding rows; default max(seqLen, sampling.maxLength) (presets: 2048). */
-    contextLength: positiveInt('model.contextLength').max(1 << 20, 'model.contextLength must be ≤ 1048576').nullable().default(null),
+    contextLength: positiveInt('model.contextLength').max(1 << 20, 'model.contextLength must be ≤ 1048576').nullable().default(null).meta(doc('transformer: position-embedding rows (default max(seqLen, maxLength); presets 2048)')),
     /** MLP width; default 4 × hidden. */
-    intermediate: positiveInt('model.intermediate').max(1 << 20, 'model.intermediate must be ≤ 1048576').nullable().default(null),
+    intermediate: positiveInt('model.intermediate').max(1 << 20, 'model.intermediate must be ≤ 1048576').nullable().default(null).meta(doc('transformer: MLP width (default 4 × hidden)')),
+    /** 'word': the corpus's word-level Vocabulary (the n-gram's), capped at vocabSize if given; 'bpe': a byte-level BPE of vocabSize trained on the real train split. */
     /**
      * 'word': the corpus's word-level Vocabulary (the n-gram's), capped at vocabSize if given; 'bpe': a
      * byte-level BPE of vocabSize trained on the real train split; 'checkpoint': the tokenizer of
      * model.init (the only one with a pretrained start). Default: 'bpe', or 'checkpoint' with init.
      */
-    tokenizer: z.enum(['word', 'bpe', 'checkpoint'], { error: 'model.tokenizer must be "word", "bpe" or "checkpoint"' }).nullable().default(null),
+    tokenizer: z
+      .enum(['word', 'bpe', 'checkpoint'], { error: 'model.tokenizer must be "word", "bpe" or "checkpoint"' })
+      .nullable()
+      .default(null)
+      .meta({
+        ...cli('tokenizer', '<kind>', "transformer: 'bpe' (a byte-level BPE trained on the real train split; the default) or 'word' (the corpus's word vocabulary, the n-gram's); with --init the checkpoint's"),
+        choices: ['bpe', 'word'],
+      }),
     /**
      * 'scratch' (default): every generation starts from a fresh initialisation; else a Hugging Face
      * GPT-Neo folder (config.json, model.safetensors, tokenizer.json) that every generation fine-tunes
      * from: it defines the architecture and the tokenizer (src/experiment/init.ts).
      */
-    init: z.string({ error: 'model.init must be "scratch" or a checkpoint folder' }).min(1, 'model.init must be "scratch" or a checkpoint folder').default('scratch'),
+    init: z
+      .string({ error: 'model.init must be "scratch" or a checkpoint folder' })
+      .min(1, 'model.init must be "scratch" or a checkpoint folder')
+      .default('scratch')
+      .meta(cli('init', '<dir>', "transformer: 'scratch' (a fresh initialisation every generation) or a Hugging Face GPT-Neo folder (config.json, model.safetensors, tokenizer.json) that every generation fine-tunes from; its architecture and tokenizer are used")),
     /** SHA-256 of model.init's content, recorded when the run starts; a resume refuses a changed checkpoint. */
-    initSha256: z.string().regex(/^[0-9a-f]{64}$/, 'model.initSha256 must be 64 hex digits').nullable().default(null),
-    /** Word level: cap (≥ 3, null = none). BPE: its size (≥ 258; default DEFAULT_BPE_SIZE). Checkpoint: its vocabulary (filled). */
-    vocabSize: positiveInt('model.vocabSize').max(1 << 20, 'model.vocabSize must be ≤ 1048576').nullable().default(null),
+    initSha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'model.initSha256 must be 64 hex digits')
+      .nullable()
+      .default(null)
+      .meta(doc("transformer: SHA-256 of model.init's files, recorded by the run (a resume refuses a changed checkpoint)")),
+    /** Word level: cap (≥ 3, null = none). BPE: its size (≥ 258; default 4096). */
+    vocabSize: positiveInt('model.vocabSize')
+      .max(1 << 20, 'model.vocabSize must be ≤ 1048576')
+      .nullable()
+      .default(null)
+      .meta(
+        cli(
+          'vocab-size',
+          '<n>',
+          'transformer: with --tokenizer bpe (the default) the BPE\'s size, ≥ 258 (default 4096); with --tokenizer word a cap on the word vocabulary (rarer words become <unk>; default: no cap). It never changes the tokenizer. Not with --init (the checkpoint\'s vocabulary is V)',
+        ),
+      ),
     /** Training, each generation, from a fresh initialisation. */
-    seqLen: positiveInt('model.seqLen').max(1 << 20, 'model.seqLen must be ≤ 1048576').default(128),
-    epochs: positiveInt('model.epochs').max(1000, 'model.epochs must be ≤ 1000').default(1),
-    batchSize: positiveInt('model.batchSize').max(1 << 16, 'model.batchSize must be ≤ 65536').default(8),
-    lr: z.number({ error: 'model.lr must be a number' }).positive('model.lr must be > 0').finite('model.lr must be finite').default(1e-3),
-    schedule: z.enum(['constant', 'cosine'], { error: 'model.schedule must be "constant" or "cosine"' }).default('constant'),
-    warmup: z.number({ error: 'model.warmup must be a number' }).int('model.warmup must be an integer').min(0, 'model.warmup must be ≥ 0').default(0),
-    weightDecay: z.number({ error: 'model.weightDecay must be a number' }).min(0, 'model.weightDecay must be ≥ 0').finite().default(0),
-    clip: z.number({ error: 'model.clip must be a number' }).min(0, 'model.clip must be ≥ 0 (0 = off)').finite().default(1),
+    seqLen: positiveInt('model.seqLen').max(1 << 20, 'model.seqLen must be ≤ 1048576').default(128).meta(cli('seq-len', '<n>', 'transformer: training window in tokens')),
+    epochs: positiveInt('model.epochs').max(1000, 'model.epochs must be ≤ 1000').default(1).meta(cli('epochs', '<n>', 'transformer: passes over T_n per generation')),
+    batchSize: positiveInt('model.batchSize').max(1 << 16, 'model.batchSize must be ≤ 65536').default(8).meta(cli('batch-size', '<n>', 'transformer: windows per step')),
+    lr: z.number({ error: 'model.lr must be a number' }).positive('model.lr must be > 0').finite('model.lr must be finite').default(1e-3).meta(cli('lr', '<x>', 'transformer: AdamW learning rate')),
+    schedule: z.enum(['constant', 'cosine'], { error: 'model.schedule must be "constant" or "cosine"' }).default('constant').meta(doc('transformer: learning-rate schedule')),
+    warmup: z.number({ error: 'model.warmup must be a number' }).int('model.warmup must be an integer').min(0, 'model.warmup must be ≥ 0').default(0).meta(doc('transformer: warm-up steps')),
+    weightDecay: z.number({ error: 'model.weightDecay must be a number' }).min(0, 'model.weightDecay must be ≥ 0').finite().default(0).meta(doc('transformer: AdamW weight decay')),
+    clip: z.number({ error: 'model.clip must be a number' }).min(0, 'model.clip must be ≥ 0 (0 = off)').finite().default(1).meta(doc('transformer: gradient-norm clip (0 = off)')),
     /** TV / KL probes: the most frequent (probeOrder − 1)-token contexts of D, read as prefixes BOS + tokens. */
-    probeOrder: positiveInt('model.probeOrder').max(12, 'model.probeOrder must be ≤ 12').default(3),
+    probeOrder: positiveInt('model.probeOrder').max(12, 'model.probeOrder must be ≤ 12').default(3).meta(doc('transformer: probe prefixes are BOS + the (probeOrder − 1)-token contexts')),
   })
   .strict();
 
@@ -96,11 +145,23 @@ export interface ResolvedTransformerModel extends TransformerModelConfig {
  * How the corpus is read (loadCorpus's options; null = the source's default). `split` is
  * "auto", "files" or fractions ("0.8,0.1,0.1" or [0.8, 0.1, 0.1]), checked by the library's parseSplit.
  */
-const CorpusOptionsSchema = z
+export const CorpusOptionsSchema = z
   .object({
-    tokenize: z.enum(['whitespace', 'words', 'wordpunct'], { error: 'corpusOptions.tokenize must be "whitespace" or "words"' }).nullable().default(null),
-    lowercase: z.boolean({ error: 'corpusOptions.lowercase must be true or false' }).nullable().default(null),
-    unit: z.enum(['line', 'paragraph', 'file'], { error: 'corpusOptions.unit must be "line", "paragraph" or "file"' }).nullable().default(null),
+    tokenize: z
+      .enum(['whitespace', 'words', 'wordpunct'], { error: 'corpusOptions.tokenize must be "whitespace" or "words"' })
+      .nullable()
+      .default(null)
+      .meta({ ...cli('tokenize', '<name>', "corpus tokenizer: 'whitespace' or 'words' (words and punctuation apart); default: the source's"), choices: ['whitespace', 'words'] }),
+    lowercase: z
+      .boolean({ error: 'corpusOptions.lowercase must be true or false' })
+      .nullable()
+      .default(null)
+      .meta({ ...cli('lowercase', '', 'lower-case the corpus text'), negate: 'keep the case (tinystories lower-cases by default)' }),
+    unit: z
+      .enum(['line', 'paragraph', 'file'], { error: 'corpusOptions.unit must be "line", "paragraph" or "file"' })
+      .nullable()
+      .default(null)
+      .meta(cli('unit', '<unit>', 'text and files corpora: a sequence per line (default), paragraph or file')),
     split: z
       .union([z.string(), z.array(z.number())], { error: 'corpusOptions.split must be "auto", "files" or three fractions such as "0.8,0.1,0.1"' })
       .nullable()
@@ -112,7 +173,8 @@ const CorpusOptionsSchema = z
         } catch (err) {
           ctx.addIssue({ code: 'custom', message: `corpusOptions.${(err as Error).message}` });
         }
-      }),
+      })
+      .meta(cli('split', '<split>', "train,valid,test fractions by order, e.g. 0.8,0.1,0.1; 'files': the source's own split files; default auto")),
   })
   .strict()
   .prefault({});
@@ -130,45 +192,80 @@ export function corpusLoadOptions(o: z.output<typeof CorpusOptionsSchema>): Load
 export const ConfigSchema = z
   .object({
     /** Corpus spec: brown | text:PATH | jsonl:PATH:FIELD | tinystories:PATH | files:TRAIN[,VALID[,TEST]]. */
-    corpus: z.string().min(1, 'corpus must not be empty').default('brown'),
+    corpus: z
+      .string()
+      .min(1, 'corpus must not be empty')
+      .default('brown')
+      .meta(cli('corpus', '<spec>', 'brown | text:PATH | jsonl:PATH:FIELD | tinystories:PATH | files:TRAIN[,VALID[,TEST]] | parquet:PATH[:COLUMN] | arrow:PATH[:COLUMN]')),
     /** Types with fewer train occurrences map to <unk>. Default: 4 for Brown, 1 otherwise. */
-    minCount: positiveInt('minCount').nullable().default(null),
+    minCount: positiveInt('minCount').nullable().default(null).meta(cli('min-count', '<n>', 'types seen fewer times in train map to <unk> (default 4 for brown, else 1)')),
     corpusOptions: CorpusOptionsSchema,
     model: ModelSchema,
     paradigms: z
       .array(z.enum(PARADIGMS, { error: `paradigms must be among ${PARADIGMS.join(', ')}` }))
       .min(1, 'paradigms must name at least one paradigm')
       .refine((a) => new Set(a).size === a.length, 'paradigms must not repeat')
-      .default(['replace', 'accumulate', 'accumulate-subsample']),
-    generations: positiveInt('generations').max(10000, 'generations must be ≤ 10000').default(10),
+      .default(['replace', 'accumulate', 'accumulate-subsample'])
+      .meta(cli('paradigm', '<list>', `comma-separated: ${PARADIGMS.join(',')}`)),
+    generations: positiveInt('generations').max(10000, 'generations must be ≤ 10000').default(10).meta(cli('generations', '<n>', 'models trained per paradigm (transformer: default 5)')),
     /** r for accumulate-subsample. */
-    rate: z.number({ error: 'rate must be a number' }).positive('rate must be > 0').max(100, 'rate must be ≤ 100').default(0.1),
+    rate: z.number({ error: 'rate must be a number' }).positive('rate must be > 0').max(100, 'rate must be ≤ 100').default(0.1).meta(cli('rate', '<r>', 'synthetic rate r of accumulate-subsample')),
     /** r for plain accumulate. */
-    accumulateRate: z.number({ error: 'accumulateRate must be a number' }).positive('accumulateRate must be > 0').max(100, 'accumulateRate must be ≤ 100').default(1),
+    accumulateRate: z
+      .number({ error: 'accumulateRate must be a number' })
+      .positive('accumulateRate must be > 0')
+      .max(100, 'accumulateRate must be ≤ 100')
+      .default(1)
+      .meta(cli('accumulate-rate', '<r>', 'synthetic rate r of plain accumulate')),
+    /** N in positions; null = the size of D. */
     /** N in positions; null = the size of D (transformer: D capped at TRANSFORMER_RUN_DEFAULTS.trainTokens). */
-    trainTokens: positiveInt('trainTokens').max(4_000_000_000, 'trainTokens must be ≤ 4e9').nullable().default(null),
+    trainTokens: positiveInt('trainTokens')
+      .max(4_000_000_000, 'trainTokens must be ≤ 4e9')
+      .nullable()
+      .default(null)
+      .meta(cli('train-tokens', '<N>', 'training-set size N in positions (default: the real train split; transformer: a seeded draw of 100,000 positions of it when it is larger)')),
     /** α for replace-with-real. */
-    realFraction: z.number({ error: 'realFraction must be a number' }).min(0, 'realFraction must be in [0, 1)').lt(1, 'realFraction must be in [0, 1)').default(0.1),
+    realFraction: z
+      .number({ error: 'realFraction must be a number' })
+      .min(0, 'realFraction must be in [0, 1)')
+      .lt(1, 'realFraction must be in [0, 1)')
+      .default(0.1)
+      .meta(cli('real-fraction', '<a>', 'real share α of replace-with-real')),
     sampling: z
       .object({
-        temperature: z.number().positive('sampling.temperature must be > 0').finite().default(1),
-        topK: z.number().int('sampling.topK must be an integer').min(0, 'sampling.topK must be ≥ 0').max(4294967295, 'sampling.topK must be ≤ 4294967295').default(0),
-        topP: z.number().gt(0, 'sampling.topP must be in (0, 1]').max(1, 'sampling.topP must be in (0, 1]').default(1),
-        maxLength: positiveInt('sampling.maxLength').max(100_000_000, 'sampling.maxLength must be ≤ 1e8').default(256),
+        temperature: z.number().positive('sampling.temperature must be > 0').finite().default(1).meta(cli('temperature', '<t>', 'sampling temperature')),
+        topK: z
+          .number()
+          .int('sampling.topK must be an integer')
+          .min(0, 'sampling.topK must be ≥ 0')
+          .max(4294967295, 'sampling.topK must be ≤ 4294967295')
+          .default(0)
+          .meta(cli('top-k', '<k>', 'sample from the k most likely tokens only (0 = off)')),
+        topP: z.number().gt(0, 'sampling.topP must be in (0, 1]').max(1, 'sampling.topP must be in (0, 1]').default(1).meta(cli('top-p', '<p>', 'nucleus sampling mass (1 = off)')),
+        maxLength: positiveInt('sampling.maxLength').max(100_000_000, 'sampling.maxLength must be ≤ 1e8').default(256).meta(cli('max-length', '<n>', 'cut sampled sequences at n tokens')),
       })
       .strict()
       .prefault({}),
     /** K: the number of probe contexts (most frequent contexts of D) for TV / KL. */
-    probes: positiveInt('probes').max(100000, 'probes must be ≤ 100000').default(1000),
+    probes: positiveInt('probes').max(100000, 'probes must be ≤ 100000').default(1000).meta(cli('probes', '<K>', 'probe contexts for TV/KL')),
     /** Where the probe contexts come from: the real train split D, the test split H, or D ∪ H (docs/theory.md). */
-    probesFrom: z.enum(['train', 'test', 'both'], { error: 'probesFrom must be one of train, test, both' }).default('train'),
+    probesFrom: z
+      .enum(['train', 'test', 'both'], { error: 'probesFrom must be one of train, test, both' })
+      .default('train')
+      .meta(cli('probes-from', '<split>', 'probe contexts: the most frequent of the train split D, the test split H, or both')),
     /** Sequences written per generation to samples/<paradigm>/gen-NNN.jsonl. */
-    keepSamples: z.number().int().min(0, 'keepSamples must be ≥ 0').default(50),
+    keepSamples: z.number().int().min(0, 'keepSamples must be ≥ 0').default(50).meta(doc('sequences written per generation to samples/<paradigm>/gen-NNN.jsonl')),
     /** Transformer runs: each generation's model saved in Hugging Face layout as models/<paradigm>/gen-NNN/. */
-    saveModels: z.boolean({ error: 'saveModels must be true or false' }).default(false),
+    saveModels: z
+      .boolean({ error: 'saveModels must be true or false' })
+      .default(false)
+      .meta(cli('save-models', '', "transformer: keep each generation's model in the run folder, models/<paradigm>/gen-NNN/ (Hugging Face layout)")),
     /** Error accounting of docs/theory.md per generation (n-gram runs): adds a `theory` object to each record. */
-    theory: z.boolean({ error: 'theory must be true or false' }).default(false),
-    seed: z.number({ error: 'seed must be a number' }).int('seed must be an integer').min(0, 'seed must be ≥ 0').max(Number.MAX_SAFE_INTEGER).default(1),
+    theory: z
+      .boolean({ error: 'theory must be true or false' })
+      .default(false)
+      .meta(cli('theory', '', 'error accounting of docs/theory.md per generation (ε, δ, σ, shares, closed-form residual, checks)')),
+    seed: z.number({ error: 'seed must be a number' }).int('seed must be an integer').min(0, 'seed must be ≥ 0').max(Number.MAX_SAFE_INTEGER).default(1).meta(cli('seed', '<n>', 'run seed')),
   })
   .strict();
 
@@ -189,10 +286,8 @@ export type ExperimentConfigInput = Omit<z.input<typeof ConfigSchema>, 'model'> 
   model?: (Partial<z.input<typeof NgramModelSchema>> & { kind?: 'ngram' }) | z.input<typeof TransformerModelSchema>;
 };
 
-const PRESET_ARCH: Record<(typeof TRANSFORMER_PRESETS)[number], { hidden: number; layers: number; heads: number; window: number; contextLength: number; intermediate: number }> = {
-  'tinystories-1m': { hidden: 64, layers: 8, heads: 16, window: 256, contextLength: 2048, intermediate: 256 },
-  'tinystories-33m': { hidden: 768, layers: 4, heads: 16, window: 256, contextLength: 2048, intermediate: 3072 },
-};
+/** The presets' architectures: the model's own table (src/models/transformer.ts). */
+const PRESET_ARCH = PRESETS;
 
 function defaultHeads(hidden: number): number {
   if (hidden % 16 === 0) return Math.min(16, hidden / 16);

@@ -132,3 +132,18 @@ export async function startGeneration(model: Transformer, start: PretrainedStart
   if (start) await model.setParameters(start.params);
   else await model.init(seed);
 }
+
+/** Token ids to text with `tok`; an id beyond the tokenizer (a checkpoint's padded vocabulary) reads as U+FFFD. */
+export function checkpointDecoder(tok: TextTokenizer): (ids: Uint32Array) => string {
+  return (ids) => {
+    let parts = '';
+    let from = 0;
+    for (let i = 0; i <= ids.length; i++) {
+      if (i < ids.length && ids[i]! < tok.vocabSize) continue;
+      if (i > from) parts += tok.decode(ids.subarray(from, i));
+      if (i < ids.length) parts += '\uFFFD';
+      from = i + 1;
+    }
+    return parts;
+  };
+}

@@ -5,44 +5,14 @@
  */
 import { CollapseError } from '../errors.js';
 import { isTyped } from '../util/typed.js';
-import type { TokenCorpus } from '../models/types.js';
+import type { TokenCorpus } from '../corpus/token-corpus.js';
 
 /** Default special ids of the project's vocabularies (0 = <unk>, 1 = <s>, 2 = </s>). */
 export const DEFAULT_BOS = 1;
 export const DEFAULT_EOS = 2;
 
-/**
- * Checks that `corpus` is a TokenCorpus with a valid CSR index: Uint32Array tokens and offsets,
- * offsets[0] = 0, non-decreasing, offsets[last] = tokens.length. O(number of sequences).
- * Returns the length of the longest sequence (tokens, without BOS/EOS).
- */
-export function checkCorpus(corpus: TokenCorpus, name: string): number {
-  if (corpus === null || typeof corpus !== 'object') {
-    throw new CollapseError('E_BAD_ARGUMENT', `${name}: expected a TokenCorpus { tokens, offsets }`);
-  }
-  const { tokens, offsets } = corpus;
-  if (!(isTyped(tokens, 'Uint32Array')) || !(isTyped(offsets, 'Uint32Array'))) {
-    throw new CollapseError('E_BAD_ARGUMENT', `${name}: tokens and offsets must be Uint32Arrays`);
-  }
-  if (offsets.length < 1 || offsets[0] !== 0) {
-    throw new CollapseError('E_OFFSETS', `${name}: offsets must start with 0 (got length ${offsets.length})`);
-  }
-  let maxLen = 0;
-  for (let i = 1; i < offsets.length; i++) {
-    const len = offsets[i]! - offsets[i - 1]!;
-    if (len < 0) {
-      throw new CollapseError('E_OFFSETS', `${name}: offsets decrease at sequence ${i - 1}`);
-    }
-    if (len > maxLen) maxLen = len;
-  }
-  if (offsets[offsets.length - 1] !== tokens.length) {
-    throw new CollapseError(
-      'E_OFFSETS',
-      `${name}: last offset ${offsets[offsets.length - 1]} differs from the token count ${tokens.length}`,
-    );
-  }
-  return maxLen;
-}
+/** The one corpus check (src/corpus/token-corpus.ts), re-exported for the metrics. */
+export { checkCorpus } from '../corpus/token-corpus.js';
 
 /** Number of sequences of a (checked) corpus. */
 export function sequenceCount(corpus: TokenCorpus): number {
@@ -54,17 +24,13 @@ export function positionCount(corpus: TokenCorpus): number {
   return corpus.tokens.length + corpus.offsets.length - 1;
 }
 
-/** Throws E_BAD_ARGUMENT unless `v` is an integer in [min, max]. */
-export function checkInt(v: unknown, name: string, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new CollapseError('E_BAD_ARGUMENT', `${name} must be an integer in [${min}, ${max}] (got ${String(v)})`);
-  }
-  return v;
-}
+/** The one integer check (src/util/check.ts), re-exported for the metrics. */
+export { checkInt } from '../util/check.js';
+import { checkInt } from '../util/check.js';
 
 /** Checks a special token id (BOS/EOS): an unsigned 32-bit integer. */
 export function checkTokenId(v: unknown, name: string): number {
-  return checkInt(v, name, 0, 0xffffffff);
+  return checkInt(name, v, 0, 0xffffffff);
 }
 
 /**

@@ -87,23 +87,111 @@ export function divergence(
     );
   }
 
-  const tvX = new Float64Array(K);
-  const klX = new Float64Array(K);
-  const klsX = new Float64Array(K);
-  const lostX = new Float64Array(K);
-  let wTotal = 0;
-  let tvSum = 0;
-  let klSum = 0;
-  let klsSum = 0;
-  let lostSum = 0;
-  let skipped = 0;
+  const acc = new DivergenceSums(K);
+  for (let x = 0; x < K; x++) acc.row(x, weights[x]!, p0, x * V, phat, x * V, V);
+  return acc.result();
+}
 
+/**
+ * divergence() with the model rows produced block by block: `rowsOf(a, b)` gives the rows of
+ * probes a..b-1 (row-major, (b − a) × V), and only one block of them is held at a time (a dense
+ * K × V float64 array is 113 MB for K = 1000 on Brown). Every row goes through the very same
+ * arithmetic and the sums run in probe order, so the result equals divergence(p0, all rows, …)
+ * bit for bit (test/metrics: divergence.test.ts).
+ */
+export async function divergenceStreamed(
+  p0: Float64Array | SparseRows,
+  weights: Float64Array,
+  V: number,
+  rowsOf: (a: number, b: number) => Promise<Float32Array | Float64Array>,
+  block = 64,
+): Promise<DivergenceResult> {
+  const K = weights.length;
+  const sparse = !isTyped(p0, 'Float64Array');
+  if (!(isTyped(weights, 'Float64Array')) || (sparse ? (p0 as SparseRows).V !== V || (p0 as SparseRows).start.length !== K + 1 : (p0 as Float64Array).length !== K * V)) {
+    throw new CollapseError('E_BAD_ARGUMENT', `divergence: expected p0 of ${K} × ${V} values and Float64Array weights`);
+  }
+  // A sparse p0 row is written into a dense scratch row first, so every row goes through the
+  // same arithmetic as in divergence() (the zeros of p0 are +0 either way).
+  const scratch = sparse ? new Float64Array(V) : null;
+  const acc = new DivergenceSums(K);
+  for (let a = 0; a < K; a += block) {
+    const b = Math.min(K, a + block);
+    const phat = await rowsOf(a, b);
+    if (phat.length !== (b - a) * V) {
+      throw new CollapseError('E_BAD_ARGUMENT', `divergence: rows ${a}..${b - 1}: expected ${(b - a) * V} values, got ${phat.length}`);
+    }
+    for (let x = a; x < b; x++) {
+      if (scratch) {
+        const s = p0 as SparseRows;
+        scratch.fill(0);
+        for (let i = s.start[x]!; i < s.start[x + 1]!; i++) scratch[s.ids[i]!] = s.values[i]!;
+        acc.row(x, weights[x]!, scratch, 0, phat, (x - a) * V, V);
+      } else acc.row(x, weights[x]!, p0 as Float64Array, x * V, phat, (x - a) * V, V);
+    }
+  }
+  return acc.result();
+}
+
+/**
+ * K rows over V ids kept sparsely: row x's nonzero entries are ids[start[x] .. start[x+1]) (ascending)
+ * with values[…]. The real rows p0 = emp_D are mostly zeros (113 MB dense for K = 1000 on Brown).
+ */
+export interface SparseRows {
+  V: number;
+  start: Float64Array;
+  ids: Uint32Array;
+  values: Float64Array;
+}
+
+/** The sparse form of K × V row-major rows (every entry that is not 0 is kept, NaN included). */
+export function sparseRows(dense: Float64Array, V: number): SparseRows {
+  const K = V > 0 ? dense.length / V : 0;
+  if (!Number.isInteger(K)) throw new CollapseError('E_BAD_ARGUMENT', `sparseRows: ${dense.length} values are not rows of ${V}`);
+  let nnz = 0;
+  for (let i = 0; i < dense.length; i++) if (dense[i] !== 0) nnz++;
+  const start = new Float64Array(K + 1);
+  const ids = new Uint32Array(nnz);
+  const values = new Float64Array(nnz);
+  let k = 0;
   for (let x = 0; x < K; x++) {
-    const w = weights[x]!;
+    for (let v = 0; v < V; v++) {
+      const a = dense[x * V + v]!;
+      if (a !== 0) {
+        ids[k] = v;
+        values[k++] = a;
+      }
+    }
+    start[x + 1] = k;
+  }
+  return { V, start, ids, values };
+}
+
+/** The per-probe values and the running π-weighted sums, fed one row at a time in probe order. */
+class DivergenceSums {
+  readonly tvX: Float64Array;
+  readonly klX: Float64Array;
+  readonly klsX: Float64Array;
+  readonly lostX: Float64Array;
+  wTotal = 0;
+  tvSum = 0;
+  klSum = 0;
+  klsSum = 0;
+  lostSum = 0;
+  skipped = 0;
+
+  constructor(K: number) {
+    this.tvX = new Float64Array(K);
+    this.klX = new Float64Array(K);
+    this.klsX = new Float64Array(K);
+    this.lostX = new Float64Array(K);
+  }
+
+  /** Probe x with weight w: p0's row at p0[b0 ..], p̂'s at phat[b1 ..]. */
+  row(x: number, w: number, p0: Float64Array, b0: number, phat: Float32Array | Float64Array, b1: number, V: number): void {
     if (!(w >= 0) || !Number.isFinite(w)) {
       throw new CollapseError('E_BAD_ARGUMENT', `divergence: weight ${x} is ${w}; weights must be finite and ≥ 0`);
     }
-    const base = x * V;
     let absDiff = 0;
     let kl = 0;
     let lost = 0;
@@ -112,8 +200,8 @@ export function divergence(
     let m0 = 0;
     let m1 = 0;
     for (let v = 0; v < V; v++) {
-      const a = p0[base + v]!;
-      const b = phat[base + v]!;
+      const a = p0[b0 + v]!;
+      const b = phat[b1 + v]!;
       if (!(a >= 0) || !(b >= 0)) {
         // Catches negatives and NaN in either row.
         throw new CollapseError(
@@ -133,19 +221,19 @@ export function divergence(
       }
     }
     if (p0Sum === 0) {
-      skipped++;
-      tvX[x] = NaN;
-      klX[x] = NaN;
-      klsX[x] = NaN;
-      lostX[x] = NaN;
-      continue;
+      this.skipped++;
+      this.tvX[x] = NaN;
+      this.klX[x] = NaN;
+      this.klsX[x] = NaN;
+      this.lostX[x] = NaN;
+      return;
     }
     // Second pass: KL(p0' ‖ p̂') on U with both rows renormalised there.
     let kls = 0;
     if (m0 > 0) {
       for (let v = 0; v < V; v++) {
-        const a = p0[base + v]!;
-        const b = phat[base + v]!;
+        const a = p0[b0 + v]!;
+        const b = phat[b1 + v]!;
         if (a > 0 && b > 0) {
           const a1 = a / m0;
           kls += a1 * Math.log(a1 / (b / m1));
@@ -153,25 +241,28 @@ export function divergence(
       }
     }
     const tv = 0.5 * absDiff;
-    tvX[x] = tv;
-    klX[x] = lost > 0 ? Infinity : kl;
-    klsX[x] = Math.max(0, kls);
-    lostX[x] = lost;
-    wTotal += w;
-    tvSum += w * tv;
-    klSum += w * klX[x]!;
-    klsSum += w * klsX[x]!;
-    lostSum += w * lost;
+    this.tvX[x] = tv;
+    this.klX[x] = lost > 0 ? Infinity : kl;
+    this.klsX[x] = Math.max(0, kls);
+    this.lostX[x] = lost;
+    this.wTotal += w;
+    this.tvSum += w * tv;
+    this.klSum += w * this.klX[x]!;
+    this.klsSum += w * this.klsX[x]!;
+    this.lostSum += w * lost;
   }
 
-  return {
-    tv: tvSum / wTotal,
-    kl: klSum / wTotal,
-    klSupport: klsSum / wTotal,
-    lostMass: lostSum / wTotal,
-    weightTotal: wTotal,
-    raw: { tv: tvSum, kl: klSum, klSupport: klsSum, lostMass: lostSum },
-    skipped,
-    perContext: { tv: tvX, kl: klX, klSupport: klsX, lostMass: lostX },
-  };
+  result(): DivergenceResult {
+    const wTotal = this.wTotal;
+    return {
+      tv: this.tvSum / wTotal,
+      kl: this.klSum / wTotal,
+      klSupport: this.klsSum / wTotal,
+      lostMass: this.lostSum / wTotal,
+      weightTotal: wTotal,
+      raw: { tv: this.tvSum, kl: this.klSum, klSupport: this.klsSum, lostMass: this.lostSum },
+      skipped: this.skipped,
+      perContext: { tv: this.tvX, kl: this.klX, klSupport: this.klsX, lostMass: this.lostX },
+    };
+  }
 }

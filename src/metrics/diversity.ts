@@ -14,7 +14,7 @@
  *   copies of each other.
  * - Ratios with a zero denominator (no tokens, no n-grams, no sequences) are reported as 0.
  */
-import type { TokenCorpus } from '../models/types.js';
+import type { TokenCorpus } from '../corpus/token-corpus.js';
 import { checkCorpus, sequenceCount } from './corpus-view.js';
 import { makeCountTable, maxOf } from './tuple-table.js';
 import { typeCounts } from './type-counts.js';

@@ -13,7 +13,7 @@ export {
   type ProbeSet,
   type EmpiricalRows,
 } from './probes.js';
-export { divergence, type DivergenceResult, type DivergencePerContext } from './divergence.js';
+export { divergence, divergenceStreamed, sparseRows, type SparseRows, type DivergenceResult, type DivergencePerContext } from './divergence.js';
 export {
   MAX_NGRAM_ORDER,
   ngramSupport,

@@ -12,8 +12,9 @@
  * until its promise settles. All functions reject with a CollapseError (E_NATIVE_LOAD when the
  * addon is not built, plus the codes of the TS versions).
  */
+import { checkThreads } from '../util/check.js';
 import { CollapseError, fromNative } from '../errors.js';
-import type { TokenCorpus } from '../models/types.js';
+import type { TokenCorpus } from '../corpus/token-corpus.js';
 import { type NativeSupportHandle, loadNative } from '../native.js';
 import { DEFAULT_BOS, DEFAULT_EOS, checkCorpus, checkInt, checkTokenId, sequenceCount } from './corpus-view.js';
 import type { DiversityStats } from './diversity.js';
@@ -53,7 +54,7 @@ export interface NativeNgramSupport {
 }
 
 function threadsOf(options: NativeMetricsOptions): number | undefined {
-  return options.threads === undefined ? undefined : checkInt(options.threads, 'threads', 1, 1024);
+  return options.threads === undefined ? undefined : checkThreads(options.threads);
 }
 
 function isNativeSupport(x: unknown): x is NativeNgramSupport {

@@ -11,7 +11,7 @@
  */
 import { CollapseError } from '../errors.js';
 import { isTyped } from '../util/typed.js';
-import type { TokenCorpus } from '../models/types.js';
+import type { TokenCorpus } from '../corpus/token-corpus.js';
 import {
   DEFAULT_BOS,
   DEFAULT_EOS,
@@ -83,12 +83,12 @@ function countContexts(corpus: TokenCorpus, width: number, bos: number, maxLen: 
  * Cost: one hash-table pass over the positions plus O(D log k) for the selection (D distinct).
  */
 export function probeContexts(corpus: TokenCorpus, options: ProbeOptions): ProbeSet {
-  const maxLen = checkCorpus(corpus, 'probeContexts');
+  const maxLen = checkCorpus(corpus, 'probeContexts').maxLength;
   if (options === null || typeof options !== 'object') {
     throw new CollapseError('E_BAD_ARGUMENT', 'probeContexts: expected options { width, k, bos? }');
   }
-  const width = checkInt(options.width, 'width', 0, MAX_CONTEXT_WIDTH);
-  const k = checkInt(options.k, 'k', 0, 0x7fffffff);
+  const width = checkInt('width', options.width, 0, MAX_CONTEXT_WIDTH);
+  const k = checkInt('k', options.k, 0, 0x7fffffff);
   const bos = checkTokenId(options.bos ?? DEFAULT_BOS, 'bos');
   const positions = positionCount(corpus);
   if (positions === 0) {
@@ -201,9 +201,9 @@ export function empiricalRows(
   bos: number = DEFAULT_BOS,
   eos: number = DEFAULT_EOS,
 ): EmpiricalRows {
-  const maxLen = checkCorpus(corpus, 'empiricalRows');
-  checkInt(width, 'width', 0, MAX_CONTEXT_WIDTH);
-  checkInt(vocabSize, 'vocabSize', 1, 0x7fffffff);
+  const maxLen = checkCorpus(corpus, 'empiricalRows').maxLength;
+  checkInt('width', width, 0, MAX_CONTEXT_WIDTH);
+  checkInt('vocabSize', vocabSize, 1, 0x7fffffff);
   checkTokenId(bos, 'bos');
   checkTokenId(eos, 'eos');
   if (!(isTyped(contexts, 'Uint32Array'))) {

@@ -13,7 +13,7 @@
  * so any vocabulary size and order work.
  */
 import { CollapseError } from '../errors.js';
-import type { TokenCorpus } from '../models/types.js';
+import type { TokenCorpus } from '../corpus/token-corpus.js';
 import {
   DEFAULT_BOS,
   DEFAULT_EOS,
@@ -87,7 +87,7 @@ export function resolveOrders(orders: number[] | undefined): number[] {
   }
   const seen = new Set<number>();
   for (const o of list) {
-    checkInt(o, 'order', 1, MAX_NGRAM_ORDER);
+    checkInt('order', o, 1, MAX_NGRAM_ORDER);
     if (seen.has(o)) throw new CollapseError('E_BAD_ARGUMENT', `order ${o} is listed twice`);
     seen.add(o);
   }
@@ -96,7 +96,7 @@ export function resolveOrders(orders: number[] | undefined): number[] {
 
 /** Counts the distinct n-grams of every order in `orders` over the positions of `corpus`. */
 export function ngramSupport(corpus: TokenCorpus, options: SupportOptions = {}): NgramSupport {
-  const maxLen = checkCorpus(corpus, 'ngramSupport');
+  const maxLen = checkCorpus(corpus, 'ngramSupport').maxLength;
   const orders = resolveOrders(options.orders);
   const bos = checkTokenId(options.bos ?? DEFAULT_BOS, 'bos');
   const eos = checkTokenId(options.eos ?? DEFAULT_EOS, 'eos');

@@ -2,6 +2,7 @@
  * NGramModel: the n-gram language model (MLE, add-k, interpolated modified Kneser–Ney) on the
  * native engine. See native/ngram/model.hh for the estimators and docs/theory.md for the conventions.
  */
+import { checkThreads } from '../util/check.js';
 import { availableParallelism, totalmem } from 'node:os';
 import { constants as bufferConstants } from 'node:buffer';
 import { CollapseError, fromNative } from '../errors.js';
@@ -64,6 +65,13 @@ export class NGramModel implements LanguageModel {
   /** fit() is exclusive; reads wait only for earlier fits (see queue.ts). */
   #queue = new CallQueue();
   #memoryLimit: number;
+  /**
+   * The corpus of the last successful fit (the arrays the engine read, by reference) and a checksum
+   * of their content then: a fit on that corpus followed by more sequences (the Accumulate
+   * paradigm's T_{n+1} = T_n + S_n) counts the new sequences only and merges counts (the engine's
+   * extend(), bit-identical to the refit). The checksum catches arrays changed in place since.
+   */
+  #trained: { tokens: Uint32Array; offsets: Uint32Array; sum: number } | null = null;
 
   constructor(options: NGramOptions) {
     if (typeof options !== 'object' || options === null) bad('NGramModel expects an options object');
@@ -75,7 +83,7 @@ export class NGramModel implements LanguageModel {
     const bos = options.bos === undefined ? 1 : checkInt('bos', options.bos, 0, vocabSize - 1);
     const eos = options.eos === undefined ? 2 : checkInt('eos', options.eos, 0, vocabSize - 1);
     if (bos === eos) bad('bos and eos must be different ids for an n-gram model');
-    const threads = options.threads === undefined ? availableParallelism() : checkInt('threads', options.threads, 1, 1024);
+    const threads = options.threads === undefined ? availableParallelism() : checkThreads(options.threads);
     this.#memoryLimit = memoryLimit(options.memoryLimit);
     const { NGram } = loadNative();
     try {
@@ -104,7 +112,7 @@ export class NGramModel implements LanguageModel {
   }
 
   set threads(t: number) {
-    this.#native.setThreads(checkInt('threads', t, 1, 1024));
+    this.#native.setThreads(checkThreads(t));
   }
 
   /** Counts and estimates the model from a corpus (off the JS thread). */
@@ -124,11 +132,17 @@ export class NGramModel implements LanguageModel {
     const offsets = snapshot(c.offsets, copy);
     await this.#queue.run(true, async () => {
       throwIfAborted(options.signal);
+      const prev = this.#trained;
+      this.#trained = null;
+      const rest = prev && this.#native.info().fitted ? extension(prev, tokens, offsets) : null;
+      const trained = { tokens, offsets, sum: checksum(tokens, offsets) };
       try {
-        await this.#native.fit(tokens, offsets);
+        if (rest) await this.#native.extend(rest.tokens, rest.offsets);
+        else await this.#native.fit(tokens, offsets);
       } catch (err) {
         fromNative(err);
       }
+      this.#trained = trained;
     });
   }
 
@@ -237,6 +251,41 @@ export class NGramModel implements LanguageModel {
     }
     return m;
   }
+}
+
+/**
+ * A 53-bit checksum of a corpus's arrays (two multiplicative 32-bit lanes over tokens and offsets):
+ * it only has to notice arrays changed in place between two fits, not resist collisions on purpose.
+ */
+function checksum(tokens: Uint32Array, offsets: Uint32Array): number {
+  let a = 0x9e3779b9 | 0;
+  let b = 0x85ebca6b | 0;
+  for (const arr of [tokens, offsets]) {
+    const n = arr.length;
+    for (let i = 0; i < n; i++) {
+      const x = arr[i]!;
+      a = Math.imul(a ^ x, 0x01000193);
+      b = Math.imul((b + x) | 0, 0x5bd1e995) ^ (b >>> 15);
+    }
+    a = Math.imul(a ^ n, 0x01000193);
+  }
+  return (a >>> 0) * 0x200000 + ((b >>> 0) & 0x1fffff);
+}
+
+/**
+ * When (tokens, offsets) is the previously fitted corpus followed by at least one more sequence,
+ * and that corpus is unchanged since: the new sequences as a corpus of their own; else null.
+ */
+function extension(prev: { tokens: Uint32Array; offsets: Uint32Array; sum: number }, tokens: Uint32Array, offsets: Uint32Array): { tokens: Uint32Array; offsets: Uint32Array } | null {
+  const nt = prev.tokens.length;
+  const ns = prev.offsets.length;
+  if (offsets.length <= ns || tokens.length < nt) return null;
+  const bytes = (a: Uint32Array, n: number) => Buffer.from(a.buffer, a.byteOffset, n * 4);
+  if (!bytes(offsets, ns).equals(bytes(prev.offsets, ns)) || !bytes(tokens, nt).equals(bytes(prev.tokens, nt))) return null;
+  if (checksum(prev.tokens, prev.offsets) !== prev.sum) return null;
+  const rest = offsets.slice(ns - 1);
+  for (let i = 0; i < rest.length; i++) rest[i] = rest[i]! - nt;
+  return { tokens: tokens.subarray(nt), offsets: rest };
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {

@@ -6,6 +6,7 @@
  * Every call that does work runs off the JS thread; calls on one model are queued and run one
  * after another. Results never depend on the thread count.
  */
+import { checkThreads } from '../util/check.js';
 import { mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -136,7 +137,8 @@ export interface NamedParameter {
   data: Float32Array;
 }
 
-const PRESETS: Record<TransformerPreset, Omit<TransformerConfig, 'vocabSize' | 'bos' | 'eos'>> = {
+/** The TinyStories architectures, by preset name (the experiment config reads them from here). */
+export const PRESETS: Readonly<Record<TransformerPreset, Omit<TransformerConfig, 'vocabSize' | 'bos' | 'eos'>>> = {
   'tinystories-1m': { hidden: 64, layers: 8, heads: 16, window: 256, contextLength: 2048, intermediate: 256, attention: alternating(8), layerNormEpsilon: 1e-5 },
   'tinystories-33m': { hidden: 768, layers: 4, heads: 16, window: 256, contextLength: 2048, intermediate: 3072, attention: alternating(4), layerNormEpsilon: 1e-5 },
 };
@@ -202,7 +204,7 @@ export class Transformer implements LanguageModel {
     this.config = resolve(options);
     this.fitOptions = { ...(options.fit ?? {}) };
     if (options.tokenizer !== undefined) this.tokenizer = options.tokenizer;
-    const threads = options.threads === undefined ? availableParallelism() : checkInt('threads', options.threads, 1, 1024);
+    const threads = options.threads === undefined ? availableParallelism() : checkThreads(options.threads);
     const c = this.config;
     this.#memoryLimit = memoryLimit(options.memoryLimit);
     this.#checkMemory({ kind: 'construct' });
@@ -237,7 +239,7 @@ export class Transformer implements LanguageModel {
     return this.#native.info().threads;
   }
   set threads(t: number) {
-    this.#native.setThreads(checkInt('threads', t, 1, 1024));
+    this.#native.setThreads(checkThreads(t));
   }
   info(): NativeTransformerInfo {
     return this.#native.info();

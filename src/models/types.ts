@@ -3,16 +3,9 @@
  * the transformer. Paradigms, metrics and the runner only talk to models through it.
  */
 
-/**
- * A corpus as the engine sees it: the tokens of every sequence back to back, without BOS/EOS
- * (the offsets imply them), and CSR offsets: sequence i is tokens[offsets[i] .. offsets[i+1]).
- * offsets.length = number of sequences + 1, offsets[0] = 0, offsets[last] = tokens.length.
- * Every sequence has (length + 1) positions: its tokens and the EOS that ends it.
- */
-export interface TokenCorpus {
-  tokens: Uint32Array;
-  offsets: Uint32Array;
-}
+/** TokenCorpus lives with the corpora (src/corpus/token-corpus.ts); re-exported here for existing imports. */
+export type { TokenCorpus } from '../corpus/token-corpus.js';
+import type { TokenCorpus } from '../corpus/token-corpus.js';
 
 export interface EvaluateResult {
   /** Sum of natural-log probabilities over every position (EOS included). -Infinity if any is 0. */

@@ -6,7 +6,7 @@
  */
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
-import type { MetricsRecord } from '../experiment/runner.js';
+import type { MetricsRecord } from '../experiment/run-folder.js';
 import { getPath, summarize, type SummaryRow } from '../sweep/summary.js';
 import type { ReportCell, ReportData } from './data.js';
 
@@ -107,7 +107,7 @@ function generationChart(values: Row[], opts: { byMetric: boolean; yTitle: strin
 
 const has = (rows: readonly SummaryRow[], path: string) => rows.some((r) => r.metrics[path] && r.metrics[path]!.mean !== null);
 
-/** Expected real share of T_n (THEORY.md): D/(D + n·r·N) for the accumulate paradigms. */
+/** Expected real share of T_n (docs/theory.md): D/(D + n·r·N) for the accumulate paradigms. */
 function expectedRealShare(paradigm: string, n: number, cfg: { rate: number; accumulateRate: number; realFraction: number; trainTokens: number | null }, d: number): number | null {
   if (n === 0) return 1;
   if (paradigm === 'replace') return 0;
@@ -134,10 +134,11 @@ export async function buildFigures(data: ReportData): Promise<Figure[]> {
 
   // 2. Divergence from p0: TV, KL and lost mass, and any other divergence fields the records carry.
   const allPaths = [...new Set(rows.flatMap((r) => Object.keys(r.metrics)))];
-  const divPaths = allPaths.filter((p) => /^(tv|kl|lostMass)/i.test(p) && !/weight|pi/i.test(p));
+  // The π-weighted means only: the raw sums (…Sum) carry the same curve scaled by Σπ.
+  const divPaths = allPaths.filter((p) => /^(tv|kl|lostMass)/i.test(p) && !/weight|pi|Sum$/i.test(p));
   if (divPaths.length) {
     const v = seriesRows(rows, divPaths.map((p) => ({ path: p, label: p })));
-    figs.push({ name: 'divergence', title: 'Divergence from the real distribution p0 on the probe contexts', caption: 'π-weighted total variation, KL(p0 ‖ p̂_n) (infinite values left out) and the lost mass, per generation.' + band, svg: await render(generationChart(v, { byMetric: true, yTitle: 'value' })) });
+    figs.push({ name: 'divergence', title: 'Divergence from the real distribution p0 on the probe contexts', caption: 'π-weighted means of the total variation, KL(p0 ‖ p̂_n) (infinite values left out), KL on p̂_n\'s support (klSupport) and the lost mass, per generation.' + band, svg: await render(generationChart(v, { byMetric: true, yTitle: 'value' })) });
   }
 
   // 3. Tails and diversity of S_n.
@@ -171,7 +172,7 @@ export async function buildFigures(data: ReportData): Promise<Figure[]> {
       }
     }
     if (v.length) {
-      figs.push({ name: 'real-share', title: 'The real share w_D fading', caption: 'Measured share of real positions in T_n (and, with --theory, the π-weighted share w_D(x) of C_n) beside its expectation D/(D + n·r·N) (THEORY.md). Solid: measured share of T_n; dotted: π-weighted w_D(x) of C_n; dashed: expected.' + band, svg: await render(generationChart(v, { byMetric: false, yTitle: 'real share', dash: 'kind', dashes: { 'measured w_D of T_n': [1, 0], 'measured w_D(x) of C_n (π-weighted)': [1, 2], expected: [6, 3] } })) });
+      figs.push({ name: 'real-share', title: 'The real share w_D fading', caption: 'Measured share of real positions in T_n (and, with --theory, the π-weighted share w_D(x) of C_n) beside its expectation D/(D + n·r·N) (docs/theory.md). Solid: measured share of T_n; dotted: π-weighted w_D(x) of C_n; dashed: expected.' + band, svg: await render(generationChart(v, { byMetric: false, yTitle: 'real share', dash: 'kind', dashes: { 'measured w_D of T_n': [1, 0], 'measured w_D(x) of C_n (π-weighted)': [1, 2], expected: [6, 3] } })) });
     }
   }
 
@@ -184,7 +185,7 @@ export async function buildFigures(data: ReportData): Promise<Figure[]> {
         if (s?.mean != null) v.push({ paradigm: r.paradigm, variant: variantOf(r.values), generation: r.generation, kind, mean: s.mean, lo: s.ci95?.[0] ?? s.mean, hi: s.ci95?.[1] ?? s.mean });
       }
     }
-    figs.push({ name: 'drift-theory', title: '|E_n| = ‖p̂_n − p0‖ measured, beside the equal-shares prediction', caption: 'π-weighted mean L1 norm of E_n on the probe contexts, and THEORY.md\'s equal-shares formula E_n = ε_n + σ_n + r·Σ(ε_k+δ_k+σ_k)/(1+(k+1)r) evaluated with the measured errors (accumulate paradigms). Solid: measured; dashed: prediction.' + band, svg: await render(generationChart(v, { byMetric: false, yTitle: 'L1 norm', dash: 'kind', dashes: { 'measured ‖E_n‖': [1, 0], 'equal-shares prediction': [6, 3] } })) });
+    figs.push({ name: 'drift-theory', title: '|E_n| = ‖p̂_n − p0‖ measured, beside the equal-shares prediction', caption: 'π-weighted mean L1 norm of E_n on the probe contexts, and docs/theory.md\'s equal-shares formula E_n = ε_n + σ_n + r·Σ(ε_k+δ_k+σ_k)/(1+(k+1)r) evaluated with the measured errors (accumulate paradigms). Solid: measured; dashed: prediction.' + band, svg: await render(generationChart(v, { byMetric: false, yTitle: 'L1 norm', dash: 'kind', dashes: { 'measured ‖E_n‖': [1, 0], 'equal-shares prediction': [6, 3] } })) });
   }
 
   // 6. The per-generation errors ε, δ, σ and their signs (--theory).
@@ -209,7 +210,7 @@ export async function buildFigures(data: ReportData): Promise<Figure[]> {
       name: 'headline',
       title: 'Drift at the last generation against the synthetic rate r',
       caption:
-        'Total variation between p̂_n and p0 at the last generation, mean over seeds with its 95% interval, against the rate r of synthetic data per generation (log axis): accumulate-subsample reads --rate, accumulate --accumulate-rate. Paradigms without a rate (replace, replace-with-real) are drawn as a level across the axis; the dotted line is generation 0 (models trained on D alone). Does the drift vanish as r → 0? (THEORY.md: at a fixed number of generations n the accumulated error grows like ln(1 + n·r), unbounded in n for every r > 0.)',
+        'Total variation between p̂_n and p0 at the last generation, mean over seeds with its 95% interval, against the rate r of synthetic data per generation (log axis): accumulate-subsample reads --rate, accumulate --accumulate-rate. Paradigms without a rate (replace, replace-with-real) are drawn as a level across the axis; the dotted line is generation 0 (models trained on D alone). Does the drift vanish as r → 0? (docs/theory.md: at a fixed number of generations n the accumulated error grows like ln(1 + n·r), unbounded in n for every r > 0.)',
       svg: await render(headlineSpec(head)),
     });
   }

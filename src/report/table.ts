@@ -1,5 +1,5 @@
 /** Plain-text tables for the terminal: one row per generation, one column per paradigm. */
-import type { MetricsRecord } from '../experiment/runner.js';
+import type { MetricsRecord } from '../experiment/run-folder.js';
 import { checksPassed } from '../theory/checks.js';
 
 export function metricTable(records: MetricsRecord[], paradigms: string[], field: keyof MetricsRecord, title: string, digits = 2): string {

@@ -7,6 +7,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExperimentConfig } from '../experiment/config.js';
 import { runExperiment, type MetricsRecord, type ProgressEvent } from '../experiment/runner.js';
+import { readRecords } from '../experiment/run-folder.js';
 
 /** What a finished cell hands back. JSON-serialisable. */
 export interface CellResult {
@@ -26,6 +27,12 @@ export const SAMPLE_LINES = 3;
 
 export type CellState = 'done' | 'partial' | 'fresh';
 
+/**
+ * A cell run elsewhere (a queue worker) leaves only its result in the sweep folder:
+ * <cell>/result.json, a CellResult. Such a cell is done and reads back as that result.
+ */
+export const CELL_RESULT_FILE = 'result.json';
+
 async function readJson(path: string): Promise<unknown> {
   try {
     return JSON.parse(await readFile(path, 'utf8'));
@@ -36,6 +43,7 @@ async function readJson(path: string): Promise<unknown> {
 
 /** done: the run folder says complete; partial: it can be resumed; fresh: anything else. */
 export async function cellState(dir: string): Promise<CellState> {
+  if ((await readJson(join(dir, CELL_RESULT_FILE))) !== undefined) return 'done';
   const progress = (await readJson(join(dir, 'state', 'progress.json'))) as { complete?: boolean } | undefined;
   const config = await readJson(join(dir, 'config.json'));
   if (!progress || !config) return 'fresh';
@@ -68,9 +76,11 @@ export function sampleLines(text: string, jsonl: boolean): string[] {
 
 /** Reads a finished run folder as a CellResult. */
 export async function readCellResult(dir: string, name: string): Promise<CellResult> {
+  const remote = (await readJson(join(dir, CELL_RESULT_FILE))) as CellResult | undefined;
+  if (remote !== undefined) return { ...remote, name };
   const meta = (await readJson(join(dir, 'config.json'))) as { config: ExperimentConfig; corpus?: Record<string, unknown> } | undefined;
   if (!meta) throw new Error(`${dir}/config.json is missing or not JSON`);
-  const records = jsonLines(await readFile(join(dir, 'metrics.jsonl'), 'utf8')) as MetricsRecord[];
+  const records = await readRecords(dir);
   let timings: Record<string, unknown>[] = [];
   try {
     timings = jsonLines(await readFile(join(dir, 'timings.jsonl'), 'utf8')) as Record<string, unknown>[];

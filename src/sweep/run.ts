@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { CollapseError } from '../errors.js';
 import type { ExperimentConfig } from '../experiment/config.js';
 import { writeFileAtomic } from '../util/fs.js';
-import { cellState, readCellResult, runCell, type CellResult } from './cell.js';
+import { CELL_RESULT_FILE, cellState, readCellResult, runCell, type CellResult } from './cell.js';
 import type { Axis, CellSpec, Grid } from './grid.js';
 import { summarize, summaryCsv, summaryJsonl } from './summary.js';
 
@@ -104,6 +104,13 @@ export function runKey(config: ExperimentConfig): string {
  * Built beside and renamed into place, so a cell folder is whole or absent.
  */
 async function copyCell(from: string, to: string, config: ExperimentConfig): Promise<void> {
+  const remote = await readFile(join(from, CELL_RESULT_FILE), 'utf8').catch(() => null);
+  if (remote !== null) {
+    // A cell run elsewhere (queue): its copy is the same result under this cell's name and config.
+    await mkdir(to, { recursive: true });
+    await writeFileAtomic(join(to, CELL_RESULT_FILE), JSON.stringify({ ...(JSON.parse(remote) as CellResult), name: basename(to), config }) + '\n');
+    return;
+  }
   const tmp = join(dirname(to), `.${basename(to)}.copy.tmp`);
   await rm(tmp, { recursive: true, force: true });
   await cp(from, tmp, { recursive: true });
@@ -132,7 +139,7 @@ export async function createSweep(dir: string, grid: Grid, cells: readonly CellS
     const old = await loadSweep(dir).catch(() => null);
     if (!old) throw new CollapseError('E_BAD_ARGUMENT', `--force replaces a sweep folder only, and ${dir} holds no sweep.json: choose another --out`);
     for (const c of old.cells) await rm(join(dir, c.name), { recursive: true, force: true });
-    for (const f of ['summary.csv', 'summary.jsonl', 'report.html', 'figures']) await rm(join(dir, f), { recursive: true, force: true });
+    for (const f of ['summary.csv', 'summary.jsonl', 'report.html', 'figures', 'queue.json']) await rm(join(dir, f), { recursive: true, force: true });
   }
   await mkdir(dir, { recursive: true });
   const file: SweepFile = {

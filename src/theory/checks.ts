@@ -14,7 +14,7 @@
  */
 import type { Corpus } from '../corpus/index.js';
 import type { NGramModel } from '../models/ngram.js';
-import type { TokenCorpus } from '../models/types.js';
+import type { TokenCorpus } from '../corpus/token-corpus.js';
 import type { ParadigmName } from '../paradigms/index.js';
 import { composition, contextCounts, realPartOf, type SparseRows } from './index.js';
 

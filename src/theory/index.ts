@@ -26,8 +26,8 @@ import { CollapseError, fromNative } from '../errors.js';
 import { REAL, selectSequences, type Corpus } from '../corpus/index.js';
 import { loadNative, type NativeAccounting } from '../native.js';
 import type { NGramModel } from '../models/ngram.js';
-import type { TokenCorpus } from '../models/types.js';
-import type { ParadigmName } from '../paradigms/index.js';
+import type { TokenCorpus } from '../corpus/token-corpus.js';
+import { composition, type ParadigmName } from '../paradigms/index.js';
 import type { AccountingChecks } from './checks.js';
 export { AccountingCheck, checksPassed, type AccountingChecks } from './checks.js';
 
@@ -105,23 +105,8 @@ export interface TheoryOptions {
   chunk?: number;
 }
 
-/**
- * Which sources make up C_n, and whether T_n = C_n. `realDraw`: the real source is the part of T_n
- * drawn from D this generation (Replace-with-real), not D itself.
- */
-export function composition(paradigm: ParadigmName, n: number): { real: boolean; synthetic: number[]; trainIsPool: boolean; realDraw: boolean } {
-  const range = (k: number) => Array.from({ length: k }, (_, i) => i);
-  switch (paradigm) {
-    case 'replace':
-      return n === 0 ? { real: true, synthetic: [], trainIsPool: true, realDraw: false } : { real: false, synthetic: [n - 1], trainIsPool: true, realDraw: false };
-    case 'accumulate':
-      return { real: true, synthetic: range(n), trainIsPool: true, realDraw: false };
-    case 'accumulate-subsample':
-      return { real: true, synthetic: range(n), trainIsPool: false, realDraw: false };
-    case 'replace-with-real':
-      return n === 0 ? { real: true, synthetic: [], trainIsPool: true, realDraw: false } : { real: true, synthetic: [n - 1], trainIsPool: true, realDraw: true };
-  }
-}
+/** Which sources make up C_n: the paradigm's own (src/paradigms), re-exported for the accounting. */
+export { composition } from '../paradigms/index.js';
 
 /** The sequences of `train` whose provenance is real: Replace-with-real's fresh draw R_n from D. */
 export function realPartOf(train: Corpus): Corpus {

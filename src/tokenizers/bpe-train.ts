@@ -25,7 +25,7 @@
  *      ids, after all merges.
  */
 import { CollapseError } from '../errors.js';
-import type { TokenCorpus } from '../models/types.js';
+import type { TokenCorpus } from '../corpus/token-corpus.js';
 import type { Vocabulary } from '../corpus/vocabulary.js';
 import { ENDOFTEXT, HfTokenizer } from './hf.js';
 

@@ -6,7 +6,7 @@
  * unknown words come back as `<unk>`).
  */
 import { CollapseError } from '../errors.js';
-import { whitespaceTokenizer, type Tokenizer } from '../corpus/tokenizers.js';
+import { whitespaceTokenizer, type WordSplitter } from '../corpus/tokenizers.js';
 import { Vocabulary } from '../corpus/vocabulary.js';
 import { checkIds, type TextTokenizer } from './types.js';
 
@@ -18,7 +18,7 @@ export class WordTokenizer implements TextTokenizer {
 
   constructor(
     readonly vocabulary: Vocabulary,
-    private readonly split: Tokenizer = whitespaceTokenizer,
+    private readonly split: WordSplitter = whitespaceTokenizer,
   ) {
     if (!(vocabulary instanceof Vocabulary)) {
       throw new CollapseError('E_BAD_ARGUMENT', 'WordTokenizer needs a Vocabulary');

@@ -206,15 +206,16 @@ export interface RunShape {
 /**
  * Peak bytes of a run: per paradigm (all at once for n-grams) its token pools (T_n, the pool, S_n
  * and the copies handed to the engine: 16 B per position), the model's fit/train peak, its probe
- * rows (K × V) and, with --theory, the accounting's K × V rows; plus the reference rows p0 (K × V
+ * rows (K × V; 64 × V for an n-gram, made block by block) and, with --theory, the accounting's K × V rows; plus the reference rows p0 (K × V
  * doubles) shared by all, and a fixed 256 MiB for Node, the corpus and the metrics.
  */
 export function runBytes(r: RunShape): number {
   const KV = r.probes * r.vocabSize;
   const perParadigm = r.paradigms.map((p) => {
     let b = 16 * (p.train + p.pool) + (r.theory ? 8 * KV : 0);
-    // The probe rows p̂_n(·|x) are float64 (exact divergences).
-    if (r.model.kind === 'ngram') b += ngramFitBytes({ order: r.model.order, vocabSize: r.vocabSize }, p.train, 0) + 8 * KV;
+    // The probe rows p̂_n(·|x) are float64 (exact divergences); an n-gram's are made and summed 64
+    // probes at a time (metrics/divergence.ts divergenceStreamed).
+    if (r.model.kind === 'ngram') b += ngramFitBytes({ order: r.model.order, vocabSize: r.vocabSize }, p.train, 0) + 8 * Math.min(r.probes, 64) * r.vocabSize;
     else {
       const m = r.model;
       b += Math.max(

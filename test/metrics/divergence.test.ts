@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { divergence } from '../../src/metrics/index.js';
+import { divergence, divergenceStreamed, sparseRows } from '../../src/metrics/index.js';
 import { rng } from './helpers.js';
 
 const f64 = (a: number[]): Float64Array => Float64Array.from(a);
@@ -205,5 +205,57 @@ describe('divergence: invariants on random distributions', () => {
     expect(b.tv).toBeCloseTo(a.tv, 14);
     expect(b.kl).toBeCloseTo(a.kl, 14);
     expect(b.raw.tv).toBeCloseTo(2 * a.raw.tv, 14);
+  });
+});
+
+describe('divergenceStreamed: the rows block by block, p0 dense or sparse', () => {
+  // Random rows with exact zeros on both sides (lost mass, restricted KL), an all-zero p0 row (a
+  // skipped probe) and a zero weight: every field, per-probe values included, must equal the dense
+  // divergence() bit for bit, for any block size, for float32 rows, and with p0 kept sparse.
+  const K = 37;
+  const V = 29;
+  const r = rng(99);
+  const p0 = new Float64Array(K * V);
+  const phat = new Float64Array(K * V);
+  const w = new Float64Array(K);
+  for (let x = 0; x < K; x++) {
+    let s0 = 0;
+    let s1 = 0;
+    for (let v = 0; v < V; v++) {
+      p0[x * V + v] = x === 5 || r() < 0.3 ? 0 : r();
+      phat[x * V + v] = r() < 0.2 ? 0 : r() ** 3;
+      s0 += p0[x * V + v]!;
+      s1 += phat[x * V + v]!;
+    }
+    for (let v = 0; v < V; v++) {
+      if (s0 > 0) p0[x * V + v]! /= s0;
+      phat[x * V + v]! /= s1;
+    }
+    w[x] = x === 7 ? 0 : r();
+  }
+  const same = (a: unknown, b: unknown) => expect(a).toEqual(b); // numbers compared with Object.is (NaN equal)
+
+  it.each([1, 5, 16, 37, 64])('block %i', async (block) => {
+    const sp = sparseRows(p0, V);
+    expect(sp.ids.length).toBe(p0.filter((a) => a !== 0).length);
+    for (const rows of [phat, Float32Array.from(phat)]) {
+      const dense = divergence(p0, rows, w, V);
+      expect(dense.skipped).toBe(1);
+      expect(Number.isFinite(dense.kl)).toBe(false); // some probe loses mass
+      for (const ref of [p0, sp]) {
+        const calls: [number, number][] = [];
+        const streamed = await divergenceStreamed(ref, w, V, async (a, b) => {
+          calls.push([a, b]);
+          return rows.slice(a * V, b * V);
+        }, block);
+        same(streamed, dense);
+        expect(calls.length).toBe(Math.ceil(K / block));
+        expect(calls.at(-1)![1]).toBe(K);
+      }
+    }
+  });
+
+  it('refuses a block of the wrong size', async () => {
+    await expect(divergenceStreamed(p0, w, V, async (a, b) => phat.slice(a * V, b * V - 1), 8)).rejects.toMatchObject({ code: 'E_BAD_ARGUMENT' });
   });
 });

@@ -155,13 +155,104 @@ CL_AVX2 void vscoresAvx(float* s, const float* q, const float* kt, size_t ld, in
     _mm256_maskstore_ps(s + j, mk, _mm256_add_ps(e, o));
   }
 }
+
+// --- AVX-512 twins (the AVX2 functions' bits: each key j, a lane, gets the same operations; the
+// 8-key tails are the AVX2 code's) ---------------------------------------------------------------
+// vscoresAvx over 64 keys at a time (eight FMA chains of 16 lanes), then 16, then vscoresAvx's tail.
+CL_AVX512 void vscoresAvx512(float* s, const float* q, const float* kt, size_t ld, int hd, int n) {
+  int j = 0;
+  for (; j + 64 <= n; j += 64) {
+    __m512 e0 = _mm512_setzero_ps(), e1 = _mm512_setzero_ps(), e2 = _mm512_setzero_ps(), e3 = _mm512_setzero_ps();
+    __m512 o0 = _mm512_setzero_ps(), o1 = _mm512_setzero_ps(), o2 = _mm512_setzero_ps(), o3 = _mm512_setzero_ps();
+    int d = 0;
+    for (; d + 2 <= hd; d += 2) {
+      const float* k0 = kt + d * ld + j;
+      const float* k1 = k0 + ld;
+      const __m512 qe = _mm512_set1_ps(q[d]), qo = _mm512_set1_ps(q[d + 1]);
+      e0 = _mm512_fmadd_ps(qe, _mm512_loadu_ps(k0), e0);
+      e1 = _mm512_fmadd_ps(qe, _mm512_loadu_ps(k0 + 16), e1);
+      e2 = _mm512_fmadd_ps(qe, _mm512_loadu_ps(k0 + 32), e2);
+      e3 = _mm512_fmadd_ps(qe, _mm512_loadu_ps(k0 + 48), e3);
+      o0 = _mm512_fmadd_ps(qo, _mm512_loadu_ps(k1), o0);
+      o1 = _mm512_fmadd_ps(qo, _mm512_loadu_ps(k1 + 16), o1);
+      o2 = _mm512_fmadd_ps(qo, _mm512_loadu_ps(k1 + 32), o2);
+      o3 = _mm512_fmadd_ps(qo, _mm512_loadu_ps(k1 + 48), o3);
+    }
+    if (d < hd) {
+      const float* k0 = kt + d * ld + j;
+      const __m512 qe = _mm512_set1_ps(q[d]);
+      e0 = _mm512_fmadd_ps(qe, _mm512_loadu_ps(k0), e0);
+      e1 = _mm512_fmadd_ps(qe, _mm512_loadu_ps(k0 + 16), e1);
+      e2 = _mm512_fmadd_ps(qe, _mm512_loadu_ps(k0 + 32), e2);
+      e3 = _mm512_fmadd_ps(qe, _mm512_loadu_ps(k0 + 48), e3);
+    }
+    _mm512_storeu_ps(s + j, _mm512_add_ps(e0, o0));
+    _mm512_storeu_ps(s + j + 16, _mm512_add_ps(e1, o1));
+    _mm512_storeu_ps(s + j + 32, _mm512_add_ps(e2, o2));
+    _mm512_storeu_ps(s + j + 48, _mm512_add_ps(e3, o3));
+  }
+  for (; j + 16 <= n; j += 16) {
+    __m512 e = _mm512_setzero_ps(), o = _mm512_setzero_ps();
+    int d = 0;
+    for (; d + 2 <= hd; d += 2) {
+      e = _mm512_fmadd_ps(_mm512_set1_ps(q[d]), _mm512_loadu_ps(kt + d * ld + j), e);
+      o = _mm512_fmadd_ps(_mm512_set1_ps(q[d + 1]), _mm512_loadu_ps(kt + (d + 1) * ld + j), o);
+    }
+    if (d < hd) e = _mm512_fmadd_ps(_mm512_set1_ps(q[d]), _mm512_loadu_ps(kt + d * ld + j), e);
+    _mm512_storeu_ps(s + j, _mm512_add_ps(e, o));
+  }
+  if (j < n) vscoresAvx(s + j, q, kt + j, ld, hd, n - j);
+}
+// vsoftmaxGradAvx, 16 lanes while they fit; the rest (one 8-lane step and the scalar tail, at the
+// same positions as there) by vsoftmaxGradAvx itself.
+CL_AVX512 void vsoftmaxGradAvx512(float* p, float* dp, int n, float l, float D) {
+  const __m512 vl = _mm512_set1_ps(l), vD = _mm512_set1_ps(D);
+  int j = 0;
+  for (; j + 16 <= n; j += 16) {
+    const __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(p + j), vl));
+    _mm512_storeu_ps(p + j, e);
+    _mm512_storeu_ps(dp + j, _mm512_mul_ps(e, _mm512_sub_ps(_mm512_loadu_ps(dp + j), vD)));
+  }
+  if (j < n) vsoftmaxGradAvx(p + j, dp + j, n - j, l, D);
+}
+// attnBwdChannelAvx: the dot product folded into its 8-lane accumulator in its order (low half,
+// then high half), the dk/dv updates 16 wide; the last 0..15 keys by the AVX2 code's steps.
+CL_AVX512 float attnBwdChannelAvx512(const float* dp, const float* p, const float* kt, float* dk, float* dv, float qd, float gd, int n) {
+  const __m512 vq = _mm512_set1_ps(qd), vg = _mm512_set1_ps(gd);
+  __m256 acc = _mm256_setzero_ps();
+  int j = 0;
+  for (; j + 16 <= n; j += 16) {
+    const __m512 x = _mm512_loadu_ps(dp + j), k = _mm512_loadu_ps(kt + j);
+    acc = _mm256_fmadd_ps(_mm512_castps512_ps256(x), _mm512_castps512_ps256(k), acc);
+    acc = _mm256_fmadd_ps(_mm512_extractf32x8_ps(x, 1), _mm512_extractf32x8_ps(k, 1), acc);
+    _mm512_storeu_ps(dk + j, _mm512_add_ps(_mm512_loadu_ps(dk + j), _mm512_mul_ps(x, vq)));
+    _mm512_storeu_ps(dv + j, _mm512_add_ps(_mm512_loadu_ps(dv + j), _mm512_mul_ps(_mm512_loadu_ps(p + j), vg)));
+  }
+  const __m256 vq8 = _mm256_set1_ps(qd), vg8 = _mm256_set1_ps(gd);
+  for (; j + 8 <= n; j += 8) {
+    const __m256 x = _mm256_loadu_ps(dp + j);
+    acc = _mm256_fmadd_ps(x, _mm256_loadu_ps(kt + j), acc);
+    _mm256_storeu_ps(dk + j, _mm256_add_ps(_mm256_loadu_ps(dk + j), _mm256_mul_ps(x, vq8)));
+    _mm256_storeu_ps(dv + j, _mm256_add_ps(_mm256_loadu_ps(dv + j), _mm256_mul_ps(_mm256_loadu_ps(p + j), vg8)));
+  }
+  if (j < n) {
+    const __m256i mk = tailMask(n - j);
+    const __m256 x = _mm256_maskload_ps(dp + j, mk);
+    acc = _mm256_fmadd_ps(x, _mm256_maskload_ps(kt + j, mk), acc);
+    _mm256_maskstore_ps(dk + j, mk, _mm256_add_ps(_mm256_maskload_ps(dk + j, mk), _mm256_mul_ps(x, vq8)));
+    _mm256_maskstore_ps(dv + j, mk, _mm256_add_ps(_mm256_maskload_ps(dv + j, mk), _mm256_mul_ps(_mm256_maskload_ps(p + j, mk), vg8)));
+  }
+  return hsum256(acc);
+}
 #endif
 
 
-template <bool A>
+// Path L: 0 portable, 1 AVX2, 2 AVX-512 (AVX2's bits).
+template <int L>
 CL_INLINE void vscores(float* s, const float* q, const float* kt, size_t ld, int hd, int n) {
 #ifdef CL_HAVE_X86
-  if (A) return vscoresAvx(s, q, kt, ld, hd, n);
+  if (L == 2) return vscoresAvx512(s, q, kt, ld, hd, n);
+  if (L == 1) return vscoresAvx(s, q, kt, ld, hd, n);
 #endif
   for (int j = 0; j < n; ++j) s[j] = 0.0f;
   for (int d = 0; d < hd; ++d) {
@@ -171,10 +262,11 @@ CL_INLINE void vscores(float* s, const float* q, const float* kt, size_t ld, int
   }
 }
 
-template <bool A>
+template <int L>
 CL_INLINE void vsoftmaxGrad(float* p, float* dp, int n, float l, float D) {
 #ifdef CL_HAVE_X86
-  if (A) return vsoftmaxGradAvx(p, dp, n, l, D);
+  if (L == 2) return vsoftmaxGradAvx512(p, dp, n, l, D);
+  if (L == 1) return vsoftmaxGradAvx(p, dp, n, l, D);
 #endif
   for (int j = 0; j < n; ++j) {
     p[j] = expApprox(p[j] - l);
@@ -206,7 +298,7 @@ inline void transposeKV(float* kt, float* vt, const float* base, int h, int hd, 
 }
 
 // One (b, h) pair. Scratch: kt, vt (hd × T, transposed keys/values), s (T).
-template <bool A>
+template <int L>
 CL_INLINE void attnFwdHead(float* out, float* lse, const float* qkv, int b, int h, int T, int C, int H, int window, float* kt, float* vt,
                            float* s) {
   const int hd = C / H;
@@ -214,18 +306,24 @@ CL_INLINE void attnFwdHead(float* out, float* lse, const float* qkv, int b, int 
   const float* base = qkv + static_cast<size_t>(b) * T * C3;
   // V in row layout (vt holds (T, hd)), see attnMixRowsAvx: x86 only, where that kernel exists.
 #ifdef CL_HAVE_X86
-  const bool rows = A && hd % 8 == 0;
+  const bool rows = L > 0 && hd % 8 == 0;
 #else
   const bool rows = false;
 #endif
+  constexpr bool A = L > 0;
   transposeKV(kt, vt, base, h, hd, T, C, rows);
   for (int i = 0; i < T; ++i) {
     const float* q = base + i * C3 + h * hd;
     const int lo = window > 0 ? std::max(0, i - window + 1) : 0;
     const int n = i - lo + 1;
-    vscores<A>(s, q, kt + lo, static_cast<size_t>(T), hd, n);
+    vscores<L>(s, q, kt + lo, static_cast<size_t>(T), hd, n);
+#ifdef CL_HAVE_X86
+    const float m = L == 2 ? vmaxAvx512(s, n) : vmax<A>(s, n);
+    const float sum = L == 2 ? vexpSubSumAvx512<true>(s, n, m) : vexpSubSum<A>(s, n, m);
+#else
     const float m = vmax<A>(s, n);
     const float sum = vexpSubSum<A>(s, n, m);
+#endif
     const float inv = 1.0f / sum;
     float* o = out + (static_cast<size_t>(b) * T + i) * C + h * hd;
     if (rows) {
@@ -240,15 +338,25 @@ CL_INLINE void attnFwdHead(float* out, float* lse, const float* qkv, int b, int 
 }
 CL_AVX2 void attnFwdHeadAvx2(float* out, float* lse, const float* qkv, int b, int h, int T, int C, int H, int window, float* kt, float* vt,
                              float* s) {
-  attnFwdHead<true>(out, lse, qkv, b, h, T, C, H, window, kt, vt, s);
+  attnFwdHead<1>(out, lse, qkv, b, h, T, C, H, window, kt, vt, s);
 }
+#ifdef CL_HAVE_X86
+CL_AVX512 void attnFwdHeadAvx512(float* out, float* lse, const float* qkv, int b, int h, int T, int C, int H, int window, float* kt, float* vt,
+                                 float* s) {
+  attnFwdHead<2>(out, lse, qkv, b, h, T, C, H, window, kt, vt, s);
+}
+#else
+void attnFwdHeadAvx512(float* out, float* lse, const float* qkv, int b, int h, int T, int C, int H, int window, float* kt, float* vt, float* s) {
+  attnFwdHead<0>(out, lse, qkv, b, h, T, C, H, window, kt, vt, s);
+}
+#endif
 void attnFwdHeadGeneric(float* out, float* lse, const float* qkv, int b, int h, int T, int C, int H, int window, float* kt, float* vt,
                         float* s) {
-  attnFwdHead<false>(out, lse, qkv, b, h, T, C, H, window, kt, vt, s);
+  attnFwdHead<0>(out, lse, qkv, b, h, T, C, H, window, kt, vt, s);
 }
 
 // Scratch: kt, vt, dkt, dvt (hd × T each), p, dp (T each).
-template <bool A>
+template <int L>
 CL_INLINE void attnBwdHead(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int b, int h, int T, int C,
                            int H, int window, float* kt, float* vt, float* dkt, float* dvt, float* p, float* dp) {
   const int hd = C / H;
@@ -265,23 +373,27 @@ CL_INLINE void attnBwdHead(float* dqkv, const float* dout, const float* qkv, con
     const float l = lse[(static_cast<size_t>(b) * H + h) * T + i];
     const int lo = window > 0 ? std::max(0, i - window + 1) : 0;
     const int n = i - lo + 1;
-    vscores<A>(p, q, kt + lo, static_cast<size_t>(T), hd, n);
-    vscores<A>(dp, g, vt + lo, static_cast<size_t>(T), hd, n);
+    vscores<L>(p, q, kt + lo, static_cast<size_t>(T), hd, n);
+    vscores<L>(dp, g, vt + lo, static_cast<size_t>(T), hd, n);
     float D = 0.0f;
     for (int d = 0; d < hd; ++d) D += g[d] * o[d];
-    vsoftmaxGrad<A>(p, dp, n, l, D);  // p = softmax row, dp = d(score)
+    vsoftmaxGrad<L>(p, dp, n, l, D);  // p = softmax row, dp = d(score)
     float* dq = dbase + i * C3 + h * hd;
     for (int d = 0; d < hd; ++d) {
       const float qd = q[d], gd = g[d];
       float* dk = dkt + static_cast<size_t>(d) * T + lo;
       float* dv = dvt + static_cast<size_t>(d) * T + lo;
 #ifdef CL_HAVE_X86
-      if (A) {
+      if (L == 2) {
+        dq[d] = attnBwdChannelAvx512(dp, p, kt + static_cast<size_t>(d) * T + lo, dk, dv, qd, gd, n);
+        continue;
+      }
+      if (L == 1) {
         dq[d] = attnBwdChannelAvx(dp, p, kt + static_cast<size_t>(d) * T + lo, dk, dv, qd, gd, n);
         continue;
       }
 #endif
-      dq[d] = vdot<A>(dp, kt + static_cast<size_t>(d) * T + lo, n);
+      dq[d] = vdot<false>(dp, kt + static_cast<size_t>(d) * T + lo, n);
       for (int j = 0; j < n; ++j) {
         dk[j] += dp[j] * qd;
         dv[j] += p[j] * gd;
@@ -299,11 +411,22 @@ CL_INLINE void attnBwdHead(float* dqkv, const float* dout, const float* qkv, con
 }
 CL_AVX2 void attnBwdHeadAvx2(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int b, int h, int T, int C,
                              int H, int window, float* kt, float* vt, float* dkt, float* dvt, float* p, float* dp) {
-  attnBwdHead<true>(dqkv, dout, qkv, out, lse, b, h, T, C, H, window, kt, vt, dkt, dvt, p, dp);
+  attnBwdHead<1>(dqkv, dout, qkv, out, lse, b, h, T, C, H, window, kt, vt, dkt, dvt, p, dp);
 }
+#ifdef CL_HAVE_X86
+CL_AVX512 void attnBwdHeadAvx512(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int b, int h, int T, int C,
+                                 int H, int window, float* kt, float* vt, float* dkt, float* dvt, float* p, float* dp) {
+  attnBwdHead<2>(dqkv, dout, qkv, out, lse, b, h, T, C, H, window, kt, vt, dkt, dvt, p, dp);
+}
+#else
+void attnBwdHeadAvx512(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int b, int h, int T, int C, int H,
+                       int window, float* kt, float* vt, float* dkt, float* dvt, float* p, float* dp) {
+  attnBwdHead<0>(dqkv, dout, qkv, out, lse, b, h, T, C, H, window, kt, vt, dkt, dvt, p, dp);
+}
+#endif
 void attnBwdHeadGeneric(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int b, int h, int T, int C, int H,
                         int window, float* kt, float* vt, float* dkt, float* dvt, float* p, float* dp) {
-  attnBwdHead<false>(dqkv, dout, qkv, out, lse, b, h, T, C, H, window, kt, vt, dkt, dvt, p, dp);
+  attnBwdHead<0>(dqkv, dout, qkv, out, lse, b, h, T, C, H, window, kt, vt, dkt, dvt, p, dp);
 }
 
 #ifdef CL_HAVE_X86
@@ -317,7 +440,8 @@ inline int attnKeyBlock(int hd) { return hd <= 16 ? 64 : hd <= 32 ? 32 : 16; }
 // 5 × T × hd floats, spilled to L2 and the pass was bound by it). dq accumulates block by block,
 // in block order; dk, dv rows are final when their block ends. Scratch: kt, vt (hd × T), kr
 // (T × hd), D (T), dkr, dvr (kb × hd), p, dp (kb).
-CL_AVX2 void attnBwdHeadRowsAvx2(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int b, int h, int T,
+template <int L>
+CL_INLINE void attnBwdHeadRows(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int b, int h, int T,
                                  int C, int H, int window, float* sc) {
   const int hd = C / H, kb = attnKeyBlock(hd);
   const size_t C3 = 3 * static_cast<size_t>(C), z = static_cast<size_t>(hd) * T;
@@ -348,9 +472,9 @@ CL_AVX2 void attnBwdHeadRowsAvx2(float* dqkv, const float* dout, const float* qk
       if (n <= 0) continue;
       const float* q = base + i * C3 + h * hd;
       const float* g = dout + (static_cast<size_t>(b) * T + i) * C + h * hd;
-      vscoresAvx(p, q, kt + lo, static_cast<size_t>(T), hd, n);
-      vscoresAvx(dp, g, vt + lo, static_cast<size_t>(T), hd, n);
-      vsoftmaxGradAvx(p, dp, n, lrow[i], D[i]);  // p = softmax row, dp = d(score)
+      vscores<L>(p, q, kt + lo, static_cast<size_t>(T), hd, n);
+      vscores<L>(dp, g, vt + lo, static_cast<size_t>(T), hd, n);
+      vsoftmaxGrad<L>(p, dp, n, lrow[i], D[i]);  // p = softmax row, dp = d(score)
       const size_t r = static_cast<size_t>(lo - j0) * hd;
       attnBwdRowsAvx(dbase + i * C3 + h * hd, dp, p, kr + static_cast<size_t>(lo) * hd, dkr + r, dvr + r, q, g, hd, n);
     }
@@ -359,6 +483,14 @@ CL_AVX2 void attnBwdHeadRowsAvx2(float* dqkv, const float* dout, const float* qk
       copyRows8(dbase + j * C3 + 2 * C + h * hd, dvr + static_cast<size_t>(j - j0) * hd, hd);
     }
   }
+}
+CL_AVX2 void attnBwdHeadRowsAvx2(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int b, int h, int T,
+                                 int C, int H, int window, float* sc) {
+  attnBwdHeadRows<1>(dqkv, dout, qkv, out, lse, b, h, T, C, H, window, sc);
+}
+CL_AVX512 void attnBwdHeadRowsAvx512(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int b, int h, int T,
+                                     int C, int H, int window, float* sc) {
+  attnBwdHeadRows<2>(dqkv, dout, qkv, out, lse, b, h, T, C, H, window, sc);
 }
 #endif
 
@@ -439,13 +571,80 @@ CL_AVX2 void attnDecodeHeadAvx2(float* o, const float* q, const float* kt, const
   const float inv = 1.0f / hsum256(sum);
   for (int d = 0; d < HD; ++d) o[d] = hsum256(acc[d]) * inv;
 }
+// attnDecodeHeadAvx2 with 16 keys per step (scores, max and exp 16 wide; the sum and the HD
+// output sums folded into their 8-lane accumulators low half first, as the AVX2 loop adds them),
+// then that function's 8-key step and masked tail: the same bits.
+template <int HD>
+CL_AVX512 void attnDecodeHeadAvx512(float* o, const float* q, const float* kt, const float* vt, size_t ld, int n, float* s) {
+  __m512 qz[HD];
+  __m256 qd[HD];
+  for (int d = 0; d < HD; ++d) {
+    qz[d] = _mm512_set1_ps(q[d]);
+    qd[d] = _mm256_broadcast_ss(q + d);
+  }
+  __m512 mz = _mm512_set1_ps(-INFINITY);
+  int j = 0;
+  for (; j + 16 <= n; j += 16) {
+    __m512 a = _mm512_setzero_ps();
+    for (int d = 0; d < HD; ++d) a = _mm512_fmadd_ps(qz[d], _mm512_loadu_ps(kt + d * ld + j), a);
+    _mm512_storeu_ps(s + j, a);
+    mz = _mm512_max_ps(mz, a);
+  }
+  __m256 mx = _mm256_max_ps(_mm512_castps512_ps256(mz), _mm512_extractf32x8_ps(mz, 1));
+  for (; j + 8 <= n; j += 8) {
+    __m256 a = _mm256_setzero_ps();
+    for (int d = 0; d < HD; ++d) a = _mm256_fmadd_ps(qd[d], _mm256_loadu_ps(kt + d * ld + j), a);
+    _mm256_storeu_ps(s + j, a);
+    mx = _mm256_max_ps(mx, a);
+  }
+  float m = hmax256(mx);
+  if (j < n) {
+    const __m256i mk = tailMask(n - j);
+    __m256 a = _mm256_setzero_ps();
+    for (int d = 0; d < HD; ++d) a = _mm256_fmadd_ps(qd[d], _mm256_maskload_ps(kt + d * ld + j, mk), a);
+    _mm256_maskstore_ps(s + j, mk, a);
+    for (int t = j; t < n; ++t) m = m > s[t] ? m : s[t];
+  }
+  const __m512 vmz = _mm512_set1_ps(m);
+  const __m256 vm = _mm256_set1_ps(m);
+  __m256 acc[HD];
+  for (int d = 0; d < HD; ++d) acc[d] = _mm256_setzero_ps();
+  __m256 sum = _mm256_setzero_ps();
+  j = 0;
+  for (; j + 16 <= n; j += 16) {
+    const __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(s + j), vmz));
+    const __m256 elo = _mm512_castps512_ps256(e), ehi = _mm512_extractf32x8_ps(e, 1);
+    sum = _mm256_add_ps(sum, elo);
+    sum = _mm256_add_ps(sum, ehi);
+    for (int d = 0; d < HD; ++d) {
+      const __m512 v = _mm512_loadu_ps(vt + d * ld + j);
+      acc[d] = _mm256_fmadd_ps(elo, _mm512_castps512_ps256(v), acc[d]);
+      acc[d] = _mm256_fmadd_ps(ehi, _mm512_extractf32x8_ps(v, 1), acc[d]);
+    }
+  }
+  for (; j + 8 <= n; j += 8) {
+    const __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(s + j), vm));
+    sum = _mm256_add_ps(sum, e);
+    for (int d = 0; d < HD; ++d) acc[d] = _mm256_fmadd_ps(e, _mm256_loadu_ps(vt + d * ld + j), acc[d]);
+  }
+  if (j < n) {
+    const __m256i mk = tailMask(n - j);
+    const __m256 e = _mm256_and_ps(exp256(_mm256_sub_ps(_mm256_maskload_ps(s + j, mk), vm)), _mm256_castsi256_ps(mk));
+    sum = _mm256_add_ps(sum, e);
+    for (int d = 0; d < HD; ++d) acc[d] = _mm256_fmadd_ps(e, _mm256_maskload_ps(vt + d * ld + j, mk), acc[d]);
+  }
+  const float inv = 1.0f / hsum256(sum);
+  for (int d = 0; d < HD; ++d) o[d] = hsum256(acc[d]) * inv;
+}
 #endif
-CL_AVX2 void attnDecodeRowAvx2(float* out, const float* qkv, const float* kc, const float* vc, size_t ld, int pos, int r, int C, int H,
-                               int window, float* s) {
+template <bool kWide>
+CL_AVX2 void attnDecodeRowAvx2T(float* out, const float* qkv, const float* kc, const float* vc, size_t ld, int pos, int r, int C, int H,
+                                int window, float* s) {
 #ifdef CL_HAVE_X86
   const int hd = C / H;
   using Head = void (*)(float*, const float*, const float*, const float*, size_t, int, float*);
-  const Head f = hd == 1 ? attnDecodeHeadAvx2<1> : hd == 2 ? attnDecodeHeadAvx2<2> : hd == 4 ? attnDecodeHeadAvx2<4> : hd == 8 ? attnDecodeHeadAvx2<8> : nullptr;
+  const Head f = kWide ? (hd == 1 ? attnDecodeHeadAvx512<1> : hd == 2 ? attnDecodeHeadAvx512<2> : hd == 4 ? attnDecodeHeadAvx512<4> : hd == 8 ? attnDecodeHeadAvx512<8> : nullptr)
+                       : (hd == 1 ? attnDecodeHeadAvx2<1> : hd == 2 ? attnDecodeHeadAvx2<2> : hd == 4 ? attnDecodeHeadAvx2<4> : hd == 8 ? attnDecodeHeadAvx2<8> : nullptr);
   if (f) {
     const int lo = window > 0 ? std::max(0, pos - window + 1) : 0, n = pos - lo + 1;
     for (int h = 0; h < H; ++h) {
@@ -458,6 +657,15 @@ CL_AVX2 void attnDecodeRowAvx2(float* out, const float* qkv, const float* kc, co
 #endif
   attnDecodeRow<true>(out, qkv, kc, vc, ld, pos, r, C, H, window, s);
 }
+CL_AVX2 void attnDecodeRowAvx2(float* out, const float* qkv, const float* kc, const float* vc, size_t ld, int pos, int r, int C, int H,
+                               int window, float* s) {
+  attnDecodeRowAvx2T<false>(out, qkv, kc, vc, ld, pos, r, C, H, window, s);
+}
+// AVX-512 for head sizes 1, 2, 4, 8 (the two-pass head above); other sizes run the AVX2 row.
+CL_AVX2 void attnDecodeRowAvx512(float* out, const float* qkv, const float* kc, const float* vc, size_t ld, int pos, int r, int C, int H,
+                                 int window, float* s) {
+  attnDecodeRowAvx2T<true>(out, qkv, kc, vc, ld, pos, r, C, H, window, s);
+}
 void attnDecodeRowGeneric(float* out, const float* qkv, const float* kc, const float* vc, size_t ld, int pos, int r, int C, int H, int window,
                           float* s) {
   attnDecodeRow<false>(out, qkv, kc, vc, ld, pos, r, C, H, window, s);
@@ -466,7 +674,7 @@ void attnDecodeRowGeneric(float* out, const float* qkv, const float* kc, const f
 }  // namespace
 
 void attentionForward(Exec ex, float* out, float* lse, const float* qkv, int B, int T, int C, int H, int window) {
-  auto f = ex.avx2() ? attnFwdHeadAvx2 : attnFwdHeadGeneric;
+  auto f = ex.avx512() ? attnFwdHeadAvx512 : ex.avx2() ? attnFwdHeadAvx2 : attnFwdHeadGeneric;
   const int hd = C / H;
   parallelRun(ex.threads, static_cast<size_t>(B) * H, [&](size_t t) {
     float* s = scratch(static_cast<size_t>(2 * hd + 1) * T);
@@ -477,7 +685,7 @@ void attentionForward(Exec ex, float* out, float* lse, const float* qkv, int B, 
 
 void attentionDecode(Exec ex, float* out, const float* qkv, const float* const* kcache, const float* const* vcache, size_t ld, const int* pos,
                      int n, int C, int H, int window) {
-  auto f = ex.avx2() ? attnDecodeRowAvx2 : attnDecodeRowGeneric;
+  auto f = ex.avx512() ? attnDecodeRowAvx512 : ex.avx2() ? attnDecodeRowAvx2 : attnDecodeRowGeneric;
   parallelRun(ex.threads, static_cast<size_t>(n), [&](size_t r) {
     f(out, qkv, kcache[r], vcache[r], ld, pos[r], static_cast<int>(r), C, H, window, scratch(static_cast<size_t>(pos[r]) + 8));
   });
@@ -485,14 +693,15 @@ void attentionDecode(Exec ex, float* out, const float* qkv, const float* const* 
 
 void attentionBackward(Exec ex, float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int B, int T, int C,
                        int H, int window) {
-  auto f = ex.avx2() ? attnBwdHeadAvx2 : attnBwdHeadGeneric;
+  auto f = ex.avx512() ? attnBwdHeadAvx512 : ex.avx2() ? attnBwdHeadAvx2 : attnBwdHeadGeneric;
   const int hd = C / H;
 #ifdef CL_HAVE_X86
   if (ex.avx2() && hd % 8 == 0) {
     const int kb = attnKeyBlock(hd);
     parallelRun(ex.threads, static_cast<size_t>(B) * H, [&](size_t t) {
       float* s = scratch(static_cast<size_t>(3 * hd + 1) * T + static_cast<size_t>(2 * kb) * (hd + 1));
-      attnBwdHeadRowsAvx2(dqkv, dout, qkv, out, lse, static_cast<int>(t / H), static_cast<int>(t % H), T, C, H, window, s);
+      (ex.avx512() ? attnBwdHeadRowsAvx512 : attnBwdHeadRowsAvx2)(dqkv, dout, qkv, out, lse, static_cast<int>(t / H), static_cast<int>(t % H), T, C,
+                                                                  H, window, s);
     });
     return;
   }

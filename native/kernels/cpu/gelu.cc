@@ -1,5 +1,5 @@
-// gelu_new forward and backward, elementwise in chunks of 16384 values (AVX2/FMA or portable;
-// see simd.hh).
+// gelu_new forward and backward, elementwise in chunks of 16384 values (AVX-512, AVX2/FMA or
+// portable; see simd.hh; AVX-512 gives AVX2's bits).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -78,15 +78,56 @@ CL_AVX2 void geluBwdAvx2(float* d, const float* x, const float* g, size_t n) {
     _mm256_maskstore_ps(d + i, mk, geluGrad8(_mm256_maskload_ps(x + i, mk), _mm256_maskload_ps(g + i, mk), half, one, c, c3));
   }
 }
+
+// AVX-512: 16 lanes of the AVX2 arithmetic (the same bits per element), the tail masked.
+CL_AVX512 inline __m512 tanhGelu16(__m512 v) {
+  const __m512 v3 = _mm512_mul_ps(_mm512_mul_ps(v, v), v);
+  const __m512 u = _mm512_mul_ps(_mm512_set1_ps(kGeluC), _mm512_fmadd_ps(_mm512_set1_ps(0.044715f), v3, v));
+  const __m512 e = exp512(_mm512_add_ps(u, u));
+  return _mm512_sub_ps(_mm512_set1_ps(1.0f), _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), e)));
+}
+CL_AVX512 inline __mmask16 tailMask16(size_t n) { return static_cast<__mmask16>((1u << n) - 1u); }
+CL_AVX512 void geluFwdAvx512(float* out, const float* x, size_t n) {
+  size_t i = 0;
+  const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_loadu_ps(x + i);
+    _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_mul_ps(half, v), _mm512_add_ps(one, tanhGelu16(v))));
+  }
+  if (i < n) {
+    const __mmask16 mk = tailMask16(n - i);
+    const __m512 v = _mm512_maskz_loadu_ps(mk, x + i);
+    _mm512_mask_storeu_ps(out + i, mk, _mm512_mul_ps(_mm512_mul_ps(half, v), _mm512_add_ps(one, tanhGelu16(v))));
+  }
+}
+CL_AVX512 inline __m512 geluGrad16(__m512 v, __m512 gv, __m512 half, __m512 one, __m512 c, __m512 c3) {
+  const __m512 th = tanhGelu16(v);
+  const __m512 du = _mm512_fmadd_ps(c3, _mm512_mul_ps(v, v), c);
+  const __m512 a = _mm512_mul_ps(half, _mm512_add_ps(one, th));
+  const __m512 b = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(half, v), _mm512_fnmadd_ps(th, th, one)), du);
+  return _mm512_mul_ps(_mm512_add_ps(a, b), gv);
+}
+CL_AVX512 void geluBwdAvx512(float* d, const float* x, const float* g, size_t n) {
+  size_t i = 0;
+  const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
+  const __m512 c = _mm512_set1_ps(kGeluC), c3 = _mm512_set1_ps(kGeluC * 3.0f * 0.044715f);
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(d + i, geluGrad16(_mm512_loadu_ps(x + i), _mm512_loadu_ps(g + i), half, one, c, c3));
+  if (i < n) {
+    const __mmask16 mk = tailMask16(n - i);
+    _mm512_mask_storeu_ps(d + i, mk, geluGrad16(_mm512_maskz_loadu_ps(mk, x + i), _mm512_maskz_loadu_ps(mk, g + i), half, one, c, c3));
+  }
+}
 #else
 CL_AVX2 void geluBwdAvx2(float* d, const float* x, const float* g, size_t n) { geluBwd(d, x, g, n); }
+void geluFwdAvx512(float* out, const float* x, size_t n) { geluFwd(out, x, n); }
+void geluBwdAvx512(float* d, const float* x, const float* g, size_t n) { geluBwd(d, x, g, n); }
 #endif
 void geluBwdGeneric(float* d, const float* x, const float* g, size_t n) { geluBwd(d, x, g, n); }
 
 }  // namespace
 
 void geluForward(Exec ex, float* out, const float* inp, size_t n) {
-  auto f = ex.avx2() ? geluFwdAvx2 : geluFwdGeneric;
+  auto f = ex.avx512() ? geluFwdAvx512 : ex.avx2() ? geluFwdAvx2 : geluFwdGeneric;
   constexpr size_t chunk = 16384;
   parallelRun(ex.threads, (n + chunk - 1) / chunk, [&](size_t t) {
     const size_t i0 = t * chunk;
@@ -95,7 +136,7 @@ void geluForward(Exec ex, float* out, const float* inp, size_t n) {
 }
 
 void geluBackward(Exec ex, float* dinp, const float* inp, const float* dout, size_t n) {
-  auto f = ex.avx2() ? geluBwdAvx2 : geluBwdGeneric;
+  auto f = ex.avx512() ? geluBwdAvx512 : ex.avx2() ? geluBwdAvx2 : geluBwdGeneric;
   constexpr size_t chunk = 16384;
   parallelRun(ex.threads, (n + chunk - 1) / chunk, [&](size_t t) {
     const size_t i0 = t * chunk;

@@ -8,7 +8,8 @@
 // Determinism: every fast kernel splits its work by output rows/columns/heads into tasks whose
 // boundaries do not depend on the thread count, and each output element is computed by one task
 // in a fixed order, so results are bit-identical for any `threads`. (They differ between the AVX2
-// and the portable path, which round differently, but each is reproducible.)
+// and the portable path, which round differently, but each is reproducible; the AVX-512 path gives
+// the AVX2 path's bits.)
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -17,19 +18,37 @@
 
 namespace cl::kernels {
 
-// Instruction set of a fast kernel, chosen per call (never process-wide): Auto takes AVX2+FMA when
-// the CPU has them, else portable C++; Generic forces the portable path (the tests check both
-// against the naive kernels).
-enum class Isa : int { Auto = 0, Generic = 1 };
-// Whether this CPU has AVX2 and FMA (what Isa::Auto runs).
+// Instruction set of a fast kernel, chosen per call (never process-wide). Auto takes the widest
+// the CPU has: AVX-512 (F, BW, VL, DQ) where present, else AVX2+FMA, else portable C++; Generic,
+// Avx2 and Avx512 ask for one path (a path the CPU lacks falls back to the widest it has), so the
+// tests can check every path against the naive kernels. Kernels without an AVX-512 body run their
+// AVX2 one on the Avx512 level. Every AVX-512 body computes each element with the same operations
+// in the same order as its AVX2 twin (it only does 16 lanes per instruction where the AVX2 body
+// does 8, folding sums back in the AVX2 lane order), so the two give identical bits: a model's
+// results do not depend on which of the two a CPU offers.
+enum class Isa : int { Auto = 0, Generic = 1, Avx2 = 2, Avx512 = 3 };
+// Whether this CPU has AVX2 and FMA / AVX-512 F+BW+VL+DQ (with AVX2 and FMA) (what Isa::Auto runs;
+// the environment variable COLLAPSE_MAX_ISA=avx2|generic caps cpuIsa(), for benchmarks).
 bool cpuHasAvx2();
+bool cpuHasAvx512();
+// The widest path this CPU runs.
+Isa cpuIsa();
+// "avx512", "avx2" or "generic".
+const char* isaName(Isa isa);
 // How one kernel call runs: its threads and its instruction set. A plain thread count converts to
 // Exec{threads, Isa::Auto}, so a model passes its thread count and gets the fastest path.
 struct Exec {
   int threads = 1;
   Isa isa = Isa::Auto;
   Exec(int threads_, Isa isa_ = Isa::Auto) : threads(threads_), isa(isa_) {}  // NOLINT: implicit on purpose
-  bool avx2() const { return isa == Isa::Auto && cpuHasAvx2(); }
+  // The path this call runs: the requested one, or the widest below it that the CPU has.
+  Isa level() const {
+    const Isa best = cpuIsa();
+    if (isa == Isa::Auto) return best;
+    return static_cast<int>(isa) < static_cast<int>(best) ? isa : best;
+  }
+  bool avx2() const { return static_cast<int>(level()) >= static_cast<int>(Isa::Avx2); }
+  bool avx512() const { return level() == Isa::Avx512; }
 };
 
 // --- matmul -----------------------------------------------------------------------------------
@@ -147,6 +166,6 @@ void softmaxRows(Exec ex, float* x, int N, int V);
 void softmaxRowsNaive(float* x, int N, int V);
 
 // Seconds per call of the forward matmul (M,K)·(N,K)ᵀ on constant data, best of `reps` (benchmarks).
-double timeMatmul(int M, int N, int K, int threads, int reps);
+double timeMatmul(int M, int N, int K, int threads, int reps, Isa isa = Isa::Auto);
 
 }  // namespace cl::kernels

@@ -215,6 +215,90 @@ __attribute__((target("avx2,fma"))) void microAvx2B(int kc, const float* a, size
                                                     const float* bias) {
   microAvx2Body<false, true>(kc, a, acs, b, c, ldc, mode, bias, bs);
 }
+
+// AVX-512: a 6×32 register tile (12 zmm accumulators) over two adjacent NR-wide slivers of op(B),
+// b (columns 0..15) and b + boff (columns 16..31), row k of each at +k*bs. Each C element gets the
+// same chain of FMAs from zero in the same k order as microAvx2Body's, and the same store, so the
+// bits are identical to running microAvx2 on each sliver; only the tile is twice as wide (on CPUs
+// with two 512-bit FMA units, a 6×16 zmm tile's 6 accumulators could not hide the FMA latency).
+template <bool kRows, bool kBInPlace>
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma"))) inline void microAvx512PairBody(
+    int kc, const float* a, size_t as, const float* b, size_t boff, size_t bs, float* c, size_t ldc, int mode, const float* bias) {
+  const float* a1 = a + as;
+  const float* a2 = a + 2 * as;
+  const float* a3 = a + 3 * as;
+  const float* a4 = a + 4 * as;
+  const float* a5 = a + 5 * as;
+  for (int i = 0; i < MR; ++i) {
+    __builtin_prefetch(c + i * ldc, 1);
+    __builtin_prefetch(c + i * ldc + 2 * NR - 1, 1);
+  }
+  __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps(), c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps();
+  __m512 c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps(), c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps();
+  __m512 c40 = _mm512_setzero_ps(), c41 = _mm512_setzero_ps(), c50 = _mm512_setzero_ps(), c51 = _mm512_setzero_ps();
+  const float* bb = b + boff;
+  for (int k = 0; k < kc; ++k) {
+    const __m512 b0 = kBInPlace ? _mm512_loadu_ps(b) : _mm512_load_ps(b), b1 = kBInPlace ? _mm512_loadu_ps(bb) : _mm512_load_ps(bb);
+    __m512 x = _mm512_set1_ps(kRows ? a[k] : a[0]);
+    c00 = _mm512_fmadd_ps(x, b0, c00);
+    c01 = _mm512_fmadd_ps(x, b1, c01);
+    x = _mm512_set1_ps(kRows ? a1[k] : a[1]);
+    c10 = _mm512_fmadd_ps(x, b0, c10);
+    c11 = _mm512_fmadd_ps(x, b1, c11);
+    x = _mm512_set1_ps(kRows ? a2[k] : a[2]);
+    c20 = _mm512_fmadd_ps(x, b0, c20);
+    c21 = _mm512_fmadd_ps(x, b1, c21);
+    x = _mm512_set1_ps(kRows ? a3[k] : a[3]);
+    c30 = _mm512_fmadd_ps(x, b0, c30);
+    c31 = _mm512_fmadd_ps(x, b1, c31);
+    x = _mm512_set1_ps(kRows ? a4[k] : a[4]);
+    c40 = _mm512_fmadd_ps(x, b0, c40);
+    c41 = _mm512_fmadd_ps(x, b1, c41);
+    x = _mm512_set1_ps(kRows ? a5[k] : a[5]);
+    c50 = _mm512_fmadd_ps(x, b0, c50);
+    c51 = _mm512_fmadd_ps(x, b1, c51);
+    if (!kRows) a += as;
+    b += bs;
+    bb += bs;
+  }
+  __m512 i0 = _mm512_setzero_ps(), i1 = _mm512_setzero_ps();
+  if (mode == kBias) {
+    i0 = _mm512_loadu_ps(bias);
+    i1 = _mm512_loadu_ps(bias + NR);
+  }
+#define CL_ADD_ROW(r, lo, hi)                                                                       \
+  if (mode == kAdd) {                                                                               \
+    i0 = _mm512_loadu_ps(c + r * ldc);                                                              \
+    i1 = _mm512_loadu_ps(c + r * ldc + NR);                                                         \
+  }                                                                                                 \
+  _mm512_storeu_ps(c + r * ldc, mode == kSet ? lo : _mm512_add_ps(i0, lo));                         \
+  _mm512_storeu_ps(c + r * ldc + NR, mode == kSet ? hi : _mm512_add_ps(i1, hi));
+  CL_ADD_ROW(0, c00, c01)
+  CL_ADD_ROW(1, c10, c11)
+  CL_ADD_ROW(2, c20, c21)
+  CL_ADD_ROW(3, c30, c31)
+  CL_ADD_ROW(4, c40, c41)
+  CL_ADD_ROW(5, c50, c51)
+#undef CL_ADD_ROW
+}
+// Packed A (element (i,k) at a[k*acs + i]), packed B (slivers `boff` apart).
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma"))) void microAvx512Pair(int kc, const float* a, size_t acs, const float* b,
+                                                                                              size_t boff, float* c, size_t ldc, int mode,
+                                                                                              const float* bias) {
+  microAvx512PairBody<false, false>(kc, a, acs, b, boff, NR, c, ldc, mode, bias);
+}
+// A read in place by rows (row i at a + i*lda), packed B.
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma"))) void microAvx512PairRows(int kc, const float* a, size_t lda, const float* b,
+                                                                                                  size_t boff, float* c, size_t ldc, int mode,
+                                                                                                  const float* bias) {
+  microAvx512PairBody<true, false>(kc, a, lda, b, boff, NR, c, ldc, mode, bias);
+}
+// Packed A, B read in place: 32 contiguous columns per row, rows bs apart.
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma"))) void microAvx512PairB(int kc, const float* a, size_t acs, const float* b,
+                                                                                               size_t bs, float* c, size_t ldc, int mode,
+                                                                                               const float* bias) {
+  microAvx512PairBody<false, true>(kc, a, acs, b, NR, bs, c, ldc, mode, bias);
+}
 #endif
 
 using Micro = void (*)(int, const float*, size_t, const float*, float*, size_t, int, const float*);
@@ -263,6 +347,39 @@ bool cpuHasAvx2() {
 #else
   return false;
 #endif
+}
+
+bool cpuHasAvx512() {
+#if defined(__x86_64__) || defined(__i386__)
+  // __builtin_cpu_supports also checks that the OS saves the zmm state (XCR0), as GCC's does.
+  static const bool has = cpuHasAvx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  return has;
+#else
+  return false;
+#endif
+}
+
+Isa cpuIsa() {
+  // COLLAPSE_MAX_ISA=avx2|generic caps it (benchmarks measure what AVX-512 adds; the AVX-512 and
+  // AVX2 paths give the same bits, so only the speed changes).
+  static const Isa best = [] {
+    Isa isa = cpuHasAvx512() ? Isa::Avx512 : cpuHasAvx2() ? Isa::Avx2 : Isa::Generic;
+    if (const char* cap = std::getenv("COLLAPSE_MAX_ISA")) {
+      if (std::strcmp(cap, "generic") == 0) isa = Isa::Generic;
+      else if (std::strcmp(cap, "avx2") == 0 && isa == Isa::Avx512) isa = Isa::Avx2;
+    }
+    return isa;
+  }();
+  return best;
+}
+
+const char* isaName(Isa isa) {
+  switch (isa == Isa::Auto ? cpuIsa() : isa) {
+    case Isa::Avx512: return "avx512";
+    case Isa::Avx2: return "avx2";
+    default: return "generic";
+  }
 }
 
 namespace {
@@ -314,6 +431,8 @@ void gemmCore(Exec ex, int M, int N, int K, const float* A, size_t rsA, size_t c
               bool accumulate) {
   const int threads = ex.threads;
   const Micro kernel = micro(ex.avx2()), kernelRows = microRows(ex.avx2());
+  const bool wide = ex.avx512();
+  (void)wide;
   const int firstMode = accumulate ? kAdd : bias ? kBias : kSet;
   // A row-major A (csA == 1) is read in place, six row streams, rather than packed: packing cost
   // up to half the time of the narrow products (N = hidden: the input gradients, the lm_head's
@@ -344,40 +463,64 @@ void gemmCore(Exec ex, int M, int N, int K, const float* A, size_t rsA, size_t c
       } else {
         packA(ap, A, rsA, csA, i0, mc, k0, kc);
       }
-      for (int s = s0; s < s1; ++s) {
+      // One MR×NR tile: sliver s, row tile r.
+      auto tileOne = [&](int s, int r) {
         const int jb = s * NR, w = std::min(NR, N - jb);
         const float* b = bp + static_cast<size_t>(s) * sliverSize + static_cast<size_t>(k0) * NR;
         const float* bj = bias ? bias + jb : nullptr;
-        for (int r = 0; r * MR < mc; ++r) {
-          const int ib = i0 + r * MR, h = std::min(MR, M - ib);
-          float* c = C + static_cast<size_t>(ib) * N + jb;
-          // The sliver's kernel and where it reads A: in place, or from the pack.
-          Micro f = kernel;
-          const float* a;
-          size_t as = MR;
-          if (!inPlace) {
-            a = ap + static_cast<size_t>(r) * MR * kc;
-          } else if (h < MR) {
-            a = ap;
-          } else if (csA == 1) {
-            f = kernelRows;
-            a = A + static_cast<size_t>(ib) * rsA + k0;
-            as = rsA;
-          } else {
-            a = A + static_cast<size_t>(k0) * csA + ib;
-            as = csA;
-          }
-          if (h == MR && w == NR) {
-            f(kc, a, as, b, c, static_cast<size_t>(N), mode, bj);
-          } else {
-            f(kc, a, as, b, tile, NR, kSet, nullptr);
-            for (int i = 0; i < h; ++i)
-              for (int j = 0; j < w; ++j) {
-                float& x = c[static_cast<size_t>(i) * N + j];
-                x = mode == kAdd ? x + tile[i * NR + j] : mode == kBias ? bj[j] + tile[i * NR + j] : tile[i * NR + j];
-              }
-          }
+        const int ib = i0 + r * MR, h = std::min(MR, M - ib);
+        float* c = C + static_cast<size_t>(ib) * N + jb;
+        // The sliver's kernel and where it reads A: in place, or from the pack.
+        Micro f = kernel;
+        const float* a;
+        size_t as = MR;
+        if (!inPlace) {
+          a = ap + static_cast<size_t>(r) * MR * kc;
+        } else if (h < MR) {
+          a = ap;
+        } else if (csA == 1) {
+          f = kernelRows;
+          a = A + static_cast<size_t>(ib) * rsA + k0;
+          as = rsA;
+        } else {
+          a = A + static_cast<size_t>(k0) * csA + ib;
+          as = csA;
         }
+        if (h == MR && w == NR) {
+          f(kc, a, as, b, c, static_cast<size_t>(N), mode, bj);
+        } else {
+          f(kc, a, as, b, tile, NR, kSet, nullptr);
+          for (int i = 0; i < h; ++i)
+            for (int j = 0; j < w; ++j) {
+              float& x = c[static_cast<size_t>(i) * N + j];
+              x = mode == kAdd ? x + tile[i * NR + j] : mode == kBias ? bj[j] + tile[i * NR + j] : tile[i * NR + j];
+            }
+        }
+      };
+      for (int s = s0; s < s1; ++s) {
+#if defined(__x86_64__) || defined(__i386__)
+        // AVX-512: two full slivers at once, full row tiles through the 6×32 kernel (same bits).
+        if (wide && s + 1 < s1 && (s + 2) * NR <= N) {
+          const int jb = s * NR;
+          const float* b = bp + static_cast<size_t>(s) * sliverSize + static_cast<size_t>(k0) * NR;
+          const float* bj = bias ? bias + jb : nullptr;
+          for (int r = 0; r * MR < mc; ++r) {
+            const int ib = i0 + r * MR, h = std::min(MR, M - ib);
+            float* c = C + static_cast<size_t>(ib) * N + jb;
+            if (h < MR || (inPlace && csA != 1)) {
+              tileOne(s, r);
+              tileOne(s + 1, r);
+            } else if (inPlace) {
+              microAvx512PairRows(kc, A + static_cast<size_t>(ib) * rsA + k0, rsA, b, sliverSize, c, static_cast<size_t>(N), mode, bj);
+            } else {
+              microAvx512Pair(kc, ap + static_cast<size_t>(r) * MR * kc, MR, b, sliverSize, c, static_cast<size_t>(N), mode, bj);
+            }
+          }
+          ++s;
+          continue;
+        }
+#endif
+        for (int r = 0; r * MR < mc; ++r) tileOne(s, r);
       }
     }
   });
@@ -436,6 +579,8 @@ void matmulBackwardWeightT(Exec ex, float* dweight, const float* dout, const flo
   if (M <= 0 || N <= 0 || K <= 0) return;
   const Micro packed = micro(ex.avx2());
   const MicroB inPlace = microB(ex.avx2());
+  const bool wide = ex.avx512();
+  (void)wide;
   const Blocking bl(M, N, 1);
   parallelRun(ex.threads, bl.tasks(), [&](size_t t) {
     int i0, mc, s0, s1;
@@ -444,12 +589,37 @@ void matmulBackwardWeightT(Exec ex, float* dweight, const float* dout, const flo
     float* ap = threadPackA();
     alignas(64) float tile[MR * NR];
     alignas(64) float edge[KC * NR];  // a last, partial column sliver, zero-padded
+    alignas(64) float tile2[MR * 2 * NR];
     for (int k0 = 0; k0 < K; k0 += KC) {
       const int kc = std::min(KC, K - k0);
       packAT(ap, inp, static_cast<size_t>(IC), i0, mc, k0, kc);
       for (int s = s0; s < s1; ++s) {
         const int jb = s * NR, w = std::min(NR, N - jb);
         const float* b = dout + static_cast<size_t>(k0) * OC + jb;
+#if defined(__x86_64__) || defined(__i386__)
+        // AVX-512: two full slivers at once through the 6×32 kernel (same bits as one by one).
+        if (wide && s + 1 < s1 && (s + 2) * NR <= N) {
+          const int tiles = (mc + MR - 1) / MR;
+          const float* next = s + 2 < s1 ? b + 2 * NR : nullptr;
+          const int per = next ? (kc + tiles - 1) / tiles : 0;
+          for (int r = 0; r * MR < mc; ++r) {
+            const int ib = i0 + r * MR, h = std::min(MR, M - ib);
+            for (int k = r * per, k1 = std::min(kc, k + per); k < k1; ++k) {
+              const float* row = next + static_cast<size_t>(k) * OC;
+              __builtin_prefetch(row);
+              __builtin_prefetch(row + NR);
+              __builtin_prefetch(row + 2 * NR - 1);
+            }
+            microAvx512PairB(kc, ap + static_cast<size_t>(r) * MR * kc, MR, b, static_cast<size_t>(OC), tile2, 2 * NR, kSet, nullptr);
+            for (int j = 0; j < 2 * NR; ++j) {
+              float* d = dweight + static_cast<size_t>(jb + j) * IC + ib;
+              for (int i = 0; i < h; ++i) d[i] += tile2[i * 2 * NR + j];
+            }
+          }
+          ++s;
+          continue;
+        }
+#endif
         if (w < NR)
           for (int k = 0; k < kc; ++k) {
             for (int j = 0; j < w; ++j) edge[k * NR + j] = b[static_cast<size_t>(k) * OC + j];
@@ -494,12 +664,12 @@ void gemmNaive(int M, int N, int K, const float* A, size_t rsA, size_t csA, cons
   }
 }
 
-double timeMatmul(int M, int N, int K, int threads, int reps) {
+double timeMatmul(int M, int N, int K, int threads, int reps, Isa isa) {
   std::vector<float> A(static_cast<size_t>(M) * K, 0.5f), B(static_cast<size_t>(N) * K, 0.25f), C(static_cast<size_t>(M) * N);
   double best = 1e30;
   for (int r = 0; r < std::max(1, reps); ++r) {
     const auto t0 = std::chrono::steady_clock::now();
-    gemm(threads, M, N, K, A.data(), K, 1, B.data(), 1, K, C.data(), nullptr, false);
+    gemm(Exec(threads, isa), M, N, K, A.data(), K, 1, B.data(), 1, K, C.data(), nullptr, false);
     best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   return best;

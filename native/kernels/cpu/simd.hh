@@ -166,6 +166,70 @@ CL_AVX2 inline float vdotAvx(const float* x, const float* y, int n) {
   }
   return hsum256(acc);
 }
+
+// --- AVX-512 twins of the AVX2 row helpers: the same bits ------------------------------------------
+// Each lane runs exp256's operations; sums are folded into an 8-lane accumulator in the AVX2
+// order (elements j+l, then j+8+l, into lane l), and the tail is the AVX2 code's, so a row's
+// result is exactly the AVX2 helper's. Only the exp work and the loads run 16 lanes wide.
+#define CL_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
+CL_AVX512 inline __m512 exp512(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+  const __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(12582912.0f));
+  const __m512 n = _mm512_sub_ps(t, _mm512_set1_ps(12582912.0f));
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+  const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+  return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
+}
+CL_AVX512 inline float vmaxAvx512(const float* x, int n) {
+  __m512 m = _mm512_set1_ps(-INFINITY);
+  int j = 0;
+  for (; j + 16 <= n; j += 16) m = _mm512_max_ps(m, _mm512_loadu_ps(x + j));
+  __m256 m8 = _mm256_max_ps(_mm512_castps512_ps256(m), _mm512_extractf32x8_ps(m, 1));
+  for (; j + 8 <= n; j += 8) m8 = _mm256_max_ps(m8, _mm256_loadu_ps(x + j));
+  float r = hmax256(m8);
+  for (; j < n; ++j) r = r > x[j] ? r : x[j];
+  return r;
+}
+template <bool kStore>
+CL_AVX512 inline float vexpSubSumAvx512(float* s, int n, float m) {
+  const __m512 vm = _mm512_set1_ps(m);
+  __m256 acc = _mm256_setzero_ps();
+  int j = 0;
+  for (; j + 16 <= n; j += 16) {
+    const __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(s + j), vm));
+    if (kStore) _mm512_storeu_ps(s + j, e);
+    acc = _mm256_add_ps(acc, _mm512_castps512_ps256(e));
+    acc = _mm256_add_ps(acc, _mm512_extractf32x8_ps(e, 1));
+  }
+  const __m256 vm8 = _mm256_set1_ps(m);
+  if (j + 8 <= n) {
+    const __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(s + j), vm8));
+    if (kStore) _mm256_storeu_ps(s + j, e);
+    acc = _mm256_add_ps(acc, e);
+    j += 8;
+  }
+  if (j < n) {
+    const __m256i mk = tailMask(n - j);
+    const __m256 e = _mm256_and_ps(exp256(_mm256_sub_ps(_mm256_maskload_ps(s + j, mk), vm8)), _mm256_castsi256_ps(mk));
+    if (kStore) _mm256_maskstore_ps(s + j, mk, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  return hsum256(acc);
+}
+CL_AVX512 inline void vscaleAvx512(float* s, int n, float k) {
+  const __m512 vk = _mm512_set1_ps(k);
+  int j = 0;
+  for (; j + 16 <= n; j += 16) _mm512_storeu_ps(s + j, _mm512_mul_ps(_mm512_loadu_ps(s + j), vk));
+  for (; j < n; ++j) s[j] *= k;
+}
 #endif
 
 template <bool A>
