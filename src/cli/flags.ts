@@ -85,9 +85,14 @@ export async function configFromFlags(f: RunFlags): Promise<Record<string, unkno
     }
     setPath(cfg, s.path!, v);
   }
-  // --vocab-size alone means a trained byte-level BPE of that size.
-  const model = cfg.model as Record<string, unknown> | undefined;
-  if (f.vocabSize !== undefined && f.tokenizer === undefined && model && model.tokenizer === undefined) model.tokenizer = 'bpe';
+  // A pretrained start takes its architecture and tokenizer from the checkpoint: flags that set them conflict.
+  const initClash = ['preset', 'hidden', 'layers', 'heads', 'window', 'tokenizer', 'vocabSize'].filter((k) => f[k] !== undefined);
+  if (f.init !== undefined && f.init !== 'scratch' && initClash.length) {
+    throw new CollapseError(
+      'E_BAD_ARGUMENT',
+      `${initClash.map(dashed).join(', ')} conflict${initClash.length > 1 ? '' : 's'} with --init ${String(f.init)}: the checkpoint defines the architecture and the tokenizer; drop ${initClash.length > 1 ? 'them' : 'it'}`,
+    );
+  }
   return cfg;
 }
 

@@ -66,6 +66,10 @@ async function run(f: RunFlags): Promise<void> {
     onCorpus: (info) => {
       for (const line of corpusHeader(info)) log(line);
     },
+    onStart: ({ config: c, real }) => {
+      log(describeReal(real));
+      log(`model ${driverFor(c).describe(c)}; ${c.generations} generations of ${c.paradigms.join(', ')}; seed ${c.seed}${c.saveModels ? '; models saved' : ''}`);
+    },
     onProgress: (e) => {
       if (!announced) {
         announced = true;

@@ -7,6 +7,7 @@ import { CollapseError } from '../errors.js';
 import { PRESETS, type TransformerPreset } from '../models/transformer.js';
 import { PARADIGMS } from '../paradigms/index.js';
 import { parseSplit, type LoadCorpusOptions } from '../corpus/index.js';
+import { readInitArchitecture, SCRATCH } from './init.js';
 
 /**
  * How a setting is offered: its `collapse run` flag (kebab-case, without --), the flag's argument
@@ -64,9 +65,48 @@ export const TransformerModelSchema = z
     /** MLP width; default 4 × hidden. */
     intermediate: positiveInt('model.intermediate').max(1 << 20, 'model.intermediate must be ≤ 1048576').nullable().default(null).meta(doc('transformer: MLP width (default 4 × hidden)')),
     /** 'word': the corpus's word-level Vocabulary (the n-gram's), capped at vocabSize if given; 'bpe': a byte-level BPE of vocabSize trained on the real train split. */
-    tokenizer: z.enum(['word', 'bpe'], { error: 'model.tokenizer must be "word" or "bpe"' }).default('word').meta(cli('tokenizer', '<kind>', "transformer: 'word' (the corpus vocabulary) or 'bpe' (byte-level BPE trained on the real split)")),
+    /**
+     * 'word': the corpus's word-level Vocabulary (the n-gram's), capped at vocabSize if given; 'bpe': a
+     * byte-level BPE of vocabSize trained on the real train split; 'checkpoint': the tokenizer of
+     * model.init (the only one with a pretrained start). Default: 'bpe', or 'checkpoint' with init.
+     */
+    tokenizer: z
+      .enum(['word', 'bpe', 'checkpoint'], { error: 'model.tokenizer must be "word", "bpe" or "checkpoint"' })
+      .nullable()
+      .default(null)
+      .meta({
+        ...cli('tokenizer', '<kind>', "transformer: 'bpe' (a byte-level BPE trained on the real train split; the default) or 'word' (the corpus's word vocabulary, the n-gram's); with --init the checkpoint's"),
+        choices: ['bpe', 'word'],
+      }),
+    /**
+     * 'scratch' (default): every generation starts from a fresh initialisation; else a Hugging Face
+     * GPT-Neo folder (config.json, model.safetensors, tokenizer.json) that every generation fine-tunes
+     * from: it defines the architecture and the tokenizer (src/experiment/init.ts).
+     */
+    init: z
+      .string({ error: 'model.init must be "scratch" or a checkpoint folder' })
+      .min(1, 'model.init must be "scratch" or a checkpoint folder')
+      .default('scratch')
+      .meta(cli('init', '<dir>', "transformer: 'scratch' (a fresh initialisation every generation) or a Hugging Face GPT-Neo folder (config.json, model.safetensors, tokenizer.json) that every generation fine-tunes from; its architecture and tokenizer are used")),
+    /** SHA-256 of model.init's content, recorded when the run starts; a resume refuses a changed checkpoint. */
+    initSha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'model.initSha256 must be 64 hex digits')
+      .nullable()
+      .default(null)
+      .meta(doc("transformer: SHA-256 of model.init's files, recorded by the run (a resume refuses a changed checkpoint)")),
     /** Word level: cap (≥ 3, null = none). BPE: its size (≥ 258; default 4096). */
-    vocabSize: positiveInt('model.vocabSize').max(1 << 20, 'model.vocabSize must be ≤ 1048576').nullable().default(null).meta(cli('vocab-size', '<n>', 'transformer: BPE size (alone: implies --tokenizer bpe; default 4096), or a cap on the word vocabulary')),
+    vocabSize: positiveInt('model.vocabSize')
+      .max(1 << 20, 'model.vocabSize must be ≤ 1048576')
+      .nullable()
+      .default(null)
+      .meta(
+        cli(
+          'vocab-size',
+          '<n>',
+          'transformer: with --tokenizer bpe (the default) the BPE\'s size, ≥ 258 (default 4096); with --tokenizer word a cap on the word vocabulary (rarer words become <unk>; default: no cap). It never changes the tokenizer. Not with --init (the checkpoint\'s vocabulary is V)',
+        ),
+      ),
     /** Training, each generation, from a fresh initialisation. */
     seqLen: positiveInt('model.seqLen').max(1 << 20, 'model.seqLen must be ≤ 1048576').default(128).meta(cli('seq-len', '<n>', 'transformer: training window in tokens')),
     epochs: positiveInt('model.epochs').max(1000, 'model.epochs must be ≤ 1000').default(1).meta(cli('epochs', '<n>', 'transformer: passes over T_n per generation')),
@@ -98,6 +138,7 @@ export interface ResolvedTransformerModel extends TransformerModelConfig {
   window: number;
   contextLength: number;
   intermediate: number;
+  tokenizer: 'word' | 'bpe' | 'checkpoint';
 }
 
 /**
@@ -166,7 +207,7 @@ export const ConfigSchema = z
       .refine((a) => new Set(a).size === a.length, 'paradigms must not repeat')
       .default(['replace', 'accumulate', 'accumulate-subsample'])
       .meta(cli('paradigm', '<list>', `comma-separated: ${PARADIGMS.join(',')}`)),
-    generations: positiveInt('generations').max(10000, 'generations must be ≤ 10000').default(10).meta(cli('generations', '<n>', 'models trained per paradigm')),
+    generations: positiveInt('generations').max(10000, 'generations must be ≤ 10000').default(10).meta(cli('generations', '<n>', 'models trained per paradigm (transformer: default 5)')),
     /** r for accumulate-subsample. */
     rate: z.number({ error: 'rate must be a number' }).positive('rate must be > 0').max(100, 'rate must be ≤ 100').default(0.1).meta(cli('rate', '<r>', 'synthetic rate r of accumulate-subsample')),
     /** r for plain accumulate. */
@@ -177,7 +218,12 @@ export const ConfigSchema = z
       .default(1)
       .meta(cli('accumulate-rate', '<r>', 'synthetic rate r of plain accumulate')),
     /** N in positions; null = the size of D. */
-    trainTokens: positiveInt('trainTokens').max(4_000_000_000, 'trainTokens must be ≤ 4e9').nullable().default(null).meta(cli('train-tokens', '<N>', 'training-set size N in positions (default: the real train split)')),
+    /** N in positions; null = the size of D (transformer: D capped at TRANSFORMER_RUN_DEFAULTS.trainTokens). */
+    trainTokens: positiveInt('trainTokens')
+      .max(4_000_000_000, 'trainTokens must be ≤ 4e9')
+      .nullable()
+      .default(null)
+      .meta(cli('train-tokens', '<N>', 'training-set size N in positions (default: the real train split; transformer: a seeded draw of 100,000 positions of it when it is larger)')),
     /** α for replace-with-real. */
     realFraction: z
       .number({ error: 'realFraction must be a number' })
@@ -207,8 +253,13 @@ export const ConfigSchema = z
       .enum(['train', 'test', 'both'], { error: 'probesFrom must be one of train, test, both' })
       .default('train')
       .meta(cli('probes-from', '<split>', 'probe contexts: the most frequent of the train split D, the test split H, or both')),
-    /** Sequences written per generation to samples/<paradigm>/gen-NNN.txt. */
-    keepSamples: z.number().int().min(0, 'keepSamples must be ≥ 0').default(50).meta(doc('sequences written per generation to samples/<paradigm>/gen-NNN.txt')),
+    /** Sequences written per generation to samples/<paradigm>/gen-NNN.jsonl. */
+    keepSamples: z.number().int().min(0, 'keepSamples must be ≥ 0').default(50).meta(doc('sequences written per generation to samples/<paradigm>/gen-NNN.jsonl')),
+    /** Transformer runs: each generation's model saved in Hugging Face layout as models/<paradigm>/gen-NNN/. */
+    saveModels: z
+      .boolean({ error: 'saveModels must be true or false' })
+      .default(false)
+      .meta(cli('save-models', '', "transformer: keep each generation's model in the run folder, models/<paradigm>/gen-NNN/ (Hugging Face layout)")),
     /** Error accounting of docs/theory.md per generation (n-gram runs): adds a `theory` object to each record. */
     theory: z
       .boolean({ error: 'theory must be true or false' })
@@ -247,12 +298,49 @@ function badConfig(message: string): never {
   throw new CollapseError('E_BAD_CONFIG', `invalid config: ${message}`);
 }
 
-/** Fills a transformer's architecture from its preset or the defaults and checks the fields together. */
+/** Byte-level BPE size when model.vocabSize is not given. */
+export const DEFAULT_BPE_SIZE = 4096;
+
+/**
+ * What `collapse run --model transformer` does when nothing else is said: sized to finish in a few
+ * minutes on two cores and still show Replace's perplexity rising (README, "The transformer").
+ * `generations` applies to an input that leaves the field out (a recorded config names it, so
+ * resuming is unaffected); `trainTokens` is the cap on D when config.trainTokens is null: a train
+ * split larger than that is drawn down to it (the runner), a smaller one is used whole.
+ */
+export const TRANSFORMER_RUN_DEFAULTS = { generations: 5, trainTokens: 100_000 } as const;
+
+const ARCH_FIELDS = ['hidden', 'layers', 'heads', 'window', 'contextLength', 'intermediate'] as const;
+
+/** Fills a transformer's architecture from its preset, its checkpoint (model.init) or the defaults and checks the fields together. */
 function resolveTransformer(m: TransformerModelConfig, c: ExperimentConfig): ResolvedTransformerModel {
   const arch = { ...m };
+  let tokenizer = m.tokenizer ?? 'bpe';
+  let vocabSize = m.vocabSize;
+  if (m.init !== SCRATCH) {
+    // The checkpoint defines the architecture and the tokenizer: a field naming another is a conflict.
+    const ck = readInitArchitecture(m.init);
+    if (m.preset !== null) badConfig(`model.preset conflicts with model.init (${m.init}): the checkpoint defines the architecture; drop --preset`);
+    if (m.tokenizer !== null && m.tokenizer !== 'checkpoint') {
+      badConfig(`model.tokenizer "${m.tokenizer}" conflicts with model.init (${m.init}): a pretrained start uses the checkpoint's own tokenizer; drop --tokenizer`);
+    }
+    if (m.vocabSize !== null && m.vocabSize !== ck.vocabSize) {
+      badConfig(`model.vocabSize (${m.vocabSize}) conflicts with model.init (${m.init}, vocabulary ${ck.vocabSize}): the checkpoint's tokenizer defines V; drop --vocab-size`);
+    }
+    for (const f of ARCH_FIELDS) {
+      if (m[f] !== null && m[f] !== ck[f]) badConfig(`model.${f} (${m[f]}) conflicts with model.init (${m.init}, ${f} ${ck[f]}): the checkpoint defines the architecture; drop it`);
+      arch[f] = ck[f];
+    }
+    tokenizer = 'checkpoint';
+    vocabSize = ck.vocabSize;
+  } else if (m.tokenizer === 'checkpoint') {
+    badConfig('model.tokenizer "checkpoint" needs model.init (a checkpoint folder): use "word" or "bpe" for a model trained from scratch');
+  } else if (m.initSha256 !== null) {
+    badConfig('model.initSha256 is recorded for a pretrained start only (model.init is "scratch")');
+  }
   if (m.preset !== null) {
     const p = PRESET_ARCH[m.preset];
-    for (const f of ['hidden', 'layers', 'heads', 'window', 'contextLength', 'intermediate'] as const) {
+    for (const f of ARCH_FIELDS) {
       if (m[f] !== null && m[f] !== p[f]) badConfig(`model.${f} (${m[f]}) conflicts with model.preset ${m.preset} (${f} ${p[f]}): drop one of them`);
       arch[f] = p[f];
     }
@@ -261,13 +349,14 @@ function resolveTransformer(m: TransformerModelConfig, c: ExperimentConfig): Res
   const heads = arch.heads ?? defaultHeads(hidden);
   if (hidden % heads !== 0) badConfig(`model.heads (${heads}) must divide model.hidden (${hidden})`);
   const contextLength = arch.contextLength ?? Math.max(m.seqLen, c.sampling.maxLength);
-  if (m.seqLen > contextLength) badConfig(`model.seqLen (${m.seqLen}) must be ≤ model.contextLength (${contextLength})`);
+  const whose = m.init !== SCRATCH ? ` (the checkpoint's max_position_embeddings)` : '';
+  if (m.seqLen > contextLength) badConfig(`model.seqLen (${m.seqLen}) must be ≤ model.contextLength (${contextLength})${whose}`);
   if (c.sampling.maxLength > contextLength) {
-    badConfig(`sampling.maxLength (${c.sampling.maxLength}) must be ≤ model.contextLength (${contextLength}) for a transformer: lower --max-length`);
+    badConfig(`sampling.maxLength (${c.sampling.maxLength}) must be ≤ model.contextLength (${contextLength})${whose} for a transformer: lower --max-length`);
   }
-  if (m.vocabSize !== null) {
-    if (m.tokenizer === 'word' && m.vocabSize < 3) badConfig('model.vocabSize must be ≥ 3 for the word-level vocabulary (<unk>, <s>, </s>)');
-    if (m.tokenizer === 'bpe' && m.vocabSize < 258) badConfig('model.vocabSize must be ≥ 258 for a byte-level BPE (256 bytes + <|endoftext|> + one merge)');
+  if (vocabSize !== null) {
+    if (tokenizer === 'word' && vocabSize < 3) badConfig('model.vocabSize must be ≥ 3 for the word-level vocabulary (<unk>, <s>, </s>)');
+    if (tokenizer === 'bpe' && vocabSize < 258) badConfig('model.vocabSize must be ≥ 258 for a byte-level BPE (256 bytes + <|endoftext|> + one merge)');
   }
   if (c.theory) badConfig('theory: the error accounting (--theory) is defined for n-gram models only; drop it for model.kind "transformer"');
   return {
@@ -278,13 +367,25 @@ function resolveTransformer(m: TransformerModelConfig, c: ExperimentConfig): Res
     window: arch.window ?? 256,
     contextLength,
     intermediate: arch.intermediate ?? 4 * hidden,
-    vocabSize: m.vocabSize ?? (m.tokenizer === 'bpe' ? 4096 : null),
+    tokenizer,
+    vocabSize: vocabSize ?? (tokenizer === 'bpe' ? DEFAULT_BPE_SIZE : null),
   };
+}
+
+/** The transformer's run defaults (TRANSFORMER_RUN_DEFAULTS) for the fields `input` leaves out. */
+function withTransformerDefaults(input: unknown): unknown {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) return input;
+  const o = input as Record<string, unknown>;
+  const m = o.model;
+  if (m === null || typeof m !== 'object' || (m as { kind?: unknown }).kind !== 'transformer') return input;
+  const out = { ...o };
+  if (out.generations === undefined) out.generations = TRANSFORMER_RUN_DEFAULTS.generations;
+  return out;
 }
 
 /** Validates and fills defaults; throws E_BAD_CONFIG naming the first bad field. */
 export function resolveConfig(input: unknown): ExperimentConfig {
-  const r = ConfigSchema.safeParse(input ?? {});
+  const r = ConfigSchema.safeParse(withTransformerDefaults(input ?? {}));
   if (!r.success) {
     const issue = r.error.issues[0]!;
     const field = issue.path.join('.') || '(config)';
@@ -295,5 +396,6 @@ export function resolveConfig(input: unknown): ExperimentConfig {
   }
   const c = r.data as ExperimentConfig;
   if (c.model.kind === 'transformer') c.model = resolveTransformer(c.model, c);
+  else if (c.saveModels) badConfig('saveModels: saving each generation\'s model (--save-models) is for model.kind "transformer" only');
   return c;
 }

@@ -4,7 +4,8 @@
  *   config.json                    resolved config, versions, corpus summary (no wall times)
  *   metrics.jsonl / metrics.csv    one record per paradigm and generation, sorted (paradigm, generation)
  *   timings.jsonl                  wall times per generation (the only file that differs between runs)
- *   samples/<paradigm>/gen-NNN.txt first sequences of S_n, detokenized
+ *   samples/<paradigm>/gen-NNN.jsonl first sequences of S_n, detokenized: one {"text": …} per line
+ *   models/<paradigm>/gen-NNN/     with saveModels: M_n in Hugging Face layout (config.json, model.safetensors, tokenizer)
  *   state/progress.json            records so far and the finished generations; complete: true at the end
  *   state/<paradigm>/gen-NNN.bin   S_n itself, so T_{n+1} can be rebuilt on resume (removed at the end)
  *   report.html, figures/*.svg     the report (src/report/html.ts), unless --no-report
@@ -220,10 +221,18 @@ export async function readSample(path: string): Promise<TokenCorpus> {
   return { offsets, tokens };
 }
 
-export function sampleText(s: TokenCorpus, decode: (ids: Uint32Array) => string, keep: number): string {
+/**
+ * The readable samples: the first `keep` sequences of S, one JSON object {"text": …} per line. A
+ * byte-level tokenizer's text may hold newlines, U+FFFD (bytes that are not UTF-8 on their own) or
+ * any other character; JSON escapes the control characters, and U+2028/U+2029 are escaped too
+ * (some line readers split on them), so a line is always exactly one sequence.
+ */
+export function sampleJsonl(s: TokenCorpus, decode: (ids: Uint32Array) => string, keep: number): string {
   const lines: string[] = [];
   const n = Math.min(keep, s.offsets.length - 1);
-  for (let i = 0; i < n; i++) lines.push(decode(s.tokens.subarray(s.offsets[i]!, s.offsets[i + 1]!)));
+  for (let i = 0; i < n; i++) {
+    lines.push(JSON.stringify({ text: decode(s.tokens.subarray(s.offsets[i]!, s.offsets[i + 1]!)) }).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029'));
+  }
   return lines.join('\n') + (lines.length ? '\n' : '');
 }
 
@@ -268,13 +277,19 @@ export const RUN_FILES: RegExp[] = [
   /^config\.json$/,
   /^metrics\.(jsonl|csv)$/,
   /^timings\.jsonl$/,
-  /^samples\/[a-z][a-z0-9-]*\/gen-[0-9]{3,}\.txt$/,
+  /^samples\/[a-z][a-z0-9-]*\/gen-[0-9]{3,}\.(jsonl|txt)$/,
+  /^models\/[a-z][a-z0-9-]*\/gen-[0-9]{3,}\/(config\.json|model\.safetensors|tokenizer\.json|vocabulary\.json)$/,
+  // A save interrupted before its staging folder was removed (Transformer.save).
+  /^models\/[a-z][a-z0-9-]*\/gen-[0-9]{3,}\/\.collapse-save-[A-Za-z0-9]+\/(config\.json|model\.safetensors|tokenizer\.json|vocabulary\.json)$/,
   /^state\/progress\.json$/,
   /^state\/[a-z][a-z0-9-]*\/gen-[0-9]{3,}\.bin$/,
   /^report\.html$/,
   /^figures\/[a-z0-9-]+\.svg$/,
 ];
-export const RUN_FOLDERS: RegExp[] = [/^figures$/, /^samples$/, /^samples\/[a-z][a-z0-9-]*$/, /^state$/, /^state\/[a-z][a-z0-9-]*$/];
+export const RUN_FOLDERS: RegExp[] = [
+  /^figures$/, /^samples$/, /^samples\/[a-z][a-z0-9-]*$/, /^state$/, /^state\/[a-z][a-z0-9-]*$/,
+  /^models$/, /^models\/[a-z][a-z0-9-]*$/, /^models\/[a-z][a-z0-9-]*\/gen-[0-9]{3,}$/, /^models\/[a-z][a-z0-9-]*\/gen-[0-9]{3,}\/\.collapse-save-[A-Za-z0-9]+$/,
+];
 export const TEMP_FILE = /^\..+\.[0-9]+\.[0-9a-f]{8}\.tmp$/;
 
 /**
@@ -307,7 +322,7 @@ export async function foreignEntry(dir: string): Promise<string | null> {
     for (const e of entries) {
       const p = rel ? `${rel}/${e.name}` : e.name;
       if (e.isFile() && TEMP_FILE.test(e.name)) continue;
-      const known = e.isFile() ? RUN_FILES.some((re) => re.test(p)) : e.isDirectory() && depth < 2 && RUN_FOLDERS.some((re) => re.test(p));
+      const known = e.isFile() ? RUN_FILES.some((re) => re.test(p)) : e.isDirectory() && depth < 4 && RUN_FOLDERS.some((re) => re.test(p));
       if (!known) return `it holds ${p}, which a run does not write`;
       if (e.isDirectory()) {
         const why = await walk(p, depth + 1);
@@ -336,7 +351,7 @@ export function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** Removes temp files (".name.pid.hex.tmp") that a killed process left behind. */
-export async function removeStrayTemps(dir: string, depth = 3): Promise<void> {
+export async function removeStrayTemps(dir: string, depth = 4): Promise<void> {
   let entries: import('node:fs').Dirent[];
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -361,15 +376,23 @@ const pad = (n: number) => String(n).padStart(3, '0');
 
 /** state/<paradigm>/gen-NNN.bin: S_n as the run state keeps it. */
 export const statePath = (dir: string, paradigm: string, n: number) => join(dir, 'state', paradigm, `gen-${pad(n)}.bin`);
-/** samples/<paradigm>/gen-NNN.txt: the first sequences of S_n, readable. */
-export const samplePath = (dir: string, paradigm: string, n: number) => join(dir, 'samples', paradigm, `gen-${pad(n)}.txt`);
+/** samples/<paradigm>/gen-NNN.jsonl: the first sequences of S_n, readable. */
+export const samplePath = (dir: string, paradigm: string, n: number) => join(dir, 'samples', paradigm, `gen-${pad(n)}.jsonl`);
+/** models/<paradigm>/gen-NNN/: M_n, with saveModels. */
+export const modelPath = (dir: string, paradigm: string, n: number) => join(dir, 'models', paradigm, `gen-${pad(n)}`);
+
+/** Writes M_n into models/<paradigm>/gen-NNN/ (the model's own format: a transformer's is Hugging Face's). */
+export async function saveModel(dir: string, paradigm: string, n: number, model: { save(path: string): Promise<void> }): Promise<void> {
+  await makeFolder(join(dir, 'models', paradigm));
+  await model.save(modelPath(dir, paradigm, n));
+}
 
 /** Writes S_n's state file and its readable sample (folders made as needed). */
 export async function saveGeneration(dir: string, paradigm: string, n: number, S: TokenCorpus, decode: (ids: Uint32Array) => string, keep: number): Promise<void> {
   await makeFolder(join(dir, 'state', paradigm));
   await writeSample(statePath(dir, paradigm, n), S);
   await makeFolder(join(dir, 'samples', paradigm));
-  await writeFileAtomic(samplePath(dir, paradigm, n), sampleText(S, decode, keep));
+  await writeFileAtomic(samplePath(dir, paradigm, n), sampleJsonl(S, decode, keep));
 }
 
 /** Appends one line to timings.jsonl (wall times: the one file that differs between runs). */

@@ -31,6 +31,7 @@ import {
   removeState,
   removeStrayTemps,
   saveGeneration,
+  saveModel,
   saveProgress,
   sortRecords,
   statePath,
@@ -71,6 +72,8 @@ export interface RunOptions {
   onProgress?: (event: ProgressEvent) => void;
   /** Called once the corpus is loaded, before any training (the CLI's run header). */
   onCorpus?: (info: LoadedCorpus['info']) => void;
+  /** Called once the run is set up (config complete, D drawn), before any training (the CLI's run header). */
+  onStart?: (start: { config: ExperimentConfig; real: RealInfo }) => void;
   signal?: AbortSignal;
 }
 
@@ -123,8 +126,8 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
     ...corpusLoadOptions(config.corpusOptions),
   });
   options.onCorpus?.(corpus.info);
-  const tokens = driver.tokenise(corpus, config);
-  const { D, real, params } = realData(tokens.train, config);
+  const tokens = await driver.tokenise(corpus, config);
+  const { D, real, params } = realData(tokens.train, config, driver.defaultTrainTokens ?? null);
   const H = tokens.test;
   if (corpusPositions(H) === 0) throw new CollapseError('E_CORPUS_EMPTY', 'the test split is empty: the corpus is too small to hold out real test data');
   for (const p of config.paradigms) {
@@ -136,6 +139,7 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
 
   const memLimit = memoryLimit(options.memoryLimit);
   checkRunMemory(config, driver, tokens.vocabSize, params, threads, memLimit);
+  options.onStart?.({ config, real });
 
   if (signal?.aborted) {
     throw new CollapseError('E_ABORTED', resumed ? 'the run was interrupted; continue it with --resume' : 'interrupted before the run started; nothing was written');
@@ -224,6 +228,7 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
       const t4 = performance.now();
       // Persist S_n and its readable sample before the record says generation n is done.
       await saveGeneration(dir, name, n, S, tokens.decode, config.keepSamples);
+      if (config.saveModels) await saveModel(dir, name, n, model);
       done++;
       await commit(record, {
         paradigm: name,
@@ -294,9 +299,11 @@ function freshRun(input: ExperimentConfigInput | ExperimentConfig, out: string |
  * every later T_n have the same size (N is then |D|, which overshoots the request by less than one
  * sequence).
  */
-function realData(split: RunContext['D'], config: ExperimentConfig): { D: RunContext['D']; real: RealInfo; params: ParadigmParams } {
-  const drawn = config.trainTokens !== null && config.trainTokens < corpusPositions(split);
-  const D = drawn ? subsampleSequences(split, config.trainTokens!, deriveSeed(config.seed, 'real-data')) : split;
+function realData(split: RunContext['D'], config: ExperimentConfig, defaultCap: number | null): { D: RunContext['D']; real: RealInfo; params: ParadigmParams } {
+  // Without trainTokens, the driver's default cap (the transformer's) draws D down to it.
+  const cap = config.trainTokens ?? defaultCap;
+  const drawn = cap !== null && cap < corpusPositions(split);
+  const D = drawn ? subsampleSequences(split, cap, deriveSeed(config.seed, 'real-data')) : split;
   const params: ParadigmParams = {
     trainTokens: drawn || config.trainTokens === null ? corpusPositions(D) : config.trainTokens,
     rate: config.rate,

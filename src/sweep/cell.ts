@@ -56,6 +56,24 @@ const jsonLines = (text: string): unknown[] =>
     .filter((l) => l.trim())
     .map((l) => JSON.parse(l) as unknown);
 
+/**
+ * The sequences of a sample file: gen-NNN.jsonl holds one {"text": …} per line (the text may hold
+ * newlines); gen-NNN.txt (run folders of earlier versions) one sequence per line. A line that is
+ * not such an object is shown as it is.
+ */
+export function sampleLines(text: string, jsonl: boolean): string[] {
+  const lines = text.split('\n').filter((l) => l !== '');
+  if (!jsonl) return lines;
+  return lines.map((l) => {
+    try {
+      const o = JSON.parse(l) as { text?: unknown };
+      return typeof o?.text === 'string' ? o.text : l;
+    } catch {
+      return l;
+    }
+  });
+}
+
 /** Reads a finished run folder as a CellResult. */
 export async function readCellResult(dir: string, name: string): Promise<CellResult> {
   const remote = (await readJson(join(dir, CELL_RESULT_FILE))) as CellResult | undefined;
@@ -73,15 +91,16 @@ export async function readCellResult(dir: string, name: string): Promise<CellRes
   for (const p of meta.config.paradigms) {
     let files: string[] = [];
     try {
-      files = (await readdir(join(dir, 'samples', p))).filter((f) => /^gen-\d+\.txt$/.test(f)).sort();
+      files = (await readdir(join(dir, 'samples', p))).filter((f) => /^gen-\d+\.(jsonl|txt)$/.test(f)).sort();
     } catch {
       continue;
     }
     const byGen: string[][] = [];
     for (const f of files) {
-      const g = Number(f.slice(4, -4));
-      const text = await readFile(join(dir, 'samples', p, f), 'utf8');
-      byGen[g] = text.split('\n').filter((l) => l !== '').slice(0, SAMPLE_LINES);
+      const m = /^gen-(\d+)\.(jsonl|txt)$/.exec(f)!;
+      const g = Number(m[1]);
+      if (byGen[g] && m[2] === 'txt') continue; // a run folder written before JSONL samples holds .txt
+      byGen[g] = sampleLines(await readFile(join(dir, 'samples', p, f), 'utf8'), m[2] === 'jsonl').slice(0, SAMPLE_LINES);
     }
     samples[p] = Array.from(byGen, (x) => x ?? []);
   }

@@ -96,11 +96,11 @@ describe('collapse run: exit status and output modes', () => {
 });
 
 describe('the run folder', () => {
-  test('holds config.json, metrics.jsonl, metrics.csv, timings.jsonl, samples/<paradigm>/gen-NNN.txt, the report and a complete state', () => {
+  test('holds config.json, metrics.jsonl, metrics.csv, timings.jsonl, samples/<paradigm>/gen-NNN.jsonl, the report and a complete state', () => {
     const files = listFiles(dirA(), { includeTimings: true });
     const expected = ['config.json', 'metrics.csv', 'metrics.jsonl', 'state/progress.json', 'timings.jsonl', 'report.html'];
     for (const f of ['headline', 'perplexity', 'divergence', 'tails', 'real-share']) expected.push(`figures/${f}.svg`);
-    for (const p of PARADIGMS) for (let g = 0; g < GENERATIONS; g++) expected.push(`samples/${p}/gen-${String(g).padStart(3, '0')}.txt`);
+    for (const p of PARADIGMS) for (let g = 0; g < GENERATIONS; g++) expected.push(`samples/${p}/gen-${String(g).padStart(3, '0')}.jsonl`);
     expect(files).toEqual(expected.sort());
     const progress = readProgress(dirA())!;
     expect(progress.complete).toBe(true);
@@ -190,8 +190,8 @@ describe('the run folder', () => {
     words.add('<unk>');
     for (const p of PARADIGMS) {
       for (let g = 0; g < GENERATIONS; g++) {
-        const text = readFileSync(path.join(dirA(), 'samples', p, `gen-${String(g).padStart(3, '0')}.txt`), 'utf8');
-        const ls = text.split('\n').filter((l) => l !== '');
+        const text = readFileSync(path.join(dirA(), 'samples', p, `gen-${String(g).padStart(3, '0')}.jsonl`), 'utf8');
+        const ls = text.split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as { text: string }).text);
         expect(ls.length).toBeGreaterThan(0);
         expect(ls.length).toBeLessThanOrEqual(50);
         for (const l of ls) for (const w of l.split(' ').filter(Boolean)) expect(words.has(w)).toBe(true);
@@ -265,15 +265,15 @@ describe('reproducibility', () => {
     const a = expectSameRun(dirA(), dirB());
     expectSameRun(dirA(), dirC());
     expect(a).toContain('metrics.jsonl');
-    expect(a).toContain('samples/replace/gen-002.txt');
+    expect(a).toContain('samples/replace/gen-002.jsonl');
   });
 
   test('another seed ⇒ other samples and metrics', async () => {
     const d = path.join(root, 'seed4');
     const r = await runCli([...common, '--seed', '4', '--out', d, '--quiet', '--paradigm', 'replace']);
     expect(r.code).toBe(0);
-    const other = readFileSync(path.join(d, 'samples', 'replace', 'gen-000.txt'), 'utf8');
-    expect(other).not.toBe(readFileSync(path.join(dirA(), 'samples', 'replace', 'gen-000.txt'), 'utf8'));
+    const other = readFileSync(path.join(d, 'samples', 'replace', 'gen-000.jsonl'), 'utf8');
+    expect(other).not.toBe(readFileSync(path.join(dirA(), 'samples', 'replace', 'gen-000.jsonl'), 'utf8'));
     // Generation 0 trains on D either way: same perplexity, other samples.
     expect(readRecords(d)[0]!.perplexity).toBe(readRecords(dirA()).find((x) => x.paradigm === 'replace')!.perplexity);
   });
@@ -307,7 +307,7 @@ describe('other ways in', () => {
     expect(r.code).toBe(0);
     const meta = JSON.parse(readFileSync(path.join(d, 'config.json'), 'utf8'));
     expect(meta.config).toMatchObject({ generations: 1, seed: 9, paradigms: ['replace'], model: { order: 2, smoothing: 'kneser-ney' }, keepSamples: 5 });
-    expect(readFileSync(path.join(d, 'samples', 'replace', 'gen-000.txt'), 'utf8').trim().split('\n')).toHaveLength(5);
+    expect(readFileSync(path.join(d, 'samples', 'replace', 'gen-000.jsonl'), 'utf8').trim().split('\n')).toHaveLength(5);
   });
 
   test('without --out: a new runs/run-<timestamp> folder under the working directory', async () => {

@@ -60,7 +60,10 @@ describe('the settings spec', () => {
     expect([r.model.order, r.sampling.topK, r.sampling.maxLength, r.corpusOptions.lowercase]).toEqual([2, 5, 256, false]);
     await expect(configFromFlags({ model: 'transformer', order: 2 })).rejects.toThrow(/--order applies to --model ngram only/);
     await expect(configFromFlags({ hidden: 8, layers: 1 })).rejects.toThrow(/--hidden, --layers apply to --model transformer only/);
-    expect(await configFromFlags({ model: 'transformer', vocabSize: 300 })).toEqual({ model: { kind: 'transformer', vocabSize: 300, tokenizer: 'bpe' } });
+    // --vocab-size never switches the tokenizer (bpe is the default; with --tokenizer word it caps the vocabulary).
+    expect(await configFromFlags({ model: 'transformer', vocabSize: 300 })).toEqual({ model: { kind: 'transformer', vocabSize: 300 } });
+    expect(await configFromFlags({ model: 'transformer', tokenizer: 'word', vocabSize: 300 })).toEqual({ model: { kind: 'transformer', tokenizer: 'word', vocabSize: 300 } });
+    await expect(configFromFlags({ model: 'transformer', init: '/ckpt', hidden: 8 })).rejects.toThrow(/--hidden conflicts with --init \/ckpt/);
   });
 
   test("the README's settings table is the spec's (npm run docs:settings)", () => {

@@ -24,7 +24,7 @@ beforeAll(async () => {
   root = tempDir('transformer');
   const corpusFile = writeLines(path.join(root, 'corpus.txt'), sentences(5, 300, { vocab: 25, minLen: 2, maxLen: 8 }));
   common = [
-    'run', '--corpus', `text:${corpusFile}`, '--model', 'transformer',
+    'run', '--corpus', `text:${corpusFile}`, '--model', 'transformer', '--tokenizer', 'word',
     '--hidden', '16', '--layers', '2', '--heads', '2', '--seq-len', '32', '--epochs', '1',
     '--generations', String(GENERATIONS), '--max-length', '32', '--seed', '4',
   ];
@@ -41,14 +41,14 @@ test('the run succeeds and writes the run folder', () => {
   for (const r of [resA, resB, resC]) expect({ code: r.code, stderr: r.code === 0 ? '' : r.stderr }).toEqual({ code: 0, stderr: '' });
   const files = listFiles(dir('A'));
   for (const p of ['replace', 'accumulate', 'accumulate-subsample']) {
-    for (let g = 0; g < GENERATIONS; g++) expect(files).toContain(`samples/${p}/gen-00${g}.txt`);
+    for (let g = 0; g < GENERATIONS; g++) expect(files).toContain(`samples/${p}/gen-00${g}.jsonl`);
   }
   expect(files).toEqual(expect.arrayContaining(['config.json', 'metrics.jsonl', 'metrics.csv', 'state/progress.json']));
   expect(listFiles(dir('A'), { includeTimings: true })).toContain('timings.jsonl');
   expect(files.some((f) => f.endsWith('.bin'))).toBe(false); // S_n state removed at the end
   const cfg = JSON.parse(readFileSync(path.join(dir('A'), 'config.json'), 'utf8'));
   expect(cfg.config.model).toMatchObject({ kind: 'transformer', hidden: 16, layers: 2, heads: 2, seqLen: 32, epochs: 1, window: 256, contextLength: 32, intermediate: 64, tokenizer: 'word' });
-  expect(resA.stdout).toMatch(/model transformer \(hidden 16, 2 layers, 2 heads/);
+  expect(resA.stdout).toMatch(/model transformer from scratch \(hidden 16, 2 layers, 2 heads/);
   expect(resA.stdout).toMatch(/Total variation from p̂_0/);
   expect(resA.stderr).toMatch(/replace gen 0: training step \d+\/\d+, loss \d/);
   expect(resC.stdout + resC.stderr).toBe('');
@@ -77,8 +77,8 @@ test('records: p̂_0 reference (TV 0 at generation 0), training columns, sane me
   for (const key of ['perplexity', 'zeroProbability', 'trainSteps', 'trainLoss', 'trainTokens']) expect(gen0('accumulate')[key]).toBe(gen0('replace')[key]);
   const header = readFileSync(path.join(dir('A'), 'metrics.csv'), 'utf8').split('\n')[0];
   expect(header).toBe([...CSV_COLUMNS, ...TRANSFORMER_CSV_COLUMNS].join(','));
-  const sample = readFileSync(path.join(dir('A'), 'samples', 'replace', 'gen-000.txt'), 'utf8');
-  expect(sample.split('\n')[0]).toMatch(/^(w\d+|<unk>)( (w\d+|<unk>))*$/);
+  const sample = readFileSync(path.join(dir('A'), 'samples', 'replace', 'gen-000.jsonl'), 'utf8');
+  expect((JSON.parse(sample.split('\n')[0]!) as { text: string }).text).toMatch(/^(w\d+|<unk>)( (w\d+|<unk>))*$/);
 });
 
 test('deterministic: two runs, and --threads 1 vs 2, are byte-identical (timings.jsonl aside)', () => {
@@ -86,16 +86,16 @@ test('deterministic: two runs, and --threads 1 vs 2, are byte-identical (timings
   expectSameRun(dir('A'), dir('B'));
 });
 
-test('a trained byte-level BPE (--vocab-size) runs end to end', async () => {
-  const r = await runCli([...common.map((a) => (a === String(GENERATIONS) ? '1' : a)), '--vocab-size', '300', '--paradigm', 'replace', '--out', dir('bpe'), '--quiet']);
+test('a trained byte-level BPE (--tokenizer bpe --vocab-size) runs end to end', async () => {
+  const r = await runCli([...common.map((a) => (a === String(GENERATIONS) ? '1' : a === 'word' ? 'bpe' : a)), '--vocab-size', '300', '--paradigm', 'replace', '--out', dir('bpe'), '--quiet']);
   expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
   const cfg = JSON.parse(readFileSync(path.join(dir('bpe'), 'config.json'), 'utf8'));
   expect(cfg.config.model).toMatchObject({ tokenizer: 'bpe', vocabSize: 300 });
   const [rec] = readRecords(dir('bpe'));
   expect(rec!.perplexity).toBeGreaterThan(1);
   // Samples decode to text (byte-level: words of the corpus, spaces kept).
-  const line = readFileSync(path.join(dir('bpe'), 'samples', 'replace', 'gen-000.txt'), 'utf8').split('\n')[0]!;
-  expect(line.length).toBeGreaterThan(0);
+  const line = readFileSync(path.join(dir('bpe'), 'samples', 'replace', 'gen-000.jsonl'), 'utf8').split('\n')[0]!;
+  expect((JSON.parse(line) as { text: string }).text.length).toBeGreaterThan(0);
 }, 60_000);
 
 test('usage errors: --theory, n-gram flags, transformer flags without --model transformer, preset conflicts', async () => {
@@ -125,7 +125,14 @@ describe('config schema: model is ngram | transformer', () => {
 
   test('defaults and presets', () => {
     const c = resolveConfig({ model: { kind: 'transformer' } });
-    expect(c.model).toMatchObject({ kind: 'transformer', preset: null, hidden: 64, layers: 4, heads: 4, window: 256, contextLength: 256, intermediate: 256, seqLen: 128, epochs: 1, batchSize: 8, lr: 1e-3, tokenizer: 'word', vocabSize: null, probeOrder: 3 });
+    expect(c.model).toMatchObject({ kind: 'transformer', preset: null, hidden: 64, layers: 4, heads: 4, window: 256, contextLength: 256, intermediate: 256, seqLen: 128, epochs: 1, batchSize: 8, lr: 1e-3, tokenizer: 'bpe', vocabSize: 4096, probeOrder: 3, init: 'scratch', initSha256: null });
+    // The transformer's run defaults: sized to finish in minutes (README); the n-gram keeps its own.
+    expect(c).toMatchObject({ generations: 5, trainTokens: null, saveModels: false });
+    expect(resolveConfig({ model: { kind: 'transformer' }, generations: 2 })).toMatchObject({ generations: 2 });
+    expect(resolveConfig({})).toMatchObject({ generations: 10, trainTokens: null });
+    // The tokenizer is never switched implicitly: a vocabulary size caps the word vocabulary when the tokenizer is "word".
+    expect(resolveConfig({ model: { kind: 'transformer', tokenizer: 'word', vocabSize: 500 } }).model).toMatchObject({ tokenizer: 'word', vocabSize: 500 });
+    expect(resolveConfig({ model: { kind: 'transformer', tokenizer: 'word' } }).model).toMatchObject({ tokenizer: 'word', vocabSize: null });
     expect(resolveConfig(c)).toEqual(c); // a resolved config resolves to itself (resume)
     const p = resolveConfig({ model: { kind: 'transformer', preset: 'tinystories-1m' } });
     expect(p.model).toMatchObject({ hidden: 64, layers: 8, heads: 16, window: 256, contextLength: 2048, intermediate: 256 });
@@ -145,6 +152,10 @@ describe('config schema: model is ngram | transformer', () => {
     [{ model: { kind: 'transformer', seqLen: 512, contextLength: 256 } }, /model\.seqLen \(512\) must be ≤ model\.contextLength \(256\)/],
     [{ model: { kind: 'transformer' }, theory: true }, /theory: the error accounting/],
     [{ model: { kind: 'ngram', hidden: 64 } }, /"hidden"/],
+    [{ model: { kind: 'transformer', tokenizer: 'checkpoint' } }, /model\.tokenizer "checkpoint" needs model\.init/],
+    [{ model: { kind: 'transformer', init: '/nonexistent/ckpt' } }, /model\.init \/nonexistent\/ckpt: no checkpoint folder there/],
+    [{ model: { kind: 'transformer', initSha256: 'a'.repeat(64) } }, /model\.initSha256 is recorded for a pretrained start only/],
+    [{ model: { kind: 'ngram' }, saveModels: true }, /saveModels: .* "transformer" only/],
   ])('%j → E_BAD_CONFIG naming the field', (input, re) => {
     const e = err(input);
     expect(e.code).toBe('E_BAD_CONFIG');

@@ -48,7 +48,7 @@ test('a sweep gets every figure, inline in a self-contained report.html and in f
   expect(Buffer.byteLength(html)).toBeLessThan(5 * 1024 * 1024);
   // The headline comes first; the samples, the grid and the timings follow.
   expect(html.indexOf('data-figure="headline"')).toBeLessThan(html.indexOf('data-figure="perplexity"'));
-  const firstSample = readFileSync(path.join(sweepDir(), 'paradigm-replace_rate-0.1_seed-1', 'samples', 'replace', 'gen-002.txt'), 'utf8').split('\n')[0]!;
+  const firstSample = readFileSync(path.join(sweepDir(), 'paradigm-replace_rate-0.1_seed-1', 'samples', 'replace', 'gen-002.jsonl'), 'utf8').split('\n').map((l) => (l ? (JSON.parse(l) as { text: string }).text : ''))[0]!;
   expect(html).toContain(firstSample.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'));
   expect(html).toContain('&quot;seeds&quot;: [\n    1,\n    2\n  ]');
   expect(html).toMatch(/<th>total<\/th><th><\/th><th>[\d.]+<\/th>/);

@@ -131,7 +131,7 @@ describe('the sweep folder', () => {
     const r = await runCli(['run', '--corpus', `text:${corpus}`, '--generations', '3', '--paradigm', 'replace', '--rate', '1', '--seed', '2', '--theory', '--out', own, '--no-report', '--quiet']);
     expect(r.code).toBe(0);
     const files = expectSameRun(own, path.join(d1(), 'paradigm-replace_rate-1_seed-2'));
-    expect(files).toEqual(expect.arrayContaining(['config.json', 'metrics.jsonl', 'metrics.csv', 'state/progress.json', 'samples/replace/gen-002.txt']));
+    expect(files).toEqual(expect.arrayContaining(['config.json', 'metrics.jsonl', 'metrics.csv', 'state/progress.json', 'samples/replace/gen-002.jsonl']));
     // And accumulate-subsample, which reads the rate, differs between its rates.
     const a = readFileSync(path.join(d1(), 'paradigm-accumulate-subsample_rate-0.2_seed-2', 'metrics.jsonl'), 'utf8');
     const b = readFileSync(path.join(d1(), 'paradigm-accumulate-subsample_rate-1_seed-2', 'metrics.jsonl'), 'utf8');

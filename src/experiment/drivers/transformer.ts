@@ -1,20 +1,21 @@
 /**
- * The transformer driver: a GPT-Neo trained from scratch each generation, on the corpus's word ids
- * or (tokenizer "bpe") on a byte-level BPE trained on the real train split. TV / KL are measured
- * against each paradigm's own generation-0 rows p̂_0 on the probe prefixes, since p0 of a long
- * prefix is not observable.
+ * The transformer driver: a GPT-Neo trained each generation from scratch or from a pretrained
+ * checkpoint (model.init, src/experiment/init.ts), on a byte-level BPE trained on the real train
+ * split, the corpus's word ids, or the checkpoint's own tokenizer. TV / KL are measured against each
+ * paradigm's own generation-0 rows p̂_0 on the probe prefixes, since p0 of a long prefix is not
+ * observable.
  *
  * Generation 0 is shared here, and only here: every paradigm whose T_0 is D itself trains the very
  * same first model (same data, same seeds), so it is trained and measured once and its parameters
- * handed to the others. (Starting from a pretrained checkpoint, or saving each generation's model,
- * belongs in this file as well.)
+ * handed to the others.
  */
 import { deriveSeed, fromSequences, REAL, type Corpus, type LoadedCorpus } from '../../corpus/index.js';
 import type { ProbeSet } from '../../metrics/index.js';
 import { Transformer } from '../../models/transformer.js';
 import type { ParadigmName } from '../../paradigms/index.js';
 import { corpusTexts, countPieces, trainByteLevelBpe, WordTokenizer } from '../../tokenizers/index.js';
-import type { ExperimentConfig, ResolvedTransformerModel } from '../config.js';
+import { TRANSFORMER_RUN_DEFAULTS, type ExperimentConfig, type ResolvedTransformerModel } from '../config.js';
+import { checkpointDecoder, openPretrained, pretrainedTokens, SCRATCH, startGeneration } from '../init.js';
 import type { ModelDriver, ModelTokens, ParadigmModel, RunContext, Score } from './types.js';
 
 const transformerOf = (c: ExperimentConfig) => c.model as ResolvedTransformerModel;
@@ -34,9 +35,21 @@ export const transformerDriver: ModelDriver = {
   concurrentParadigms: false,
   loadOptions(config) {
     const t = transformerOf(config);
-    return t.tokenizer === 'word' && t.vocabSize !== null ? { maxVocabSize: t.vocabSize } : {};
+    if (t.tokenizer === 'word') return t.vocabSize !== null ? { maxVocabSize: t.vocabSize } : {};
+    // A BPE or a checkpoint's tokenizer reads the corpus as text: no word becomes <unk> (Brown's
+    // default minCount of 4 would put the string "<unk>" in 6% of its text) unless minCount says so.
+    return config.minCount === null ? { minCount: 1 } : {};
   },
-  tokenise: (corpus, config) => transformerTokens(corpus, transformerOf(config)),
+  async tokenise(corpus, config) {
+    const t = transformerOf(config);
+    if (t.init === SCRATCH) return transformerTokens(corpus, t);
+    // A pretrained start: the checkpoint, hashed (a resume checks the hash it recorded) and loaded once.
+    const start = await openPretrained(t.init, t.initSha256);
+    t.initSha256 = start.sha256; // recorded in config.json
+    const { D, H, V, bos, eos, tokenizer } = pretrainedTokens(corpus, start);
+    return { train: D, test: H, vocabSize: V, bos, eos, passMarkers: true, tokenizer, decode: checkpointDecoder(tokenizer), pretrained: start };
+  },
+  defaultTrainTokens: TRANSFORMER_RUN_DEFAULTS.trainTokens,
   probeWidth: (config) => transformerOf(config).probeOrder - 1,
   memoryShape(config, vocabSize, threads) {
     const t = transformerOf(config);
@@ -45,8 +58,10 @@ export const transformerDriver: ModelDriver = {
   describe(config) {
     const m = transformerOf(config);
     const arch = `hidden ${m.hidden}, ${m.layers} layers, ${m.heads} heads, window ${m.window}, context ${m.contextLength}`;
-    const tok = m.tokenizer === 'bpe' ? `byte-level BPE ${m.vocabSize}` : `word level${m.vocabSize !== null ? ` (cap ${m.vocabSize})` : ''}`;
-    return `transformer${m.preset ? ` ${m.preset}` : ''} (${arch}; ${tok}; ${m.epochs} epoch${m.epochs > 1 ? 's' : ''} of ${m.batchSize} × ${m.seqLen}, lr ${m.lr})`;
+    const tok =
+      m.tokenizer === 'bpe' ? `byte-level BPE ${m.vocabSize}` : m.tokenizer === 'checkpoint' ? `the checkpoint's tokenizer (V = ${m.vocabSize})` : `word level${m.vocabSize !== null ? ` (cap ${m.vocabSize})` : ''}`;
+    const from = m.init === SCRATCH ? 'from scratch' : `fine-tuned from ${m.init}`;
+    return `transformer${m.preset ? ` ${m.preset}` : ''} ${from} (${arch}; ${tok}; ${m.epochs} epoch${m.epochs > 1 ? 's' : ''} of ${m.batchSize} × ${m.seqLen}, lr ${m.lr})`;
   },
   tvTitle: "Total variation from p̂_0 (each paradigm's generation-0 model) on the probe prefixes",
   async open(ctx: RunContext) {
@@ -67,6 +82,7 @@ function transformerParadigm(ctx: RunContext, name: ParadigmName, prefixes: Uint
     window: t.window,
     contextLength: t.contextLength,
     intermediate: t.intermediate,
+    ...(ctx.tokens.pretrained ? { attention: ctx.tokens.pretrained.config.attention } : {}),
     bos: ctx.tokens.bos,
     eos: ctx.tokens.eos,
     threads: ctx.threads,
@@ -77,9 +93,9 @@ function transformerParadigm(ctx: RunContext, name: ParadigmName, prefixes: Uint
   let current: GenerationZero | null = null;
   let reference: Float64Array | null = null;
   /**
-   * Trained from scratch each generation: init from a seed of (seed, paradigm, n) — the parameters
-   * a newly constructed model would get — then train() with fresh optimizer state, in a batch order
-   * drawn from another such seed.
+   * Each generation starts from the pretrained checkpoint (model.init), or from scratch: init from a
+   * seed of (seed, paradigm, n) — the parameters a newly constructed model would get — then train()
+   * with fresh optimizer state, in a batch order drawn from another such seed.
    */
   const fit = async (train: Corpus, n: number, onStep?: Parameters<ParadigmModel['fit']>[1]): Promise<{ steps: number; loss: number }> => {
     current = null;
@@ -91,7 +107,7 @@ function transformerParadigm(ctx: RunContext, name: ParadigmName, prefixes: Uint
     // Generation 0 trains on the same T_0 = D under every paradigm but Accumulate-Subsample: its
     // seeds do not depend on the paradigm, so those paradigms start from one and the same model.
     const who = n === 0 ? 'generation-0' : name;
-    await model.init(deriveSeed(config.seed, 'init', who, n));
+    await startGeneration(model, ctx.tokens.pretrained ?? null, deriveSeed(config.seed, 'init', who, n));
     const r = await model.train(train, {
       epochs: t.epochs,
       batchSize: t.batchSize,

@@ -15,6 +15,7 @@ import type { TheoryRecord } from '../../theory/index.js';
 import type { TextTokenizer } from '../../tokenizers/index.js';
 import type { RunShape } from '../../util/memory.js';
 import type { ExperimentConfig } from '../config.js';
+import type { PretrainedStart } from '../init.js';
 
 /** The model's view of the corpus. */
 export interface ModelTokens {
@@ -31,6 +32,8 @@ export interface ModelTokens {
   tokenizer?: TextTokenizer;
   /** Token ids back to text (the readable samples). */
   decode(ids: Uint32Array): string;
+  /** A transformer's pretrained start (model.init), loaded once for every paradigm. */
+  pretrained?: PretrainedStart;
 }
 
 /** What a driver gets to open a run: every quantity the runner shares between paradigms. */
@@ -97,8 +100,10 @@ export interface ModelDriver {
   concurrentParadigms: boolean;
   /** Loading options the model needs on top of the config's (e.g. a vocabulary cap). */
   loadOptions(config: ExperimentConfig): LoadCorpusOptions;
-  /** The model's token streams from the loaded corpus. */
-  tokenise(corpus: LoadedCorpus, config: ExperimentConfig): ModelTokens;
+  /** The model's token streams from the loaded corpus (it may load a checkpoint first, and fill the config's record of it). */
+  tokenise(corpus: LoadedCorpus, config: ExperimentConfig): ModelTokens | Promise<ModelTokens>;
+  /** N when config.trainTokens is null: a train split larger than this is drawn down to it (null: the whole split). */
+  defaultTrainTokens?: number;
   /** Width of the probe contexts. */
   probeWidth(config: ExperimentConfig): number;
   /** The model's part of the run's memory estimate (src/util/memory.ts). */
