@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { CollapseError } from '../errors.js';
 import { PRESETS, type TransformerPreset } from '../models/transformer.js';
+import { GPT_NEO_LIMITS as L } from '../models/hf-config.js';
 import { PARADIGMS } from '../paradigms/index.js';
 import { parseSplit, type LoadCorpusOptions } from '../corpus/index.js';
 import { readInitArchitecture, SCRATCH } from './init.js';
@@ -53,17 +54,17 @@ export const TransformerModelSchema = z
     /** Architecture of a TinyStories model (hidden, layers, heads, window, context 2048). */
     preset: z.enum(TRANSFORMER_PRESETS, { error: `model.preset must be one of ${TRANSFORMER_PRESETS.join(', ')}` }).nullable().default(null).meta(cli('preset', '<name>', 'transformer: a TinyStories architecture')),
     /** Default 64. */
-    hidden: positiveInt('model.hidden').max(65536, 'model.hidden must be ≤ 65536').nullable().default(null).meta(cli('hidden', '<n>', 'transformer: width (default 64)')),
+    hidden: positiveInt('model.hidden').max(L.hidden, `model.hidden must be ≤ ${L.hidden}`).nullable().default(null).meta(cli('hidden', '<n>', 'transformer: width (default 64)')),
     /** Default 4. */
-    layers: positiveInt('model.layers').max(1024, 'model.layers must be ≤ 1024').nullable().default(null).meta(cli('layers', '<n>', 'transformer: blocks (default 4)')),
+    layers: positiveInt('model.layers').max(L.layers, `model.layers must be ≤ ${L.layers}`).nullable().default(null).meta(cli('layers', '<n>', 'transformer: blocks (default 4)')),
     /** Default: hidden/16 (at most 16) when 16 divides hidden, else the largest of 4, 2, 1 dividing it. */
-    heads: positiveInt('model.heads').max(65536, 'model.heads must be ≤ 65536').nullable().default(null).meta(cli('heads', '<n>', 'transformer: attention heads (default hidden/16, at most 16)')),
+    heads: positiveInt('model.heads').max(L.heads, `model.heads must be ≤ ${L.heads}`).nullable().default(null).meta(cli('heads', '<n>', 'transformer: attention heads (default hidden/16, at most 16)')),
     /** Local attention window (default 256); layers alternate global, local. */
-    window: positiveInt('model.window').max(1 << 20, 'model.window must be ≤ 1048576').nullable().default(null).meta(cli('window', '<n>', 'transformer: local attention window (default 256)')),
+    window: positiveInt('model.window').max(L.window, `model.window must be ≤ ${L.window}`).nullable().default(null).meta(cli('window', '<n>', 'transformer: local attention window (default 256)')),
     /** Position-embedding rows; default max(seqLen, sampling.maxLength) (presets: 2048). */
-    contextLength: positiveInt('model.contextLength').max(1 << 20, 'model.contextLength must be ≤ 1048576').nullable().default(null).meta(doc('transformer: position-embedding rows (default max(seqLen, maxLength); presets 2048)')),
+    contextLength: positiveInt('model.contextLength').max(L.contextLength, `model.contextLength must be ≤ ${L.contextLength}`).nullable().default(null).meta(doc('transformer: position-embedding rows (default max(seqLen, maxLength); presets 2048)')),
     /** MLP width; default 4 × hidden. */
-    intermediate: positiveInt('model.intermediate').max(1 << 20, 'model.intermediate must be ≤ 1048576').nullable().default(null).meta(doc('transformer: MLP width (default 4 × hidden)')),
+    intermediate: positiveInt('model.intermediate').max(L.intermediate, `model.intermediate must be ≤ ${L.intermediate}`).nullable().default(null).meta(doc('transformer: MLP width (default 4 × hidden)')),
     /** 'word': the corpus's word-level Vocabulary (the n-gram's), capped at vocabSize if given; 'bpe': a byte-level BPE of vocabSize trained on the real train split. */
     /**
      * 'word': the corpus's word-level Vocabulary (the n-gram's), capped at vocabSize if given; 'bpe': a

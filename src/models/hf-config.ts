@@ -59,6 +59,7 @@ type AttentionTypes = Array<[AttentionKind[], number]>;
  * Upper bounds of every size field (the engine's own limits, native/addon/transformer_wrap.cc),
  * checked before anything is allocated: a 500-byte config.json must not be able to ask for
  * 3·10⁷ layers. Whether a model within them fits in memory is src/util/memory.ts's question.
+ * Declared once: `Transformer`'s options and the run config's model fields check against these too.
  */
 export const GPT_NEO_LIMITS = {
   vocabSize: 0x7fffffff,

@@ -21,7 +21,7 @@ import { ensureFolder, readRegularText, writeError } from '../util/paths.js';
 import { CallQueue, snapshot } from './queue.js';
 import { checkMemory, memoryLimit, transformerBytes, type TransformerPhase } from '../util/memory.js';
 import { CHECKPOINT_FILES, CHECKPOINT_PRODUCER, checkSaveTarget, planTensors } from './gpt-neo-checkpoint.js';
-import { readHfConfig, writeHfConfig, type AttentionKind, type GptNeoConfig } from './hf-config.js';
+import { GPT_NEO_LIMITS as L, readHfConfig, writeHfConfig, type AttentionKind, type GptNeoConfig } from './hf-config.js';
 import { SafetensorsFile, writeSafetensors } from './safetensors.js';
 import type { EvaluateResult, LanguageModel, SampleOptions, SampleResult, TokenCorpus } from './types.js';
 import { bad, checkCorpus, checkInt, checkNumber, checkSampleOptions, describe, isU32 } from './validate.js';
@@ -152,7 +152,7 @@ function resolve(options: TransformerOptions): TransformerConfig {
   if ('preset' in options && options.preset !== undefined) {
     const p = PRESETS[options.preset];
     if (!p) bad(`preset must be one of ${Object.keys(PRESETS).join(', ')}; got ${describe(options.preset)}`);
-    const vocabSize = options.vocabSize === undefined ? 50257 : checkInt('vocabSize', options.vocabSize, 2, 0x7fffffff);
+    const vocabSize = options.vocabSize === undefined ? 50257 : checkInt('vocabSize', options.vocabSize, 2, L.vocabSize);
     const dflt = 50256;
     if ((options.bos === undefined || options.eos === undefined) && dflt >= vocabSize)
       bad(`with vocabSize ${vocabSize} the preset's default bos/eos (${dflt}) do not fit: pass bos and eos`);
@@ -161,14 +161,14 @@ function resolve(options: TransformerOptions): TransformerConfig {
     return { ...p, attention: [...p.attention], vocabSize, bos, eos };
   }
   const o = options as TransformerConfigOptions;
-  const vocabSize = checkInt('vocabSize', o.vocabSize, 2, 0x7fffffff);
-  const hidden = checkInt('hidden', o.hidden, 1, 65536);
-  const layers = checkInt('layers', o.layers, 1, 1024);
-  const heads = checkInt('heads', o.heads, 1, 65536);
+  const vocabSize = checkInt('vocabSize', o.vocabSize, 2, L.vocabSize);
+  const hidden = checkInt('hidden', o.hidden, 1, L.hidden);
+  const layers = checkInt('layers', o.layers, 1, L.layers);
+  const heads = checkInt('heads', o.heads, 1, L.heads);
   if (hidden % heads !== 0) bad(`heads (${heads}) must divide hidden (${hidden})`);
-  const window = checkInt('window', o.window, 1, 1 << 20);
-  const contextLength = checkInt('contextLength', o.contextLength, 1, 1 << 20);
-  const intermediate = o.intermediate === undefined ? 4 * hidden : checkInt('intermediate', o.intermediate, 1, 1 << 20);
+  const window = checkInt('window', o.window, 1, L.window);
+  const contextLength = checkInt('contextLength', o.contextLength, 1, L.contextLength);
+  const intermediate = o.intermediate === undefined ? 4 * hidden : checkInt('intermediate', o.intermediate, 1, L.intermediate);
   let attention: AttentionType[];
   if (o.attention === undefined) attention = alternating(layers);
   else {
