@@ -93,22 +93,12 @@ class NGramWrap : public Napi::ObjectWrap<NGramWrap> {
     Napi::Env env = info.Env();
     return guard(env, [&]() -> Napi::Value {
       const auto corpus = ownCorpus(info[0], info[1]);  // the worker reads this copy only
-      auto result = std::make_shared<std::shared_ptr<const ngram::Model>>();
       const ngram::Options opt = opt_;
       // The previous model is let go now, not when the new one is in: holding both doubled the
       // peak of every refit (an --order 5 run on a growing Accumulate corpus peaked at 3.9 GB).
       // Calls already running keep the model they captured; until the fit completes (or if it
       // fails) this object is unfitted.
-      model_.reset();
-      auto* w = new PromiseWorker(
-          env, [opt, corpus, result] { *result = ngram::Model::fit(opt, corpus->view()); },
-          [this, result](Napi::Env e) -> Napi::Value {
-            model_ = *result;
-            return e.Undefined();
-          });
-      w->keepAlive(Value());
-      w->Queue();
-      return w->promise();
+      return replaceModel(env, [opt, corpus] { return ngram::Model::fit(opt, corpus->view()); });
     });
   }
 
@@ -119,21 +109,28 @@ class NGramWrap : public Napi::ObjectWrap<NGramWrap> {
     return guard(env, [&]() -> Napi::Value {
       auto base = require();
       const auto corpus = ownCorpus(info[0], info[1]);  // the worker reads this copy only
-      auto result = std::make_shared<std::shared_ptr<const ngram::Model>>();
       const int threads = opt_.threads;
       // As fit(): this object is unfitted until the new model is in; the worker holds the base
       // and lets it go before the estimate.
-      model_.reset();
-      auto* w = new PromiseWorker(
-          env, [base, corpus, result, threads]() mutable { *result = ngram::Model::extend(std::move(base), corpus->view(), threads); },
-          [this, result](Napi::Env e) -> Napi::Value {
-            model_ = *result;
-            return e.Undefined();
-          });
-      w->keepAlive(Value());
-      w->Queue();
-      return w->promise();
+      return replaceModel(env, [base, corpus, threads]() mutable { return ngram::Model::extend(std::move(base), corpus->view(), threads); });
     });
+  }
+
+  // fit() and extend(): this object is unfitted from now on; `make` runs on a worker and its model
+  // becomes this object's when the promise resolves.
+  template <class Make>
+  Napi::Value replaceModel(Napi::Env env, Make make) {
+    model_.reset();
+    auto result = std::make_shared<std::shared_ptr<const ngram::Model>>();
+    auto* w = new PromiseWorker(
+        env, [make, result]() mutable { *result = make(); },
+        [this, result](Napi::Env e) -> Napi::Value {
+          model_ = *result;
+          return e.Undefined();
+        });
+    w->keepAlive(Value());
+    w->Queue();
+    return w->promise();
   }
 
   // evaluate(tokens, offsets, perPosition) -> Promise<{ logLikelihood, positions, zeroProbability, logProbs? }>
