@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CollapseError, NGramModel, type Smoothing } from '../src/index.js';
-import { chiSquareCritical, randomCorpus, rng, toCorpus } from './helpers/reference-ngram.js';
+import { chiSquare, chiSquareCritical, randomCorpus, rng, toCorpus } from './helpers/reference-ngram.js';
 
 const BOS = 1, EOS = 2;
 const SMOOTHINGS: Smoothing[] = ['mle', 'add-k', 'kneser-ney'];
@@ -87,26 +87,6 @@ describe('normalisation and scoring', () => {
 describe('sampling', () => {
   const V = 30;
   const train = randomCorpus(21, 3000, V, 6);
-
-  function chiSquare(observed: number[], expected: number[]): { stat: number; df: number } {
-    // Pool categories with expected < 5 into one.
-    let stat = 0, df = -1, poolO = 0, poolE = 0;
-    observed.forEach((o, i) => {
-      const e = expected[i]!;
-      if (e >= 5) {
-        stat += ((o - e) * (o - e)) / e;
-        df++;
-      } else {
-        poolO += o;
-        poolE += e;
-      }
-    });
-    if (poolE > 0) {
-      stat += ((poolO - poolE) * (poolO - poolE)) / Math.max(poolE, 1e-9);
-      df++;
-    }
-    return { stat, df };
-  }
 
   test.each(SMOOTHINGS)('%s: first tokens and bigram transitions follow conditional (chi-square, fixed seed)', async (smoothing) => {
     const m = new NGramModel({ order: 2, vocabSize: V, smoothing, k: 0.5 });

@@ -4,7 +4,7 @@
  * conditional() raised to 1/T), and as T -> 0 sampling becomes the argmax.
  */
 import { NGramModel, type Smoothing } from '../src/index.js';
-import { chiSquareCritical, rng, toCorpus } from './helpers/reference-ngram.js';
+import { chiSquare, chiSquareCritical, rng, toCorpus } from './helpers/reference-ngram.js';
 
 const BOS = 1, EOS = 2;
 const V = 24;
@@ -34,25 +34,6 @@ function markovCorpus(seed: number, nseq: number): { tokens: Uint32Array; offset
     seqs.push(s);
   }
   return toCorpus(seqs);
-}
-
-function chiSquare(observed: number[], expected: number[]): { stat: number; df: number } {
-  let stat = 0, df = -1, poolO = 0, poolE = 0;
-  observed.forEach((o, i) => {
-    const e = expected[i]!;
-    if (e >= 5) {
-      stat += ((o - e) * (o - e)) / e;
-      df++;
-    } else {
-      poolO += o;
-      poolE += e;
-    }
-  });
-  if (poolE > 0) {
-    stat += ((poolO - poolE) * (poolO - poolE)) / Math.max(poolE, 1e-9);
-    df++;
-  }
-  return { stat, df };
 }
 
 /**

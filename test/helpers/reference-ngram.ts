@@ -164,6 +164,26 @@ export function toCorpus(seqs: number[][]): { tokens: Uint32Array; offsets: Uint
   return { tokens: Uint32Array.from(seqs.flat()), offsets };
 }
 
+/** Pearson's χ² statistic and its degrees of freedom; categories expected < 5 are pooled into one. */
+export function chiSquare(observed: number[], expected: number[]): { stat: number; df: number } {
+  let stat = 0, df = -1, poolO = 0, poolE = 0;
+  observed.forEach((o, i) => {
+    const e = expected[i]!;
+    if (e >= 5) {
+      stat += ((o - e) * (o - e)) / e;
+      df++;
+    } else {
+      poolO += o;
+      poolE += e;
+    }
+  });
+  if (poolE > 0) {
+    stat += ((poolO - poolE) * (poolO - poolE)) / Math.max(poolE, 1e-9);
+    df++;
+  }
+  return { stat, df };
+}
+
 /** Upper quantile of the chi-square distribution (Wilson–Hilferty), for goodness-of-fit tests. */
 export function chiSquareCritical(df: number, z = 3.29 /* p = 0.0005 one-sided */): number {
   const h = 2 / (9 * df);
