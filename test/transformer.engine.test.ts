@@ -6,6 +6,7 @@
  */
 import { CollapseError } from '../src/errors.js';
 import { Transformer, type TransformerConfigOptions } from '../src/models/transformer.js';
+import { tinyTransformer } from './helpers/transformer.js';
 import { chiSquareCritical, rng, toCorpus } from './helpers/reference-ngram.js';
 
 const IGNORE = 0xffffffff;
@@ -21,18 +22,7 @@ async function expectCode(p: Promise<unknown> | (() => unknown), code: string): 
   throw new Error(`expected a CollapseError ${code}`);
 }
 
-const tiny = (over: Partial<TransformerConfigOptions> = {}): TransformerConfigOptions => ({
-  vocabSize: 13,
-  hidden: 8,
-  layers: 2,
-  heads: 2,
-  window: 3,
-  contextLength: 16,
-  attention: ['global', 'local'],
-  bos: 1,
-  eos: 2,
-  ...over,
-});
+const tiny = tinyTransformer;
 
 /** Adds uniform(-scale, scale) noise to every parameter, so gradients and distributions are not trivial. */
 async function perturb(m: Transformer, seed: number, scale: number): Promise<void> {

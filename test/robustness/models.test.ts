@@ -12,6 +12,7 @@ import { CollapseError } from '../../src/errors.js';
 import { parseHfConfig } from '../../src/models/hf-config.js';
 import { NGramModel } from '../../src/models/ngram.js';
 import { Transformer, type TransformerConfigOptions } from '../../src/models/transformer.js';
+import { tinyTransformer } from '../helpers/transformer.js';
 import { memoryLimit, parseByteSize } from '../../src/util/memory.js';
 
 async function errorOf(p: Promise<unknown> | (() => unknown)): Promise<CollapseError> {
@@ -26,19 +27,7 @@ async function errorOf(p: Promise<unknown> | (() => unknown)): Promise<CollapseE
 
 const oneLine = (e: Error) => expect(e.message).not.toMatch(/\n/);
 
-const tiny = (over: Partial<TransformerConfigOptions> = {}): TransformerConfigOptions => ({
-  vocabSize: 13,
-  hidden: 8,
-  layers: 2,
-  heads: 2,
-  window: 3,
-  contextLength: 16,
-  attention: ['global', 'local'],
-  bos: 1,
-  eos: 2,
-  threads: 2,
-  ...over,
-});
+const tiny = (over: Partial<TransformerConfigOptions> = {}): TransformerConfigOptions => tinyTransformer({ threads: 2, ...over });
 
 function seqs(n: number, seed: number, V = 13, len = 10): number[][] {
   let s = seed;
