@@ -118,6 +118,11 @@ export async function runExperiment(input: ExperimentConfigInput | ExperimentCon
   for (const p of config.paradigms) if (progress.finished[p] === undefined) progress.finished[p] = -1;
   const threads = options.threads === undefined ? availableParallelism() : checkThreads(options.threads);
   const driver = driverFor(config);
+  // Every saved sample is verified before anything runs: the paradigms run side by side, so a
+  // damaged file found later would leave another paradigm's new generations written.
+  if (resumed && !progress.complete) {
+    for (const p of config.paradigms) for (let k = 0; k <= progress.finished[p]!; k++) await readSample(statePath(dir, p, k));
+  }
 
   // Everything that can fail on bad input happens before the run folder is touched.
   const corpus = await loadCorpus(config.corpus, {
